@@ -1,0 +1,121 @@
+// Package plan holds what a benchmark run is asked to do: the models, the
+// scenarios (a traffic mix offered at one or more rates) and the SLO thresholds
+// that gate the run. Plans are small YAML or JSON files; see README for the schema.
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Plan is one benchmark plan. Durations marshal as Go duration strings ("5s").
+type Plan struct {
+	// Name labels the run's results directory.
+	Name        string `json:"name" yaml:"name"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// Models to run, in order; each is started as its own server process per cell.
+	Models []string `json:"models" yaml:"models"`
+	// Duration of each cell's measured window, after Warmup (not counted).
+	Duration Duration `json:"duration" yaml:"duration"`
+	Warmup   Duration `json:"warmup" yaml:"warmup"`
+	// Reps repeats every cell, interleaved (all cells once, then again), for a spread.
+	Reps int `json:"reps" yaml:"reps"`
+	// MaxConnections bounds the load generator's connection pool (default 64).
+	MaxConnections int `json:"max_connections,omitempty" yaml:"max_connections,omitempty"`
+	// Timeout bounds each request (default 10s); a request past it is an error.
+	Timeout Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// Server holds flags passed to `concbench serve` for every model (e.g. workers).
+	Server ServerSettings `json:"server,omitempty" yaml:"server,omitempty"`
+	Scenarios []Scenario   `json:"scenarios" yaml:"scenarios"`
+	SLOs      []SLO        `json:"slos,omitempty" yaml:"slos,omitempty"`
+}
+
+// ServerSettings are the model settings of a plan; zero means the model's default.
+type ServerSettings struct {
+	MaxThreads int `json:"max_threads,omitempty" yaml:"max_threads,omitempty"`
+	Workers    int `json:"workers,omitempty" yaml:"workers,omitempty"`
+	Queue      int `json:"queue,omitempty" yaml:"queue,omitempty"`
+	Procs      int `json:"procs,omitempty" yaml:"procs,omitempty"`
+}
+
+// Scenario is a traffic mix offered at one or more constant rates (one cell per
+// rate and model).
+type Scenario struct {
+	Name        string  `json:"name" yaml:"name"`
+	Description string  `json:"description,omitempty" yaml:"description,omitempty"`
+	Mix         []Class `json:"mix" yaml:"mix"`
+	// Rates are offered request rates in requests per second.
+	Rates []float64 `json:"rates" yaml:"rates"`
+	// Duration and Warmup override the plan's for this scenario when set.
+	Duration Duration `json:"duration,omitempty" yaml:"duration,omitempty"`
+	Warmup   Duration `json:"warmup,omitempty" yaml:"warmup,omitempty"`
+	// MaxConnections overrides the plan's for this scenario when set (an I/O wait
+	// scenario needs many requests in flight at once).
+	MaxConnections int `json:"max_connections,omitempty" yaml:"max_connections,omitempty"`
+}
+
+// Class is one weighted target of a mix. Each class gets its own latency
+// histogram, so cheap "victim" requests can be read apart from heavy ones.
+type Class struct {
+	Name   string `json:"name" yaml:"name"`
+	Target string `json:"target" yaml:"target"` // path and query, e.g. "/cpu?iters=20000"
+	Weight int    `json:"weight" yaml:"weight"`
+	// Heavy marks the class that does the expensive work; reports read the
+	// others as victims.
+	Heavy bool `json:"heavy,omitempty" yaml:"heavy,omitempty"`
+}
+
+// SLO is a threshold on a figure of the matching cells: a broken one is printed
+// and makes the run exit with its own code.
+type SLO struct {
+	// Model and Class select cells and classes; empty or "*" matches all.
+	Model    string `json:"model,omitempty" yaml:"model,omitempty"`
+	Scenario string `json:"scenario,omitempty" yaml:"scenario,omitempty"`
+	Class    string `json:"class,omitempty" yaml:"class,omitempty"`
+	// Expr is "FIGURE OP VALUE": p50|p90|p99|p99.9|max <= 50ms, or errors < 0.1%.
+	Expr string `json:"expr" yaml:"expr"`
+}
+
+// Duration is a time.Duration that reads and writes as "250ms".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string such as "1.5s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string like \"5s\", got %s", b)
+	}
+	return d.parse(s)
+}
+
+// UnmarshalYAML reads a duration string such as "1.5s".
+func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
+	var s string
+	if err := unmarshal(&s); err != nil {
+		return fmt.Errorf("want a duration string like \"5s\"")
+	}
+	return d.parse(s)
+}
+
+// MarshalYAML writes d as a duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+func (d *Duration) parse(s string) error {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("want a duration like \"5s\", got %s", strconv.Quote(s))
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,256 @@
+// Package runs holds the result model of a benchmark run: the types of
+// results.json, and reading and writing them. The load generator fills it once;
+// every renderer (plots, HTML, Markdown, comparisons) reads the same model and
+// never recomputes what was measured.
+package runs
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/servers"
+)
+
+// SchemaVersion is the version of results.json this package writes. Readers
+// refuse files of another major version.
+const SchemaVersion = 1
+
+// FileName is the name of the results file inside a results directory.
+const FileName = "results.json"
+
+// Run is everything a run measured. Latencies are in milliseconds (fields
+// ending in _ms), rates in requests per second, sizes in bytes.
+type Run struct {
+	Schema   int         `json:"schema"`
+	Plan     plan.Plan   `json:"plan"`
+	Env      Environment `json:"environment"`
+	Started  time.Time   `json:"started"`
+	Finished time.Time   `json:"finished"`
+	// Interrupted is set when the run was stopped (Ctrl-C) before every cell ran:
+	// Cells holds the finished ones.
+	Interrupted bool   `json:"interrupted"`
+	Cells       []Cell `json:"cells"`
+	// SLOs holds every threshold check of the plan against the cells.
+	SLOs []SLOResult `json:"slos,omitempty"`
+}
+
+// Environment says where and how the run was measured.
+type Environment struct {
+	ConcbenchVersion string `json:"concbench_version"`
+	Commit           string `json:"commit,omitempty"`
+	GoVersion        string `json:"go_version"`
+	OS               string `json:"os"`
+	Arch             string `json:"arch"`
+	Kernel           string `json:"kernel"`
+	CPUModel         string `json:"cpu_model"`
+	Cores            int    `json:"cores"`
+	MemoryBytes      int64  `json:"memory_bytes,omitempty"`
+	Hostname         string `json:"hostname,omitempty"`
+	// Pinning records which CPUs the servers and the load generator were
+	// restricted to ("" when not pinned) and how.
+	Pinning Pinning `json:"pinning"`
+	// LoadgenGOMAXPROCS is the generator's; each cell records its server's.
+	LoadgenGOMAXPROCS int `json:"loadgen_gomaxprocs"`
+	// CeilingRPS is the generator's measured ceiling against /plain when known
+	// (concbench ceiling); cells offered above GeneratorBoundFraction of it are flagged.
+	CeilingRPS float64 `json:"ceiling_rps,omitempty"`
+}
+
+// Pinning is the CPU affinity of the processes of a run.
+type Pinning struct {
+	ServerCPUs  string `json:"server_cpus"`
+	LoadgenCPUs string `json:"loadgen_cpus"`
+	Note        string `json:"note,omitempty"`
+}
+
+// Cell is one model × scenario × rate × repetition.
+type Cell struct {
+	// ID is unique in the run and safe as a file name prefix, e.g.
+	// "eventloop.cpu-mix.r500.1".
+	ID       string  `json:"id"`
+	Model    string  `json:"model"`
+	Scenario string  `json:"scenario"`
+	Rep      int     `json:"rep"`
+	Rate     float64 `json:"offered_rps"`
+	// Duration of the measured window; Warmup preceded it and is not counted.
+	DurationSec float64 `json:"duration_sec"`
+	WarmupSec   float64 `json:"warmup_sec"`
+	// ServerArgs is the exact `concbench serve` command line of the cell.
+	ServerArgs     []string `json:"server_args"`
+	MaxConnections int      `json:"max_connections"`
+
+	// Sent is the rate at which requests actually left; Achieved the rate of
+	// answers received within the window (any status).
+	SentRPS     float64 `json:"sent_rps"`
+	AchievedRPS float64 `json:"achieved_rps"`
+	Requests    int64   `json:"requests"`
+	OK          int64   `json:"ok"`
+	Errors      int64   `json:"errors"`
+	// DispatchLag is how late requests left relative to their intended send
+	// time: the generator's own delay (plus waiting for a free connection).
+	DispatchLag  Latency `json:"dispatch_lag"`
+	PeakInFlight int     `json:"peak_in_flight"`
+
+	Classes  []Class  `json:"classes"`
+	Validity Validity `json:"validity"`
+	// Resources is the server's process figures (all processes for cluster).
+	Resources Resources `json:"resources"`
+	// Server is the server's own /stats at the end of the window, with the
+	// loop-delay and queue-wait histograms narrowed to the window.
+	Server servers.Snapshot `json:"server"`
+	// Timeline has one entry per second of the measured window.
+	Timeline []Second `json:"timeline"`
+	// Files maps a kind ("hgrm:CLASS", "hlog:CLASS", "raw", "profile:cpu", ...)
+	// to a path relative to the results directory.
+	Files map[string]string `json:"files,omitempty"`
+}
+
+// Class is one traffic class of a cell.
+type Class struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	Weight int    `json:"weight"`
+	Heavy  bool   `json:"heavy,omitempty"`
+
+	Requests int64 `json:"requests"`
+	OK       int64 `json:"ok"`
+	// Errors by kind: "timeout", "refused", "reset", "status_4xx", "status_5xx", "other".
+	Errors       int64            `json:"errors"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind,omitempty"`
+	// Response time counts from each request's intended send time (what a user
+	// of an open system feels; corrected for coordinated omission). It is the
+	// headline figure. Service time counts from the moment the request was
+	// actually sent (vegeta's latency).
+	Response Latency `json:"response"`
+	Service  Latency `json:"service"`
+}
+
+// Latency is a latency distribution's summary, in milliseconds.
+type Latency struct {
+	Count  int64   `json:"count"`
+	Mean   float64 `json:"mean_ms"`
+	P50    float64 `json:"p50_ms"`
+	P90    float64 `json:"p90_ms"`
+	P99    float64 `json:"p99_ms"`
+	P999   float64 `json:"p99_9_ms"`
+	P9999  float64 `json:"p99_99_ms"`
+	Max    float64 `json:"max_ms"`
+	StdDev float64 `json:"stddev_ms"`
+}
+
+// Validity says whether a cell measured the server.
+type Validity struct {
+	// Valid is false when the generator, not the server, limited the cell; its
+	// latencies then describe the generator and must not be read as the server's.
+	Valid bool `json:"valid"`
+	// OverCapacity is set on a valid cell whose server could not keep up with
+	// the offered rate: latencies are real and include queueing.
+	OverCapacity bool `json:"over_capacity"`
+	// Reasons explain every flag, one sentence each.
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// Resources are the server processes' figures over the measured window, sampled
+// every 250 ms from /proc.
+type Resources struct {
+	Samples       int     `json:"samples"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	MeanCPUPct    float64 `json:"mean_cpu_pct"`
+	PeakCPUPct    float64 `json:"peak_cpu_pct"`
+	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
+	MeanRSSBytes  int64   `json:"mean_rss_bytes"`
+	PeakThreads   int     `json:"peak_threads"`
+	VoluntaryCtx  int64   `json:"voluntary_ctx_switches"`
+	InvolCtx      int64   `json:"involuntary_ctx_switches"`
+	CPUPer1kReqMs float64 `json:"cpu_ms_per_1k_requests"`
+}
+
+// Second is one second of a cell's measured window.
+type Second struct {
+	T         int              `json:"t"` // seconds since the window started
+	Requests  int64            `json:"requests"`
+	Errors    int64            `json:"errors"`
+	ErrorKind map[string]int64 `json:"errors_by_kind,omitempty"`
+	P50       float64          `json:"p50_ms"`
+	P99       float64          `json:"p99_ms"`
+	// Server figures sampled in this second (zero when unavailable).
+	RSSBytes    int64   `json:"rss_bytes,omitempty"`
+	Threads     int     `json:"threads,omitempty"`
+	CPUPct      float64 `json:"cpu_pct,omitempty"`
+	LoopDelayMs float64 `json:"loop_delay_p99_ms,omitempty"`
+	QueueDepth  int     `json:"queue_depth,omitempty"`
+}
+
+// SLOResult is one plan threshold checked against one cell and class.
+type SLOResult struct {
+	Expr   string  `json:"expr"`
+	Cell   string  `json:"cell"`
+	Class  string  `json:"class,omitempty"`
+	Value  float64 `json:"value"`
+	Limit  float64 `json:"limit"`
+	Unit   string  `json:"unit"`
+	Passed bool    `json:"passed"`
+	// Skipped is set when the cell was invalid: its figure does not describe the server.
+	Skipped bool `json:"skipped,omitempty"`
+}
+
+// Load reads results.json from a results directory or a file path.
+func Load(path string) (*Run, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, FileName)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a concbench results file: %w", path, err)
+	}
+	if r.Schema != SchemaVersion {
+		return nil, fmt.Errorf("%s: results schema %d, this concbench reads %d", path, r.Schema, SchemaVersion)
+	}
+	return &r, nil
+}
+
+// Save writes r to dir/results.json atomically: a crash or Ctrl-C leaves either
+// the previous file or the new one, never half of one.
+func Save(dir string, r *Run) error {
+	r.Schema = SchemaVersion
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, FileName), append(b, '\n'))
+}
+
+// WriteFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path.
+func WriteFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}

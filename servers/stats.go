@@ -1,0 +1,134 @@
+package servers
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/concbench/concbench/procstat"
+	"github.com/concbench/concbench/workloads"
+)
+
+// Stats counts what a server did. Every method is safe for concurrent use.
+type Stats struct {
+	model     string
+	start     time.Time
+	inFlight  atomic.Int64
+	completed [workloads.NumRoutes]atomic.Uint64
+	// byClass counts answers by status class: index 2 is 2xx ... 5 is 5xx.
+	byClass     [6]atomic.Uint64
+	peakThreads atomic.Int64
+}
+
+// NewStats returns the counters of one server process of model.
+func NewStats(model string) *Stats {
+	return &Stats{model: model, start: time.Now()}
+}
+
+// Begin marks a request in flight.
+func (s *Stats) Begin() { s.inFlight.Add(1) }
+
+// End marks a request answered. route is ignored when the request was refused
+// before routing (pass workloads.NumRoutes).
+func (s *Stats) End(route workloads.Route, status int) {
+	s.inFlight.Add(-1)
+	if route < workloads.NumRoutes && status < 400 {
+		s.completed[route].Add(1)
+	}
+	if c := status / 100; c >= 1 && c <= 5 {
+		s.byClass[c].Add(1)
+	}
+}
+
+// WatchThreads samples the OS thread count every interval until ctx is done, so
+// that the peak reported by Snapshot is not only the count at the moments
+// /stats was read.
+func (s *Stats) WatchThreads(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, n, err := procstat.ReadSelf(); err == nil {
+			s.notePeak(n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Stats) notePeak(n int) {
+	for {
+		p := s.peakThreads.Load()
+		if int64(n) <= p || s.peakThreads.CompareAndSwap(p, int64(n)) {
+			return
+		}
+	}
+}
+
+// Snapshot is the JSON body of /stats. Model-specific figures are set by the
+// model; the cluster supervisor sums its children's and lists them in Procs.
+type Snapshot struct {
+	Model      string            `json:"model"`
+	PIDs       []int             `json:"pids"`
+	UptimeSec  float64           `json:"uptime_sec"`
+	InFlight   int64             `json:"in_flight"`
+	Completed  map[string]uint64 `json:"completed"`
+	Responses  map[string]uint64 `json:"responses"`
+	OSThreads  int               `json:"os_threads"`
+	PeakOSThr  int               `json:"os_threads_peak"`
+	Goroutines int               `json:"goroutines"`
+	RSSBytes   int64             `json:"rss_bytes"`
+	GOMAXPROCS int               `json:"gomaxprocs"`
+
+	// MaxThreads is the thread model's cap on concurrent requests.
+	MaxThreads int `json:"max_threads,omitempty"`
+	// LoopDelay is the event loop's lateness, sampled every 10 ms (loop models).
+	LoopDelay *HistSummary `json:"loop_delay,omitempty"`
+	// Pool describes the offload model's worker pool.
+	Pool *PoolStats `json:"pool,omitempty"`
+	// Procs lists each cluster child's own snapshot; Restarts counts children
+	// the supervisor had to start again.
+	Procs    []Snapshot `json:"procs,omitempty"`
+	Restarts int        `json:"restarts,omitempty"`
+}
+
+// PoolStats describes a bounded worker pool.
+type PoolStats struct {
+	Workers        int         `json:"workers"`
+	QueueCap       int         `json:"queue_cap"`
+	QueueDepth     int         `json:"queue_depth"`
+	QueueDepthPeak int         `json:"queue_depth_peak"`
+	Busy           int         `json:"busy"`
+	Rejected       uint64      `json:"rejected"`
+	QueueWait      HistSummary `json:"queue_wait"`
+}
+
+// Snapshot reads the counters and this process's figures.
+func (s *Stats) Snapshot() Snapshot {
+	rss, threads, _ := procstat.ReadSelf() // zero figures rather than no /stats
+	s.notePeak(threads)
+	snap := Snapshot{
+		Model:      s.model,
+		PIDs:       []int{os.Getpid()},
+		UptimeSec:  time.Since(s.start).Seconds(),
+		InFlight:   s.inFlight.Load(),
+		Completed:  make(map[string]uint64, workloads.NumRoutes),
+		Responses:  make(map[string]uint64, 4),
+		OSThreads:  threads,
+		PeakOSThr:  int(s.peakThreads.Load()),
+		Goroutines: runtime.NumGoroutine(),
+		RSSBytes:   rss,
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+	}
+	for r := workloads.Route(0); r < workloads.NumRoutes; r++ {
+		snap.Completed[r.String()] = s.completed[r].Load()
+	}
+	for c := 2; c <= 5; c++ {
+		snap.Responses[string(rune('0'+c))+"xx"] = s.byClass[c].Load()
+	}
+	return snap
+}
