@@ -1,0 +1,453 @@
+// Package cluster is the Node.js cluster model: a supervisor process starts N
+// child processes of the same binary, each an eventloop server, all listening on
+// one port with SO_REUSEPORT so the kernel spreads connections across them. The
+// supervisor restarts a child that dies (with backoff), forwards SIGTERM, and
+// answers /stats for the whole cluster.
+//
+// The supervisor serves no HTTP itself: every request lands on some child. A
+// child answers /stats by asking the supervisor, over a private Unix socket, for
+// the cluster's figures, which the supervisor collects from every child's own
+// Unix socket. Each child also serves net/http/pprof on its socket, and the
+// supervisor's --pprof-addr proxies /child/I/debug/pprof/... to child I.
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/concbench/concbench/procstat"
+	"github.com/concbench/concbench/servers"
+)
+
+// ChildEnv is the environment variable that makes a process of this binary a
+// cluster child; its value is the child's JSON configuration. Like fasthttp's
+// prefork, a child is the same binary started with this variable set, so the
+// program's main (and a test binary's TestMain) must call ChildMain when
+// IsChild reports true.
+const ChildEnv = "CONCBENCH_CLUSTER_CHILD"
+
+// Restart backoff: a child that dies is started again after a delay that
+// doubles from minBackoff to maxBackoff, and resets once a child has lived
+// stableAfter.
+const (
+	minBackoff  = 100 * time.Millisecond
+	maxBackoff  = 5 * time.Second
+	stableAfter = 10 * time.Second
+)
+
+// Server is the cluster supervisor.
+type Server struct {
+	cfg servers.Config
+	// exe and args start a child; they default to this very binary.
+	exe  string
+	args []string
+
+	mu       sync.Mutex // guards children and restarts
+	children []*child
+	restarts int
+	dir      string // holds the Unix sockets
+}
+
+var _ servers.Server = (*Server)(nil)
+
+type child struct {
+	index  int
+	socket string
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when cmd has been waited for
+	err    error         // cmd.Wait's result, once done
+}
+
+// New returns a supervisor of cfg.Procs eventloop children.
+func New(cfg servers.Config) (*Server, error) {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: cannot find this binary to start children: %w", err)
+	}
+	return &Server{cfg: cfg, exe: exe}, nil
+}
+
+// childConfig is passed to each child in ChildEnv.
+type childConfig struct {
+	Index      int           `json:"index"`
+	Addr       string        `json:"addr"`
+	Socket     string        `json:"socket"`
+	Supervisor string        `json:"supervisor"`
+	Grace      time.Duration `json:"grace"`
+}
+
+// Serve starts the children and supervises them until ctx is done.
+func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
+	addr, release, err := reservePort(s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	defer release()
+	s.dir, err = os.MkdirTemp("", "concbench-cluster-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(s.dir)
+
+	// The supervisor's control socket: children ask it for the cluster's /stats.
+	ctl, err := net.Listen("unix", filepath.Join(s.dir, "supervisor.sock"))
+	if err != nil {
+		return fmt.Errorf("cluster: control socket: %w", err)
+	}
+	ctlSrv := &http.Server{Handler: http.HandlerFunc(s.serveStats), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = ctlSrv.Serve(ctl) }()
+	defer ctlSrv.Close()
+
+	if s.cfg.PprofAddr != "" {
+		pctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		a, err := servers.ServePprof(pctx, s.cfg.PprofAddr, s.pprofHandler())
+		if err != nil {
+			return fmt.Errorf("cluster: pprof: %w", err)
+		}
+		s.cfg.Log.Info("pprof serving", "addr", a.String(), "children", "/child/I/debug/pprof/")
+	}
+
+	s.children = make([]*child, s.cfg.Procs)
+	for i := range s.children {
+		c, err := s.start(i, addr.String())
+		if err != nil {
+			s.stopAll()
+			return err
+		}
+		s.children[i] = c
+	}
+	if err := s.waitReady(ctx); err != nil {
+		s.stopAll()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if ready != nil {
+		ready(addr)
+	}
+	s.cfg.Log.Info("cluster up", "addr", addr, "procs", s.cfg.Procs)
+
+	var wg sync.WaitGroup
+	for i := range s.children {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.supervise(ctx, i, addr.String())
+		}()
+	}
+	<-ctx.Done()
+	s.stopAll()
+	wg.Wait()
+	return nil
+}
+
+// start launches child i.
+func (s *Server) start(i int, addr string) (*child, error) {
+	sock := filepath.Join(s.dir, "child-"+strconv.Itoa(i)+".sock")
+	_ = os.Remove(sock)
+	cc, _ := json.Marshal(childConfig{Index: i, Addr: addr, Socket: sock,
+		Supervisor: filepath.Join(s.dir, "supervisor.sock"), Grace: s.cfg.Grace})
+	cmd := exec.Command(s.exe, s.args...)
+	cmd.Env = append(os.Environ(), ChildEnv+"="+string(cc))
+	cmd.Stdout = os.Stderr // a child's output is diagnostics, never the listening line
+	cmd.Stderr = os.Stderr
+	// A child must not outlive a supervisor that was killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cluster: start child %d: %w", i, err)
+	}
+	c := &child{index: i, socket: sock, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// waitReady waits until every child answers on its socket.
+func (s *Server) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for _, c := range s.snapshotChildren() {
+		for {
+			if _, err := fetchStats(ctx, c.socket); err == nil {
+				break
+			}
+			select {
+			case <-c.done:
+				return fmt.Errorf("cluster: child %d exited while starting: %v", c.index, c.err)
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("cluster: child %d not ready after 15s", c.index)
+			}
+		}
+	}
+	return nil
+}
+
+// supervise restarts child i whenever it dies, until ctx is done.
+func (s *Server) supervise(ctx context.Context, i int, addr string) {
+	backoff := minBackoff
+	for {
+		c := s.childAt(i)
+		started := time.Now()
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done:
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > stableAfter {
+			backoff = minBackoff
+		}
+		s.cfg.Log.Warn("cluster child died; restarting", "child", i, "err", c.err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+		nc, err := s.start(i, addr)
+		if err != nil {
+			s.cfg.Log.Error("cluster child restart failed", "child", i, "err", err)
+			continue // c.done stays closed: the loop waits the next backoff and tries again
+		}
+		s.mu.Lock()
+		s.children[i] = nc
+		s.restarts++
+		s.mu.Unlock()
+	}
+}
+
+// stopAll forwards SIGTERM to every child, waits for them to drain for the
+// grace period (plus a margin), then kills what is left.
+func (s *Server) stopAll() {
+	children := s.snapshotChildren()
+	for _, c := range children {
+		if c != nil {
+			_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	deadline := time.After(s.cfg.Grace + 2*time.Second)
+	for _, c := range children {
+		if c == nil {
+			continue
+		}
+		select {
+		case <-c.done:
+		case <-deadline:
+			for _, k := range children {
+				if k != nil {
+					_ = k.cmd.Process.Kill()
+				}
+			}
+			<-c.done
+		}
+	}
+}
+
+func (s *Server) childAt(i int) *child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.children[i]
+}
+
+func (s *Server) snapshotChildren() []*child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*child(nil), s.children...)
+}
+
+// serveStats answers the control socket's /stats: the cluster's figures.
+func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
+	snap := s.Snapshot(r.Context())
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(snap)
+}
+
+// Snapshot collects every child's figures and adds them up. The supervisor's
+// own pid comes first in PIDs, so a sampler of /proc counts it too.
+func (s *Server) Snapshot(ctx context.Context) servers.Snapshot {
+	children := s.snapshotChildren()
+	s.mu.Lock()
+	restarts := s.restarts
+	s.mu.Unlock()
+	procs := make([]servers.Snapshot, len(children))
+	var wg sync.WaitGroup
+	for i, c := range children {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if snap, err := fetchStats(ctx, c.socket); err == nil {
+				procs[i] = snap
+			} else {
+				procs[i] = servers.Snapshot{Model: "eventloop"} // a child between restarts
+			}
+		}()
+	}
+	wg.Wait()
+	return Aggregate(os.Getpid(), procs, restarts)
+}
+
+// Aggregate sums the children's snapshots into the cluster's. Loop delay
+// histograms are merged exactly.
+func Aggregate(supervisorPID int, procs []servers.Snapshot, restarts int) servers.Snapshot {
+	agg := servers.Snapshot{
+		Model:     "cluster",
+		PIDs:      []int{supervisorPID},
+		Completed: map[string]uint64{},
+		Responses: map[string]uint64{},
+		Procs:     procs,
+		Restarts:  restarts,
+	}
+	if rss, threads, err := procstat.ReadSelf(); err == nil {
+		agg.RSSBytes, agg.OSThreads, agg.PeakOSThr = rss, threads, threads
+	}
+	delay := servers.NewHistogram()
+	for _, p := range procs {
+		agg.PIDs = append(agg.PIDs, p.PIDs...)
+		agg.UptimeSec = max(agg.UptimeSec, p.UptimeSec)
+		agg.InFlight += p.InFlight
+		for k, v := range p.Completed {
+			agg.Completed[k] += v
+		}
+		for k, v := range p.Responses {
+			agg.Responses[k] += v
+		}
+		agg.OSThreads += p.OSThreads
+		agg.PeakOSThr += p.PeakOSThr
+		agg.Goroutines += p.Goroutines
+		agg.RSSBytes += p.RSSBytes
+		agg.GOMAXPROCS = max(agg.GOMAXPROCS, p.GOMAXPROCS)
+		if p.LoopDelay != nil {
+			if h, err := p.LoopDelay.Decode(); err == nil {
+				delay.Merge(h)
+			}
+		}
+	}
+	sum := delay.Summary()
+	agg.LoopDelay = &sum
+	return agg
+}
+
+// fetchStats asks a child (or the supervisor) for /stats over its Unix socket.
+func fetchStats(ctx context.Context, socket string) (servers.Snapshot, error) {
+	var snap servers.Snapshot
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://unix/stats", nil)
+	resp, err := unixClient(socket).Do(req)
+	if err != nil {
+		return snap, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return snap, fmt.Errorf("stats: %s", resp.Status)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&snap)
+	return snap, err
+}
+
+func unixClient(socket string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		DisableKeepAlives: true,
+	}}
+}
+
+// pprofHandler serves the supervisor's own profiles and proxies
+// /child/I/debug/pprof/... to child I.
+func (s *Server) pprofHandler() http.Handler {
+	mux := servers.PprofMux()
+	mux.HandleFunc("/child/", func(w http.ResponseWriter, r *http.Request) {
+		rest := strings.TrimPrefix(r.URL.Path, "/child/")
+		idx, path, _ := strings.Cut(rest, "/")
+		i, err := strconv.Atoi(idx)
+		children := s.snapshotChildren()
+		if err != nil || i < 0 || i >= len(children) || children[i] == nil {
+			http.Error(w, "no such child: "+idx, http.StatusNotFound)
+			return
+		}
+		proxy := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.Out.URL = &url.URL{Scheme: "http", Host: "unix", Path: "/" + path, RawQuery: r.URL.RawQuery}
+			},
+			Transport: unixClient(children[i].socket).Transport,
+		}
+		proxy.ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// reservePort resolves addr's port (choosing a free one for port 0) by binding,
+// without listening, a socket with SO_REUSEPORT. Holding it keeps the port ours
+// while children come and go; since it never listens, the kernel never hands it
+// a connection.
+func reservePort(addr string) (*net.TCPAddr, func(), error) {
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	family, sa := unix.AF_INET, unix.Sockaddr(nil)
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		sa = &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte(ip4)}
+	} else {
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Port: ta.Port, Addr: [16]byte(ta.IP.To16())}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		unix.Close(fd)
+		return nil, nil, err
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return nil, nil, fmt.Errorf("bind %s: %w", addr, err)
+	}
+	bound, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, nil, err
+	}
+	switch b := bound.(type) {
+	case *unix.SockaddrInet4:
+		ta.Port = b.Port
+	case *unix.SockaddrInet6:
+		ta.Port = b.Port
+	}
+	return ta, func() { unix.Close(fd) }, nil
+}
+
+var errNotChild = errors.New("cluster: not a cluster child (" + ChildEnv + " unset)")
