@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Plan is one benchmark plan. Durations marshal as Go duration strings ("5s").
@@ -28,9 +30,9 @@ type Plan struct {
 	// Timeout bounds each request (default 10s); a request past it is an error.
 	Timeout Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	// Server holds flags passed to `concbench serve` for every model (e.g. workers).
-	Server ServerSettings `json:"server,omitempty" yaml:"server,omitempty"`
-	Scenarios []Scenario   `json:"scenarios" yaml:"scenarios"`
-	SLOs      []SLO        `json:"slos,omitempty" yaml:"slos,omitempty"`
+	Server    ServerSettings `json:"server,omitempty" yaml:"server,omitempty"`
+	Scenarios []Scenario     `json:"scenarios" yaml:"scenarios"`
+	SLOs      []SLO          `json:"slos,omitempty" yaml:"slos,omitempty"`
 }
 
 // ServerSettings are the model settings of a plan; zero means the model's default.
@@ -71,11 +73,14 @@ type Class struct {
 // SLO is a threshold on a figure of the matching cells: a broken one is printed
 // and makes the run exit with its own code.
 type SLO struct {
-	// Model and Class select cells and classes; empty or "*" matches all.
+	// Model, Scenario and Class select cells and classes; empty or "*" matches
+	// all. An SLO is checked against each matching class separately.
 	Model    string `json:"model,omitempty" yaml:"model,omitempty"`
 	Scenario string `json:"scenario,omitempty" yaml:"scenario,omitempty"`
 	Class    string `json:"class,omitempty" yaml:"class,omitempty"`
-	// Expr is "FIGURE OP VALUE": p50|p90|p99|p99.9|max <= 50ms, or errors < 0.1%.
+	// Expr is "FIGURE OP VALUE" (see ParseExpr): p50|p90|p99|p99.9|p99.99|max
+	// against a duration ("p99 <= 50ms", response time), or errors against a
+	// percentage of the class's requests ("errors < 0.1%"). OP is <, <=, > or >=.
 	Expr string `json:"expr" yaml:"expr"`
 }
 
@@ -99,13 +104,16 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return d.parse(s)
 }
 
-// UnmarshalYAML reads a duration string such as "1.5s".
-func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
-	var s string
-	if err := unmarshal(&s); err != nil {
-		return fmt.Errorf("want a duration string like \"5s\"")
+// UnmarshalYAML reads a duration string such as "1.5s". A bad value is
+// reported with its line, like yaml's own type errors.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration string like \"5s\", got %s", n.Line, strconv.Quote(n.Value))}}
 	}
-	return d.parse(s)
+	if err := d.parse(n.Value); err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	}
+	return nil
 }
 
 // MarshalYAML writes d as a duration string.

@@ -1,0 +1,334 @@
+package reports
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/concbench/concbench/runs"
+)
+
+// Stat is one figure of a group over its repetitions: the median (the mean of
+// the two middle values for an even count) and the spread.
+type Stat struct {
+	Med, Min, Max float64
+	// N is the number of repetitions the figure summarises; 0 means no data.
+	N int
+}
+
+// OK reports whether the figure has data.
+func (s Stat) OK() bool { return s.N > 0 }
+
+// Spread reports whether the repetitions differed.
+func (s Stat) Spread() bool { return s.N > 1 && s.Max > s.Min }
+
+func statOf(vs []float64) Stat {
+	var xs []float64
+	for _, v := range vs {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			xs = append(xs, v)
+		}
+	}
+	if len(xs) == 0 {
+		return Stat{Med: math.NaN(), Min: math.NaN(), Max: math.NaN()}
+	}
+	slices.Sort(xs)
+	n := len(xs)
+	med := xs[n/2]
+	if n%2 == 0 {
+		med = (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return Stat{Med: med, Min: xs[0], Max: xs[n-1], N: n}
+}
+
+// statBy is statOf over f of every cell.
+func statBy(cells []*runs.Cell, f func(*runs.Cell) float64) Stat {
+	vs := make([]float64, len(cells))
+	for i, c := range cells {
+		vs[i] = f(c)
+	}
+	return statOf(vs)
+}
+
+// Percentiles is a latency distribution's summary over repetitions, in ms.
+type Percentiles struct {
+	P50, P90, P99, P999, P9999, Max, Mean Stat
+}
+
+// OK reports whether any repetition had answers.
+func (p Percentiles) OK() bool { return p.P50.OK() }
+
+// at returns the figure for one of the spectrum's levels.
+func (p Percentiles) at(i int) Stat {
+	return [...]Stat{p.P50, p.P90, p.P99, p.P999, p.P9999}[i]
+}
+
+func percentilesOf(ls []runs.Latency) Percentiles {
+	var kept []runs.Latency
+	for _, l := range ls {
+		if l.Count > 0 {
+			kept = append(kept, l)
+		}
+	}
+	f := func(get func(runs.Latency) float64) Stat {
+		vs := make([]float64, len(kept))
+		for i, l := range kept {
+			vs[i] = get(l)
+		}
+		return statOf(vs)
+	}
+	return Percentiles{
+		P50:   f(func(l runs.Latency) float64 { return l.P50 }),
+		P90:   f(func(l runs.Latency) float64 { return l.P90 }),
+		P99:   f(func(l runs.Latency) float64 { return l.P99 }),
+		P999:  f(func(l runs.Latency) float64 { return l.P999 }),
+		P9999: f(func(l runs.Latency) float64 { return l.P9999 }),
+		Max:   f(func(l runs.Latency) float64 { return l.Max }),
+		Mean:  f(func(l runs.Latency) float64 { return l.Mean }),
+	}
+}
+
+// worst combines several classes of one cell into the figure of their worst
+// class at every percentile (a victim's p99 is the worst victim class's p99).
+func worst(ls []runs.Latency) runs.Latency {
+	var w runs.Latency
+	for _, l := range ls {
+		if l.Count == 0 {
+			continue
+		}
+		w.Count += l.Count
+		w.P50 = max(w.P50, l.P50)
+		w.P90 = max(w.P90, l.P90)
+		w.P99 = max(w.P99, l.P99)
+		w.P999 = max(w.P999, l.P999)
+		w.P9999 = max(w.P9999, l.P9999)
+		w.Max = max(w.Max, l.Max)
+		w.Mean = max(w.Mean, l.Mean)
+	}
+	return w
+}
+
+// ClassFigures is one traffic class of a group.
+type ClassFigures struct {
+	Name, Target string
+	Weight       int
+	Heavy        bool
+	// Response counts from the intended send time (the headline); Service from
+	// the actual send.
+	Response, Service Percentiles
+	ErrorRate         Stat
+}
+
+// LoopFigures is the event loop's lateness (ms) of a loop model's group.
+type LoopFigures struct {
+	P50, P99, Max Stat
+}
+
+// PoolFigures is the offload model's worker pool in a group.
+type PoolFigures struct {
+	Workers int
+	// QueueWaitMean and QueueWaitP99 are ms; HeavyResponseMean is the mean
+	// response time of the heavy classes (which run on the pool), ms.
+	QueueWaitMean, QueueWaitP99, QueueDepthPeak, HeavyResponseMean Stat
+}
+
+// Group is one model × scenario × offered rate: its repetitions and their
+// figures. Figures are medians over the valid repetitions, or over all of them
+// when none is valid (the group is then Invalid and drawn as such).
+type Group struct {
+	Model, Scenario string
+	Rate            float64
+	// Cells holds every repetition, by Rep; Used those the figures summarise.
+	Cells, Used []*runs.Cell
+	// Invalid is set when no repetition measured the server.
+	Invalid bool
+	// InvalidReps counts generator-bound repetitions (excluded from the figures
+	// of a group that has valid ones).
+	InvalidReps int
+	// OverCapacity is set when a used repetition could not keep up.
+	OverCapacity bool
+	Reasons      []string
+
+	Achieved, Goodput, ErrorRate       Stat
+	PeakRSS, PeakThreads, PeakInFlight Stat
+	CPUPer1k                           Stat
+	Victim, Heavy                      Percentiles
+	VictimNames, HeavyNames            []string
+	Classes                            []ClassFigures
+	Loop                               *LoopFigures
+	Pool                               *PoolFigures
+	GOMAXPROCS                         int
+}
+
+// Class returns the figures of the named class, or nil.
+func (g *Group) Class(name string) *ClassFigures {
+	for i := range g.Classes {
+		if g.Classes[i].Name == name {
+			return &g.Classes[i]
+		}
+	}
+	return nil
+}
+
+// Validity is the group's validity in a few words.
+func (g *Group) Validity() string {
+	switch {
+	case g.Invalid:
+		return "invalid: generator-bound"
+	case g.InvalidReps > 0 && g.OverCapacity:
+		return "over capacity; " + plural(g.InvalidReps, "rep") + " of " + itoa(len(g.Cells)) + " invalid, excluded"
+	case g.InvalidReps > 0:
+		return plural(g.InvalidReps, "rep") + " of " + itoa(len(g.Cells)) + " invalid, excluded"
+	case g.OverCapacity:
+		return "valid, over capacity"
+	}
+	return "valid"
+}
+
+// KeptUp reports whether the group delivered at least KeptFraction of its
+// offered rate as successful answers, and was not over capacity.
+func (g *Group) KeptUp() bool {
+	return !g.Invalid && !g.OverCapacity && g.Goodput.OK() && g.Goodput.Med >= KeptFraction*g.Rate
+}
+
+// KeptFraction is the share of the offered rate a group must deliver as
+// successful answers for "throughput kept".
+const KeptFraction = 0.95
+
+func newGroup(model, scenario string, rate float64, cells []*runs.Cell) *Group {
+	slices.SortFunc(cells, func(a, b *runs.Cell) int { return cmp.Compare(a.Rep, b.Rep) })
+	g := &Group{Model: model, Scenario: scenario, Rate: rate, Cells: cells}
+	for _, c := range cells {
+		if c.Validity.Valid {
+			g.Used = append(g.Used, c)
+		} else {
+			g.InvalidReps++
+		}
+		for _, r := range c.Validity.Reasons {
+			if !slices.Contains(g.Reasons, r) {
+				g.Reasons = append(g.Reasons, r)
+			}
+		}
+	}
+	if len(g.Used) == 0 {
+		g.Invalid = true
+		g.Used = cells
+	}
+	used := g.Used
+	for _, c := range used {
+		g.OverCapacity = g.OverCapacity || c.Validity.OverCapacity
+		if c.Server.GOMAXPROCS > 0 {
+			g.GOMAXPROCS = c.Server.GOMAXPROCS
+		}
+	}
+	g.Achieved = statBy(used, func(c *runs.Cell) float64 { return c.AchievedRPS })
+	g.ErrorRate = statBy(used, func(c *runs.Cell) float64 { return ratio(c.Errors, c.Requests) })
+	g.Goodput = statBy(used, func(c *runs.Cell) float64 {
+		if c.Requests == 0 {
+			return 0
+		}
+		return c.AchievedRPS * (1 - ratio(c.Errors, c.Requests))
+	})
+	g.PeakRSS = statBy(used, func(c *runs.Cell) float64 { return positive(float64(c.Resources.PeakRSSBytes)) })
+	g.PeakThreads = statBy(used, func(c *runs.Cell) float64 { return positive(float64(c.Resources.PeakThreads)) })
+	g.PeakInFlight = statBy(used, func(c *runs.Cell) float64 { return positive(float64(c.PeakInFlight)) })
+	g.CPUPer1k = statBy(used, func(c *runs.Cell) float64 { return positive(c.Resources.CPUPer1kReqMs) })
+
+	// Classes, in the order of the first repetition (then any extra ones).
+	var victims, heavies []runs.Latency
+	perRepVictim := make([]runs.Latency, 0, len(used))
+	perRepHeavy := make([]runs.Latency, 0, len(used))
+	for _, c := range used {
+		victims, heavies = victims[:0], heavies[:0]
+		for _, cl := range c.Classes {
+			if g.Class(cl.Name) == nil {
+				g.Classes = append(g.Classes, ClassFigures{Name: cl.Name, Target: cl.Target, Weight: cl.Weight, Heavy: cl.Heavy})
+				if cl.Heavy {
+					g.HeavyNames = append(g.HeavyNames, cl.Name)
+				} else {
+					g.VictimNames = append(g.VictimNames, cl.Name)
+				}
+			}
+			if cl.Heavy {
+				heavies = append(heavies, cl.Response)
+			} else {
+				victims = append(victims, cl.Response)
+			}
+		}
+		perRepVictim = append(perRepVictim, worst(victims))
+		perRepHeavy = append(perRepHeavy, worst(heavies))
+	}
+	g.Victim = percentilesOf(perRepVictim)
+	g.Heavy = percentilesOf(perRepHeavy)
+	for i := range g.Classes {
+		cf := &g.Classes[i]
+		var resp, svc []runs.Latency
+		var errs []float64
+		for _, c := range used {
+			for _, cl := range c.Classes {
+				if cl.Name == cf.Name {
+					resp = append(resp, cl.Response)
+					svc = append(svc, cl.Service)
+					errs = append(errs, ratio(cl.Errors, cl.Requests))
+				}
+			}
+		}
+		cf.Response, cf.Service, cf.ErrorRate = percentilesOf(resp), percentilesOf(svc), statOf(errs)
+	}
+
+	// Event loop and pool, from the server's own /stats.
+	var lp50, lp99, lmax []float64
+	var qwMean, qwP99, qPeak, heavyMean []float64
+	workers := 0
+	for _, c := range used {
+		if ld := loopDelay(&c.Server); ld != nil && ld.Count > 0 {
+			lp50 = append(lp50, float64(ld.P50Us)/1000)
+			lp99 = append(lp99, float64(ld.P99Us)/1000)
+			lmax = append(lmax, float64(ld.MaxUs)/1000)
+		}
+		if p := c.Server.Pool; p != nil {
+			workers = p.Workers
+			qwMean = append(qwMean, p.QueueWait.MeanUs/1000)
+			qwP99 = append(qwP99, float64(p.QueueWait.P99Us)/1000)
+			qPeak = append(qPeak, float64(p.QueueDepthPeak))
+			var sum float64
+			var n int64
+			for _, cl := range c.Classes {
+				if cl.Heavy && cl.Response.Count > 0 {
+					sum += cl.Response.Mean * float64(cl.Response.Count)
+					n += cl.Response.Count
+				}
+			}
+			if n > 0 {
+				heavyMean = append(heavyMean, sum/float64(n))
+			} else {
+				heavyMean = append(heavyMean, math.NaN())
+			}
+		}
+	}
+	if len(lp50) > 0 {
+		g.Loop = &LoopFigures{P50: statOf(lp50), P99: statOf(lp99), Max: statOf(lmax)}
+	}
+	if len(qwMean) > 0 {
+		g.Pool = &PoolFigures{Workers: workers, QueueWaitMean: statOf(qwMean), QueueWaitP99: statOf(qwP99),
+			QueueDepthPeak: statOf(qPeak), HeavyResponseMean: statOf(heavyMean)}
+	}
+	return g
+}
+
+func ratio(a, b int64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// positive maps zero (not recorded) to NaN so that it does not count as a figure.
+func positive(v float64) float64 {
+	if v <= 0 {
+		return math.NaN()
+	}
+	return v
+}
+
+func itoa(n int) string { return fmtNum(float64(n)) }

@@ -1,0 +1,245 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Thresholds of the diagnosis (in the spirit of clinic.js Doctor).
+const (
+	// LoopBlockedMedianMs and LoopBlockedMaxMs: a loop whose delay median or
+	// maximum reaches them "was blocked".
+	LoopBlockedMedianMs = 10
+	LoopBlockedMaxMs    = 100
+	// PoolDominates: the pool is the bottleneck when the mean queue wait is at
+	// least this share of the heavy classes' mean response time.
+	PoolDominates = 0.5
+	// ThreadsPerRequest: threads that grow by at least this many per extra
+	// request in flight, over at least MinConcurrencySpan requests, are
+	// per-request threads.
+	ThreadsPerRequest  = 0.5
+	MinConcurrencySpan = 32
+	// TieWithin: a runner-up whose cheap-request p99 is within this factor of
+	// the best model's fits the workload as well.
+	TieWithin = 1.10
+)
+
+// Diagnosis is one rule of the diagnosis that fired.
+type Diagnosis struct {
+	// Kind is loop-blocked, pool-bottleneck, per-request-threads,
+	// over-capacity or generator-bound.
+	Kind string
+	// Model is empty for a finding about the run (generator-bound cells).
+	Model   string
+	Verdict string
+	// Hint says what it means for a user of the model.
+	Hint     string
+	Evidence []string
+}
+
+// Advice is the answer for one scenario: the best valid model and why.
+type Advice struct {
+	Scenario, Mix string
+	Rate          float64
+	// Best is empty when no model kept the offered rate.
+	Best string
+	Text string
+}
+
+func (r *Report) diagnose() {
+	for _, m := range r.Models {
+		var loop, pool, over []string
+		for _, g := range r.Groups {
+			if g.Model != m || g.Invalid {
+				continue
+			}
+			at := scenarioAt(g.Scenario, g.Rate)
+			if l := g.Loop; l != nil && (l.P50.Med >= LoopBlockedMedianMs || l.Max.Med >= LoopBlockedMaxMs) {
+				loop = append(loop, fmt.Sprintf("%s: loop delay median %s, p99 %s, max %s", at, fmtMs(l.P50.Med), fmtMs(l.P99.Med), fmtMs(l.Max.Med)))
+			}
+			if p := g.Pool; p != nil && p.HeavyResponseMean.OK() && p.HeavyResponseMean.Med > 0 &&
+				p.QueueWaitMean.Med >= PoolDominates*p.HeavyResponseMean.Med {
+				pool = append(pool, fmt.Sprintf("%s: queue wait mean %s of a %s heavy response (%s), %d workers, queue peak %s",
+					at, fmtMs(p.QueueWaitMean.Med), fmtMs(p.HeavyResponseMean.Med), fmtShare(p.QueueWaitMean.Med/p.HeavyResponseMean.Med),
+					p.Workers, fmtNum(p.QueueDepthPeak.Med)))
+			}
+			if g.OverCapacity {
+				over = append(over, fmt.Sprintf("%s: achieved %s of %s, %s errors", at, fmtNum(g.Achieved.Med), rateText(g.Rate), fmtPct(g.ErrorRate.Med)))
+			}
+		}
+		if len(loop) > 0 {
+			r.Diagnoses = append(r.Diagnoses, Diagnosis{Kind: "loop-blocked", Model: m, Verdict: "the event loop was blocked",
+				Hint:     fmt.Sprintf("work ran on the loop thread long enough (delay median ≥ %d ms or max ≥ %d ms) to hold up every other request on it; move it to a worker pool or split it", LoopBlockedMedianMs, LoopBlockedMaxMs),
+				Evidence: loop})
+		}
+		if len(pool) > 0 {
+			r.Diagnoses = append(r.Diagnoses, Diagnosis{Kind: "pool-bottleneck", Model: m, Verdict: "the worker pool is the bottleneck",
+				Hint:     fmt.Sprintf("heavy requests spent at least %s of their response time queued for a worker; more workers (up to the cores) or less work per request", fmtShare(PoolDominates)),
+				Evidence: pool})
+		}
+		if ev := r.perRequestThreads(m); ev != "" {
+			r.Diagnoses = append(r.Diagnoses, Diagnosis{Kind: "per-request-threads", Model: m, Verdict: "per-request threads",
+				Hint:     "OS threads and memory grow with the requests in flight: concurrency is bounded by threads and RAM, not by the CPU",
+				Evidence: []string{ev}})
+		}
+		if len(over) > 0 {
+			r.Diagnoses = append(r.Diagnoses, Diagnosis{Kind: "over-capacity", Model: m, Verdict: "the server could not keep up",
+				Hint:     "offered faster than it could answer: its latencies are real and include the growing queue",
+				Evidence: over})
+		}
+	}
+	var gen []string
+	for _, g := range r.Groups {
+		for _, c := range g.Cells {
+			if !c.Validity.Valid {
+				why := strings.Join(c.Validity.Reasons, " ")
+				if why == "" {
+					why = "marked invalid by the run"
+				}
+				gen = append(gen, c.ID+": "+why)
+			}
+		}
+	}
+	if len(gen) > 0 {
+		r.Diagnoses = append(r.Diagnoses, Diagnosis{Kind: "generator-bound", Verdict: "these numbers measure the load generator",
+			Hint:     "the generator, not the server, limited these cells: their latencies are drawn grey and left out of every comparison",
+			Evidence: gen})
+	}
+}
+
+// perRequestThreads returns the evidence that model's threads grow with the
+// requests in flight, or "".
+func (r *Report) perRequestThreads(m string) string {
+	var lo, hi *Group
+	for _, g := range r.Groups {
+		if g.Model != m || g.Invalid || !g.PeakInFlight.OK() || !g.PeakThreads.OK() {
+			continue
+		}
+		if lo == nil || g.PeakInFlight.Med < lo.PeakInFlight.Med {
+			lo = g
+		}
+		if hi == nil || g.PeakInFlight.Med > hi.PeakInFlight.Med {
+			hi = g
+		}
+	}
+	if lo == nil {
+		return ""
+	}
+	span := hi.PeakInFlight.Med - lo.PeakInFlight.Med
+	if span < MinConcurrencySpan || (hi.PeakThreads.Med-lo.PeakThreads.Med)/span < ThreadsPerRequest {
+		return ""
+	}
+	s := fmt.Sprintf("threads %s → %s as peak in flight went %s → %s (%s → %s)",
+		fmtNum(lo.PeakThreads.Med), fmtNum(hi.PeakThreads.Med), fmtNum(lo.PeakInFlight.Med), fmtNum(hi.PeakInFlight.Med),
+		scenarioAt(lo.Scenario, lo.Rate), scenarioAt(hi.Scenario, hi.Rate))
+	if lo.PeakRSS.OK() && hi.PeakRSS.OK() {
+		s += fmt.Sprintf("; peak RSS %s → %s", fmtMiB(lo.PeakRSS.Med), fmtMiB(hi.PeakRSS.Med))
+	}
+	return s
+}
+
+// diagnosisFor returns the evidence of kind for model in scenario at rate, or "".
+func (r *Report) diagnosisFor(kind, model, scenario string, rate float64) string {
+	prefix := scenarioAt(scenario, rate) + ": "
+	for _, d := range r.Diagnoses {
+		if d.Kind != kind || d.Model != model {
+			continue
+		}
+		for _, e := range d.Evidence {
+			if rest, ok := strings.CutPrefix(e, prefix); ok {
+				return rest
+			}
+		}
+	}
+	return ""
+}
+
+func (r *Report) advise() {
+	for _, s := range r.Scenarios {
+		a := Advice{Scenario: s.Name, Mix: s.MixText(), Rate: s.RefRate}
+		gs := r.groupsAt(s.Name, s.RefRate)
+		var valid, kept []*Group
+		for _, g := range gs {
+			if g.Invalid || !g.Victim.OK() {
+				continue
+			}
+			valid = append(valid, g)
+			if g.KeptUp() {
+				kept = append(kept, g)
+			}
+		}
+		byP99 := func(a, b *Group) int { return cmp.Compare(a.Victim.P99.Med, b.Victim.P99.Med) }
+		slices.SortStableFunc(kept, byP99)
+		slices.SortStableFunc(valid, byP99)
+		at := rateText(s.RefRate)
+		if !slices.ContainsFunc(gs, func(g *Group) bool { return len(g.VictimNames) > 0 }) {
+			a.Text = "This scenario has no cheap (victim) class to protect, so no model is ranked; compare the heavy columns of the verdict table."
+			r.Advice = append(r.Advice, a)
+			continue
+		}
+		if len(kept) == 0 {
+			if len(valid) == 0 {
+				a.Text = fmt.Sprintf("No model was measured validly at %s: the load generator limited every cell.", at)
+			} else {
+				top := slices.MaxFunc(valid, func(a, b *Group) int { return cmp.Compare(a.Goodput.Med, b.Goodput.Med) })
+				a.Text = fmt.Sprintf("No model delivered %s of the offered %s as successful answers; the most was %s (%s).",
+					fmtShare(KeptFraction), at, top.Model, rateText(top.Goodput.Med))
+			}
+			r.Advice = append(r.Advice, a)
+			continue
+		}
+		best := kept[0]
+		a.Best = best.Model
+		var b strings.Builder
+		fmt.Fprintf(&b, "Lowest cheap-request p99 among the models that kept up: %s", fmtMs(best.Victim.P99.Med))
+		var others []string
+		if len(kept) > 1 {
+			others = append(others, fmt.Sprintf("next %s %s", kept[1].Model, fmtMs(kept[1].Victim.P99.Med)))
+		}
+		worst := valid[len(valid)-1]
+		if worst != best && (len(kept) < 2 || worst != kept[1]) {
+			w := fmt.Sprintf("worst %s %s", worst.Model, fmtMs(worst.Victim.P99.Med))
+			if ev := r.diagnosisFor("loop-blocked", worst.Model, s.Name, s.RefRate); ev != "" {
+				w += " because its event loop was blocked"
+			} else if !worst.KeptUp() {
+				w += " without keeping up"
+			}
+			others = append(others, w)
+		}
+		if len(others) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(others, "; "))
+		}
+		fmt.Fprintf(&b, ", delivering %s of %s with %s errors", fmtNum(best.Goodput.Med), at, fmtPct(best.ErrorRate.Med))
+		if best.Heavy.OK() {
+			fmt.Fprintf(&b, " and heavy p99 %s", fmtMs(best.Heavy.P99.Med))
+		}
+		b.WriteString(".")
+		var ties []string
+		for _, g := range kept[1:] {
+			if g.Victim.P99.Med <= TieWithin*best.Victim.P99.Med {
+				ties = append(ties, g.Model)
+			}
+		}
+		switch len(ties) {
+		case 0:
+		case 1:
+			fmt.Fprintf(&b, " %s is within %s of it: either fits.", ties[0], fmtShare(TieWithin-1))
+		default:
+			fmt.Fprintf(&b, " %s are within %s of it: any of them fits.", join(ties), fmtShare(TieWithin-1))
+		}
+		if ev := r.diagnosisFor("pool-bottleneck", best.Model, s.Name, s.RefRate); ev != "" {
+			fmt.Fprintf(&b, " Its worker pool was the bottleneck for the heavy requests (%s).", ev)
+		}
+		if len(s.Rates) > 1 {
+			if k := r.Knee(best.Model, s.Name); k.Met {
+				fmt.Fprintf(&b, " It met %s up to %s.", r.SLOText, r.kneeText(best.Model, s))
+			} else {
+				fmt.Fprintf(&b, " It met %s at no measured rate.", r.SLOText)
+			}
+		}
+		a.Text = b.String()
+		r.Advice = append(r.Advice, a)
+	}
+}

@@ -1,0 +1,212 @@
+package reports
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/concbench/concbench/runs"
+)
+
+//go:embed report.html.tmpl
+var htmlSource string
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"color": func(key string) template.CSS { return template.CSS("background:" + Color(key)) },
+	"num":   fmtNum,
+}).Parse(htmlSource))
+
+// pinningText describes CPU pinning in a few words.
+func pinningText(p runs.Pinning) string {
+	if p.ServerCPUs == "" && p.LoadgenCPUs == "" {
+		s := "not pinned"
+		if p.Note != "" {
+			s += " (" + p.Note + ")"
+		}
+		return s
+	}
+	s := fmt.Sprintf("servers on CPUs %s, load generator on CPUs %s", orDash(p.ServerCPUs), orDash(p.LoadgenCPUs))
+	if p.Note != "" {
+		s += " (" + p.Note + ")"
+	}
+	return s
+}
+
+type kv struct{ K, V string }
+
+type fileLink struct {
+	Kind, Path, Href string
+	// Missing is set when the cell names a file the results directory lacks
+	// (or one outside it): it is listed, not linked.
+	Missing bool
+}
+
+type cellView struct {
+	ID, Validity string
+	Invalid      bool
+	Reasons      []string
+	Files        []fileLink
+}
+
+type chartView struct {
+	*Chart
+	W, H int
+}
+
+type htmlView struct {
+	Title     string
+	Env, Plan []kv
+	Report    *Report
+	Scenarios []*Scenario
+	Rows      []VerdictRow
+	Charts    []chartView
+	Cells     []cellView
+}
+
+// relHref makes a link to a path relative to the results directory.
+func relHref(p string) string {
+	return (&url.URL{Path: filepath.ToSlash(p)}).String()
+}
+
+// WriteHTML writes report.html. dir is the results directory the page sits
+// in: a cell's file is linked only when it exists there.
+func (r *Report) WriteHTML(w io.Writer, dir string) error {
+	run := r.Run
+	v := htmlView{Title: "concbench report: " + orDash(run.Plan.Name), Report: r, Scenarios: r.Scenarios, Rows: r.Verdict()}
+	env := run.Env
+	version := orDash(env.ConcbenchVersion)
+	if env.Commit != "" {
+		version += " (" + env.Commit + ")"
+	}
+	mem := "–"
+	if env.MemoryBytes > 0 {
+		mem = fmt.Sprintf("%.1f GiB", float64(env.MemoryBytes)/(1<<30))
+	}
+	v.Env = []kv{
+		{"concbench", version},
+		{"Go", orDash(env.GoVersion)},
+		{"OS", strings.TrimSpace(env.OS + "/" + env.Arch + " " + env.Kernel)},
+		{"CPU", fmt.Sprintf("%s, %d cores", orDash(env.CPUModel), env.Cores)},
+		{"memory", mem},
+		{"host", orDash(env.Hostname)},
+		{"pinning", pinningText(env.Pinning)},
+		{"GOMAXPROCS", r.gomaxprocsText()},
+	}
+	if env.CeilingRPS > 0 {
+		v.Env = append(v.Env, kv{"generator ceiling", rateText(env.CeilingRPS) + " (against /plain)"})
+	}
+	when := "–"
+	if !run.Started.IsZero() {
+		when = run.Started.UTC().Format(time.RFC3339)
+		if !run.Finished.IsZero() {
+			when += " – " + run.Finished.UTC().Format(time.RFC3339) + " (" + run.Finished.Sub(run.Started).Round(time.Second).String() + ")"
+		}
+	}
+	if run.Interrupted {
+		when += "; interrupted: only the finished cells are reported"
+	}
+	v.Env = append(v.Env, kv{"run", when})
+
+	p := run.Plan
+	v.Plan = []kv{
+		{"plan", orDash(p.Name)},
+		{"models", strings.Join(p.Models, ", ")},
+		{"each cell", fmt.Sprintf("%s measured after %s warm-up, %s, interleaved", p.Duration, p.Warmup, plural(max(p.Reps, 1), "rep"))},
+		{"generator", fmt.Sprintf("open loop, up to %s connections, timeout %s", fmtNum(float64(p.MaxConnections)), p.Timeout)},
+		{"server settings", serverSettings(p.Server.MaxThreads, p.Server.Workers, p.Server.Queue, p.Server.Procs)},
+	}
+	slo := r.SLOText
+	if len(r.DefaultSLOs) > 0 {
+		slo += " (" + join(r.DefaultSLOs) + ": default, the plan checks no such figure for the cheap classes)"
+	}
+	if len(r.SLOProblems) > 0 {
+		slo += "; unreadable: " + strings.Join(r.SLOProblems, "; ")
+	}
+	v.Plan = append(v.Plan, kv{"knee SLO", slo})
+
+	for _, c := range r.Charts {
+		wpx, hpx := c.Size()
+		v.Charts = append(v.Charts, chartView{c, wpx, hpx})
+	}
+	for _, g := range r.Groups {
+		for _, c := range g.Cells {
+			cv := cellView{ID: c.ID, Validity: "valid", Invalid: !c.Validity.Valid, Reasons: c.Validity.Reasons}
+			if !c.Validity.Valid {
+				cv.Validity = "invalid: generator-bound"
+			} else if c.Validity.OverCapacity {
+				cv.Validity = "valid, over capacity"
+			}
+			kinds := make([]string, 0, len(c.Files))
+			for k := range c.Files {
+				kinds = append(kinds, k)
+			}
+			sort.Strings(kinds)
+			for _, k := range kinds {
+				path := c.Files[k]
+				fl := fileLink{Kind: k, Path: path}
+				if filepath.IsLocal(path) && fileExists(filepath.Join(dir, path)) {
+					fl.Href = relHref(path)
+				} else {
+					fl.Missing = true
+				}
+				cv.Files = append(cv.Files, fl)
+			}
+			v.Cells = append(v.Cells, cv)
+		}
+	}
+	return htmlTemplate.Execute(w, v)
+}
+
+func (r *Report) gomaxprocsText() string {
+	var parts []string
+	for _, m := range r.Models {
+		var vals []int
+		for _, g := range r.Groups {
+			if g.Model == m && g.GOMAXPROCS > 0 && !slices.Contains(vals, g.GOMAXPROCS) {
+				vals = append(vals, g.GOMAXPROCS)
+			}
+		}
+		slices.Sort(vals)
+		if len(vals) > 0 {
+			s := make([]string, len(vals))
+			for i, n := range vals {
+				s[i] = itoa(n)
+			}
+			parts = append(parts, m+" "+strings.Join(s, "/"))
+		}
+	}
+	out := fmt.Sprintf("load generator %d", r.Run.Env.LoadgenGOMAXPROCS)
+	if len(parts) > 0 {
+		out += "; servers: " + strings.Join(parts, ", ")
+	}
+	return out
+}
+
+func serverSettings(maxThreads, workers, queue, procs int) string {
+	var parts []string
+	for _, s := range []struct {
+		name string
+		v    int
+	}{{"max threads", maxThreads}, {"workers", workers}, {"queue", queue}, {"procs", procs}} {
+		if s.v != 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", s.name, s.v))
+		}
+	}
+	if len(parts) == 0 {
+		return "each model's defaults"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}

@@ -1,0 +1,254 @@
+package reports
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/runs"
+)
+
+func TestStatOf(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		in          []float64
+		med, lo, hi float64
+		n           int
+	}{
+		{[]float64{3, 1, 2}, 2, 1, 3, 3},
+		{[]float64{4, 1}, 2.5, 1, 4, 2},
+		{[]float64{nan, 5}, 5, 5, 5, 1},
+		{[]float64{7}, 7, 7, 7, 1},
+	} {
+		s := statOf(tc.in)
+		if s.Med != tc.med || s.Min != tc.lo || s.Max != tc.hi || s.N != tc.n {
+			t.Errorf("statOf(%v) = %+v; want median %g, spread %g–%g, n %d", tc.in, s, tc.med, tc.lo, tc.hi, tc.n)
+		}
+	}
+	if s := statOf([]float64{nan}); s.OK() {
+		t.Errorf("statOf([NaN]).OK() = true; want false")
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{fmtMs(0.4234), "0.423 ms"},
+		{fmtMs(9.996), "10.0 ms"},
+		{fmtMs(52.04), "52.0 ms"},
+		{fmtMs(141.6), "142 ms"},
+		{fmtMs(3189), "3.19 s"},
+		{fmtNum(800), "800"},
+		{fmtNum(6.5), "6.5"},
+		{fmtNum(0.25), "0.25"},
+		{fmtPct(0), "0 %"},
+		{fmtPct(0.00004), "<0.01 %"},
+		{fmtPct(0.0042), "0.42 %"},
+		{fmtPct(0.25), "25.0 %"},
+		{fmtShare(0.01), "1 %"},
+		{fmtFactor(2.04), "×2.0"},
+		{fmtFactor(931.6), "×932"},
+		{safeName("cpu mix/5%"), "cpu-mix-5"},
+		{safeName("../x"), "x"},
+		{join([]string{"a", "b", "c"}), "a, b and c"},
+		{tickLabel(20000), "20k"},
+		{tickLabel(0.3), "0.3"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q; want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func TestVictimSLOs(t *testing.T) {
+	p := &plan.Plan{SLOs: []plan.SLO{
+		{Expr: "errors < 1%"},
+		{Class: "cpu", Expr: "p99 <= 2s"}, // a heavy class: not a knee criterion
+		{Expr: "p99 <== 5ms"},             // unreadable
+	}}
+	checks, defaulted, problems := victimSLOs(p, map[string]bool{"cpu": true})
+	if got := sloText(checks); got != "errors < 1% and p99 <= 100ms" {
+		t.Errorf("victimSLOs checks = %q; want the plan's errors check and the default p99", got)
+	}
+	if !slices.Equal(defaulted, []string{"p99 <= 100ms"}) {
+		t.Errorf("defaulted = %q; want [p99 <= 100ms]", defaulted)
+	}
+	if len(problems) != 1 {
+		t.Errorf("problems = %q; want the unreadable expression", problems)
+	}
+
+	g := &Group{Model: "m", Scenario: "s", Classes: []ClassFigures{
+		{Name: "plain", Response: Percentiles{P99: Stat{Med: 80, N: 1}}, ErrorRate: Stat{Med: 0.02, N: 1}},
+		{Name: "cpu", Heavy: true, Response: Percentiles{P99: Stat{Med: 5000, N: 1}}, ErrorRate: Stat{Med: 0, N: 1}},
+	}}
+	if meetsSLOs(g, checks) {
+		t.Errorf("meetsSLOs with 2%% errors against errors < 1%% = true; want false")
+	}
+	g.Classes[0].ErrorRate.Med = 0.005
+	if !meetsSLOs(g, checks) {
+		t.Errorf("meetsSLOs(p99 80 ms, 0.5%% errors; heavy p99 5 s) = false; want true (heavy classes are not checked)")
+	}
+	g.Invalid = true
+	if meetsSLOs(g, checks) {
+		t.Errorf("an invalid group meets the SLOs; want never")
+	}
+}
+
+func TestLogAxis(t *testing.T) {
+	for _, tc := range []struct{ lo, hi float64 }{{0.42, 0.61}, {0.2, 80}, {1, 5000}, {47, 52}} {
+		lo, hi, ticker := logAxis(tc.lo, tc.hi)
+		if lo > tc.lo || hi < tc.hi {
+			t.Errorf("logAxis(%g, %g) narrowed the range to [%g, %g]", tc.lo, tc.hi, lo, hi)
+		}
+		labelled := 0
+		for _, tk := range ticker.Ticks(lo, hi) {
+			if tk.Label != "" && tk.Value >= lo && tk.Value <= hi {
+				labelled++
+			}
+		}
+		if labelled < 2 {
+			t.Errorf("logAxis(%g, %g) = [%g, %g] with %d labelled ticks; want at least 2", tc.lo, tc.hi, lo, hi, labelled)
+		}
+	}
+}
+
+// miniRun is a run of one model, built from the given scenarios with one
+// valid cell per rate, for the shape tests.
+func miniRun(scenarios ...plan.Scenario) *runs.Run {
+	run := &runs.Run{Schema: runs.SchemaVersion, Plan: plan.Plan{Name: "mini", Models: []string{"goroutine"}, Reps: 1, Scenarios: scenarios}}
+	for _, s := range scenarios {
+		for _, rate := range s.Rates {
+			c := runs.Cell{ID: s.Name, Model: "goroutine", Scenario: s.Name, Rep: 1, Rate: rate, DurationSec: 1,
+				AchievedRPS: rate, Requests: int64(rate), OK: int64(rate), PeakInFlight: 3,
+				Validity:  runs.Validity{Valid: true},
+				Resources: runs.Resources{PeakRSSBytes: 12 << 20, PeakThreads: 9, CPUPer1kReqMs: 40},
+				Timeline:  []runs.Second{{T: 0, Requests: int64(rate), P50: 0.3, P99: 0.9}},
+			}
+			for _, cl := range s.Mix {
+				l := runs.Latency{Count: 10, P50: 0.3, P90: 0.5, P99: 0.9, P999: 1.5, P9999: 2, Max: 2}
+				if cl.Heavy {
+					l = runs.Latency{Count: 10, P50: 30, P90: 40, P99: 50, P999: 55, P9999: 60, Max: 60}
+				}
+				c.Classes = append(c.Classes, runs.Class{Name: cl.Name, Target: cl.Target, Weight: cl.Weight, Heavy: cl.Heavy,
+					Requests: 10, OK: 10, Response: l, Service: l})
+			}
+			run.Cells = append(run.Cells, c)
+		}
+	}
+	return run
+}
+
+func TestFamilies(t *testing.T) {
+	plain := plan.Class{Name: "plain", Target: "/plain", Weight: 99}
+	heavy := func(iters string, w int) plan.Class {
+		return plan.Class{Name: "cpu", Target: "/cpu?iters=" + iters, Weight: w, Heavy: true}
+	}
+	for _, tc := range []struct {
+		name      string
+		scenarios []plan.Scenario
+		kind      string
+		x         []float64
+	}{
+		{"work size", []plan.Scenario{
+			{Name: "small", Mix: []plan.Class{plain, heavy("10000", 1)}, Rates: []float64{100}},
+			{Name: "big", Mix: []plan.Class{plain, heavy("40000", 1)}, Rates: []float64{100}},
+		}, "size", []float64{10000, 40000}},
+		{"share with a baseline", []plan.Scenario{
+			{Name: "five", Mix: []plan.Class{plain, heavy("10000", 5)}, Rates: []float64{100, 200}},
+			{Name: "none", Mix: []plan.Class{plain}, Rates: []float64{200}},
+			{Name: "one", Mix: []plan.Class{plain, heavy("10000", 1)}, Rates: []float64{200}},
+		}, "share", []float64{0, 1, 100.0 * 5 / 104}},
+	} {
+		r, err := Build(miniRun(tc.scenarios...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Families) != 1 {
+			t.Errorf("%s: %d head-of-line families; want 1 (omitted: %+v)", tc.name, len(r.Families), r.Omitted)
+			continue
+		}
+		f := r.Families[0]
+		if f.Kind != tc.kind || len(f.X) != len(tc.x) {
+			t.Errorf("%s: family %+v; want kind %s, x %v", tc.name, f, tc.kind, tc.x)
+			continue
+		}
+		for i := range f.X {
+			if math.Abs(f.X[i]-tc.x[i]) > 1e-9 {
+				t.Errorf("%s: x = %v; want %v", tc.name, f.X, tc.x)
+			}
+		}
+		if f.Rate != tc.scenarios[len(tc.scenarios)-1].Rates[0] {
+			t.Errorf("%s: family rate %g; want the highest common rate", tc.name, f.Rate)
+		}
+	}
+}
+
+// TestLeftOut checks that a run without what a chart needs renders without it
+// and says why, on the page too.
+func TestLeftOut(t *testing.T) {
+	run := miniRun(plan.Scenario{Name: "io-wait", Mix: []plan.Class{{Name: "io", Target: "/io?ms=50", Weight: 1}}, Rates: []float64{500}})
+	run.Interrupted = true
+	r, err := Build(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var families []string
+	for _, o := range r.Omitted {
+		families = append(families, o.Family)
+	}
+	if !slices.Equal(families, []string{"hol", "load", "redos"}) {
+		t.Errorf("left out %q; want hol, load and redos", families)
+	}
+	dir := t.TempDir()
+	if _, err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, HTMLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Charts left out", "offered a single rate", "no heavy class of this run targets /regex", "interrupted"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("report.html does not say %q", want)
+		}
+	}
+}
+
+func TestEmptyRun(t *testing.T) {
+	run := &runs.Run{Schema: runs.SchemaVersion, Plan: plan.Plan{Name: "empty"}}
+	dir := t.TempDir()
+	if err := Write(dir, run); err != nil {
+		t.Fatalf("Write(empty run) = %v", err)
+	}
+	for _, f := range []string{HTMLFile, MarkdownFile} {
+		if !fileExists(filepath.Join(dir, f)) {
+			t.Errorf("%s not written for an empty run", f)
+		}
+	}
+	var b strings.Builder
+	if err := Table(&b, run); err != nil || !strings.Contains(b.String(), "no cells") {
+		t.Errorf("Table(empty run) = %q, %v; want a line saying there are no cells", b.String(), err)
+	}
+	if _, err := Build(nil); err == nil {
+		t.Errorf("Build(nil) succeeded; want an error")
+	}
+}
+
+// TestRenderEmptyPanel draws panels with nothing (or nothing positive) on log
+// axes: gonum panics on those, the renderer must not.
+func TestRenderEmptyPanel(t *testing.T) {
+	c := &Chart{File: "empty.png", Title: "empty", WidthIn: 4, HeightIn: 3, Cols: 2, Panels: []Panel{
+		{Title: "nothing", YLog: true, XLog: true, Note: "no data here"},
+		{Title: "zeros", YLog: true, Series: []Series{{Key: "eventloop", Line: true, Points: []Point{{X: 1, Y: 0}, {X: 2, Y: 0}}}}},
+	}}
+	b, err := RenderPNG(c)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("RenderPNG(empty panels) = %d bytes, %v", len(b), err)
+	}
+}
