@@ -1,0 +1,91 @@
+package loadgen
+
+import (
+	"sync"
+	"time"
+)
+
+// flight counts the requests in flight: handed to the HTTP client by a vegeta
+// worker (mixTargeter, called inside hit()) and not yet received by the
+// recorder. It also measures how long every connection of the pool was busy
+// (in flight ≥ bound) during the measured window. With MaxWorkers equal to
+// MaxConnections (the default), in flight = busy workers = busy connections,
+// plus the microseconds a finished worker waits to hand its result over.
+type flight struct {
+	mu        sync.Mutex // guards every field below
+	n         int
+	bound     int       // MaxConnections
+	start     time.Time // measured window (start, end]; zero until known
+	end       time.Time
+	peak      int           // highest n reached during the window
+	fullSince time.Time     // when n reached bound; zero while below
+	full      time.Duration // time at bound within the window
+}
+
+func newFlight(bound int) *flight { return &flight{bound: bound} }
+
+// setWindow sets (or narrows, on an early stop) the measured window.
+func (f *flight) setWindow(start, end time.Time) {
+	f.mu.Lock()
+	f.start, f.end = start, end
+	f.mu.Unlock()
+}
+
+// inc counts a request handed to the HTTP client. Safe for concurrent use.
+func (f *flight) inc() {
+	f.mu.Lock()
+	f.n++
+	if f.n > f.peak || f.n == f.bound {
+		now := time.Now()
+		if f.n > f.peak && !f.start.IsZero() && now.After(f.start) && !now.After(f.end) {
+			f.peak = f.n
+		}
+		if f.n == f.bound {
+			f.fullSince = now
+		}
+	}
+	f.mu.Unlock()
+}
+
+// dec counts a result received. Safe for concurrent use.
+func (f *flight) dec() {
+	f.mu.Lock()
+	if f.n == f.bound {
+		f.addFull(time.Now())
+	}
+	f.n--
+	f.mu.Unlock()
+}
+
+// addFull adds the part of [fullSince, now] inside the window. f.mu is held.
+func (f *flight) addFull(now time.Time) {
+	from, to := f.fullSince, now
+	f.fullSince = time.Time{}
+	if from.IsZero() || f.start.IsZero() {
+		return
+	}
+	if from.Before(f.start) {
+		from = f.start
+	}
+	if to.After(f.end) {
+		to = f.end
+	}
+	if to.After(from) {
+		f.full += to.Sub(from)
+	}
+}
+
+// stats returns the current count, the window's peak and the time at bound
+// so far (including a stretch at bound that is still going on).
+func (f *flight) stats() (n, peak int, full time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	full = f.full
+	if !f.fullSince.IsZero() {
+		since := f.fullSince
+		f.addFull(time.Now())
+		full, f.full = f.full, full
+		f.fullSince = since
+	}
+	return f.n, f.peak, full
+}

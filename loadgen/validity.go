@@ -1,0 +1,116 @@
+package loadgen
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/concbench/concbench/runs"
+)
+
+// verdictInput is what the validity rules look at (see the package
+// documentation for the rules themselves).
+type verdictInput struct {
+	offered  float64       // req/s
+	measured time.Duration // length of the measured window
+	due      int64         // requests the schedule had due in the window
+	sent     int64         // requests sent in the window (Result.Requests)
+	missed   int64         // requests due by the window's end not sent by then
+	answers  int64         // answers with a status received during the window
+	errors   int64
+	lagP99   time.Duration
+	poolFull float64 // share of the window with every connection busy
+	peak     int
+	maxConns int
+	ceiling  float64
+	gen      Generator
+	stop     string
+}
+
+func (r *Result) verdictInput(measured time.Duration, due, answers int64, ceiling float64) verdictInput {
+	return verdictInput{
+		offered:  r.OfferedRPS,
+		measured: measured,
+		due:      due,
+		sent:     r.Requests,
+		missed:   r.Missed,
+		answers:  answers,
+		errors:   r.Errors,
+		lagP99:   time.Duration(r.DispatchLag.P99 * 1e6),
+		poolFull: r.PoolFull,
+		peak:     r.PeakInFlight,
+		maxConns: r.MaxConnections,
+		ceiling:  ceiling,
+		gen:      r.Generator,
+		stop:     r.StoppedBy,
+	}
+}
+
+// judge applies the validity rules.
+func judge(in verdictInput) runs.Validity {
+	v := runs.Validity{Valid: true}
+	bound := func(format string, args ...any) {
+		v.Valid = false
+		v.Reasons = append(v.Reasons, "Generator-bound: "+fmt.Sprintf(format, args...))
+	}
+	if in.measured <= 0 || in.due == 0 {
+		bound("nothing was measured: the attack stopped (%s) before its measured window began.", in.stop)
+		return v
+	}
+	saturated := in.poolFull >= SaturatedShare
+	pool := fmt.Sprintf("all %d connections were busy for %.1f%% of the window (peak in flight %d)",
+		in.maxConns, 100*in.poolFull, in.peak)
+	secs := in.measured.Seconds()
+	// Requests are counted by when they left and answers by when they
+	// arrived, so either count may miss one request at an edge of the window:
+	// allow one.
+	sentShare := float64(min(in.sent+1, in.due)) / float64(in.due)
+	if in.sent > in.due { // a backlog from the warmup left during the window
+		sentShare = float64(in.sent) / float64(in.due)
+	}
+	answeredShare := float64(min(in.answers+1, in.due)) / float64(in.due)
+
+	if sentShare < MinSentShare && !saturated { // (a)
+		bound("sent %.0f req/s, %.1f%% of the %.0f offered (%d requests for %d due), though %s.",
+			float64(in.sent)/secs, 100*float64(in.sent)/float64(in.due), in.offered, in.sent, in.due, pool)
+	}
+	if in.lagP99 > MaxDispatchLagP99 && !saturated { // (b)
+		bound("dispatch lag p99 was %.2f ms, above %s, though %s.",
+			ms(in.lagP99), MaxDispatchLagP99, pool)
+	}
+	if in.gen.ExhaustionErrors > 0 { // (c)
+		bound("%d requests failed because the generator ran out of local ports or file descriptors, e.g. %q.",
+			in.gen.ExhaustionErrors, in.gen.ExhaustionSample)
+	}
+	if in.ceiling > 0 && in.offered > GeneratorBoundFraction*in.ceiling { // (d)
+		bound("offered %.0f req/s is %.0f%% of this generator's ceiling of %.0f req/s, above the %.0f%% limit.",
+			in.offered, 100*in.offered/in.ceiling, in.ceiling, 100*GeneratorBoundFraction)
+	}
+	if in.gen.CPUs > 0 && in.gen.CPUShare >= MaxGeneratorCPUShare { // (e)
+		bound("the generator process used %.0f%% of its %d CPU(s) during the window, at or above %.0f%%.",
+			100*in.gen.CPUShare, in.gen.CPUs, 100*MaxGeneratorCPUShare)
+	} else if in.gen.HiccupP99 >= MaxHiccupP99 {
+		bound("the generator stalled %.2f ms or more for 1%% of the window (hiccup p99; max %.2f ms), at or above %s: it was starved of CPU.",
+			ms(in.gen.HiccupP99), ms(in.gen.HiccupMax), MaxHiccupP99)
+	}
+	if !v.Valid {
+		g := in.gen
+		v.Reasons = append(v.Reasons, fmt.Sprintf(
+			"Evidence: generator CPU %.0f%% of %d CPU(s), %d involuntary context switches; stalls p99 %.2f ms, max %.2f ms; goroutine scheduling latency p99 ≤ %.2f ms, max ≤ %.2f ms; %d GC pauses totalling %.2f ms, longest ≤ %.2f ms; %d requests due by the window's end not sent by then; %s.",
+			100*g.CPUShare, g.CPUs, g.InvoluntarySwitches, ms(g.HiccupP99), ms(g.HiccupMax), ms(g.SchedLatencyP99), ms(g.SchedLatencyMax),
+			g.GCPauses, ms(g.GCPauseTotal), ms(g.GCPauseMax), in.missed, pool))
+		return v
+	}
+	if saturated { // (g)
+		v.OverCapacity = true
+		v.Reasons = append(v.Reasons, fmt.Sprintf(
+			"Over capacity: %s, so answers, not the generator, limited the cell (sent %.0f of %.0f req/s offered, dispatch lag p99 %.2f ms, %d requests due not sent).",
+			pool, float64(in.sent)/secs, in.offered, ms(in.lagP99), in.missed))
+	}
+	if answeredShare < MinSentShare && sentShare >= MinSentShare { // (h)
+		v.OverCapacity = true
+		v.Reasons = append(v.Reasons, fmt.Sprintf(
+			"Over capacity: %.0f answers/s, %.1f%% of the %.0f req/s offered, while %.1f%% were sent: answers came back slower than requests left, or not at all (%d errors).",
+			float64(in.answers)/secs, 100*float64(in.answers)/float64(in.due), in.offered, 100*float64(in.sent)/float64(in.due), in.errors))
+	}
+	return v
+}
