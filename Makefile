@@ -4,9 +4,13 @@ BIN     := bin/concbench
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/concbench/concbench/cli.Version=$(VERSION)
 FUZZTIME ?= 30s
+# make bench: where results go, and extra flags for `concbench run`
+# (e.g. BENCH_FLAGS="--plan full --reps 3" or "--models eventloop,goroutine").
+RESULTS     ?= results
+BENCH_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help build test vet fuzz bench-go clean
+.PHONY: help build test vet fuzz bench-go bench report ceiling clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,6 +30,20 @@ fuzz: ## fuzz every parser for FUZZTIME each (default 30s)
 
 bench-go: ## Go benchmarks of one unit of each workload (backtracking doubles per character)
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./workloads/
+
+# bench: `concbench run` measures, then writes report.html, summary.md and the
+# charts into the results directory. It exits 3 when some cells are invalid
+# (generator-bound or a failed server): the report says which and why, so make
+# bench still succeeds then. Broken SLOs (4), interruption (130) and errors fail it.
+bench: build ## run the default plan (quick: every model × 5 scenarios, ~3 min), write the report, print where it is
+	@rc=0; $(BIN) run --out $(RESULTS) $(BENCH_FLAGS) || rc=$$?; \
+	if [ $$rc -eq 3 ]; then exit 0; else exit $$rc; fi
+
+report: build ## regenerate the report of a results directory: make report DIR=results/latest
+	$(BIN) report $(or $(DIR),$(RESULTS)/latest)
+
+ceiling: build ## measure the load generator's ceiling (and wrk's, when installed); run reads it from RESULTS/ceiling.json
+	$(BIN) ceiling --out $(RESULTS)
 
 clean: ## remove bin/ (results/ is kept)
 	rm -rf bin

@@ -78,20 +78,14 @@ func Available() (Set, error) {
 
 // PinSelf restricts every thread of this process to the set (threads started
 // later inherit it) and sets GOMAXPROCS to its size, which Go only derives from
-// the affinity it starts with. It fails if a CPU is not available.
+// the affinity it starts with. The set may lie outside the current affinity
+// (the kernel refuses CPUs that are offline or outside the cgroup).
 func PinSelf(s Set) error {
 	if len(s) == 0 {
 		return fmt.Errorf("empty cpu set")
 	}
-	avail, err := Available()
-	if err != nil {
-		return err
-	}
 	var m unix.CPUSet
 	for _, c := range s {
-		if !contains(avail, c) {
-			return fmt.Errorf("cpu %d is not available (this process may use %s)", c, avail)
-		}
 		m.Set(c)
 	}
 	tasks, err := os.ReadDir("/proc/self/task")
@@ -104,18 +98,9 @@ func PinSelf(s Set) error {
 			continue
 		}
 		if err := unix.SchedSetaffinity(tid, &m); err != nil && err != unix.ESRCH {
-			return fmt.Errorf("pin thread %d: %w", tid, err)
+			return fmt.Errorf("pin to cpus %s: %w", s, err)
 		}
 	}
 	runtime.GOMAXPROCS(len(s))
 	return nil
-}
-
-func contains(s Set, c int) bool {
-	for _, x := range s {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }

@@ -1,0 +1,563 @@
+// Package bench runs a benchmark plan: for every cell (model × scenario × rate
+// × repetition) it starts the model as a `concbench serve` child process pinned
+// to the server CPUs, drives it with the load generator pinned to the others,
+// samples the server's process figures and /stats, stops it, and writes
+// results.json after every cell, so an interrupted run keeps what it finished.
+//
+// The validity rules of a cell (see README, "Validity and exit codes"): the
+// load generator's own verdict (loadgen), plus a cell is invalid when
+//   - it was offered more than GeneratorBoundFraction of the generator's
+//     measured ceiling (`concbench ceiling`), when one is known;
+//   - its server did not start, died during the cell, or (cluster) had to
+//     restart a child during the cell;
+//   - no request was answered at all.
+//
+// Invalid cells are kept in results.json with their reasons, and skipped by
+// the SLO checks.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/concbench/concbench/cpuset"
+	"github.com/concbench/concbench/loadgen"
+	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/servers"
+)
+
+// GeneratorBoundFraction is the share of the generator's measured ceiling
+// above which a cell is flagged generator-bound (invalid).
+const GeneratorBoundFraction = loadgen.GeneratorBoundFraction
+
+// DefaultOutDir is the parent of the results directories.
+const DefaultOutDir = "results"
+
+// cellOverhead is about what a cell adds to its warmup and window on 2 cores:
+// starting the server, waiting for the last answers, stopping it, the drain.
+const cellOverhead = 500 * time.Millisecond
+
+// LatestLink is the symbolic link, beside the results directories, to the
+// newest one (results/latest).
+const LatestLink = "latest"
+
+// ErrInterrupted is returned (wrapped) by Run when its context was cancelled:
+// the finished cells are saved, the current one is dropped.
+var ErrInterrupted = errors.New("run interrupted")
+
+// Options configure a run. Every field but Plan has a usable zero value.
+type Options struct {
+	// Plan is what to run, normalised (plan.Parse, plan.Builtin) and with any
+	// command-line overrides applied.
+	Plan plan.Plan
+	// Binary is the concbench executable started as `Binary serve ...` for each
+	// cell (default: this executable).
+	Binary string
+	// OutDir is the parent of the run's results directory
+	// OutDir/<UTC timestamp>-<plan>/ (default DefaultOutDir).
+	OutDir string
+	// SaveRaw also writes each cell's raw results in vegeta's binary format.
+	SaveRaw bool
+	// ServerCPUs and LoadgenCPUs pin the servers and this process (the load
+	// generator): a CPU list ("1", "0-3"), "none", or "" for the default: on a
+	// machine with 2 or more CPUs the generator gets the first available CPU and
+	// the server the second; on 1 CPU nothing is pinned.
+	ServerCPUs, LoadgenCPUs string
+	// CeilingRPS is the generator's measured ceiling against /plain (0:
+	// unknown); CeilingSource says where it came from, for the log.
+	CeilingRPS    float64
+	CeilingSource string
+	// AllowRemote allows a non-loopback target. Servers started by Run always
+	// listen on 127.0.0.1; this only relaxes the check of the address they report.
+	AllowRemote bool
+	// Version and Commit are recorded in the environment (Commit: read with git
+	// when empty).
+	Version, Commit string
+	// Log receives progress and log lines (nil: discarded). Terminal asks for a
+	// live progress line rewritten with '\r' instead of one line per event.
+	Log      io.Writer
+	Terminal bool
+
+	// Test hooks.
+	attack   func(context.Context, loadgen.Config) (*loadgen.Result, error)
+	cellDone func(i int, c runs.Cell)
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	// Dir is the run's results directory.
+	Dir string
+	Run *runs.Run
+	// Invalid counts invalid cells; SLOBroken and SLOSkipped count SLO checks
+	// that failed and that were skipped (on invalid cells).
+	Invalid               int
+	SLOBroken, SLOSkipped int
+}
+
+// cellSpec is one cell to run.
+type cellSpec struct {
+	model string
+	sc    plan.Scenario
+	rate  float64
+	rep   int
+}
+
+func (c cellSpec) id() string {
+	return fmt.Sprintf("%s.%s.r%s.%d", c.model, c.sc.Name, strconv.FormatFloat(c.rate, 'f', -1, 64), c.rep)
+}
+
+// cells lists a plan's cells in run order: all of repetition 1, then 2, ...;
+// within one, scenario by scenario, rate by rate, the models side by side, so
+// that models are compared close in time (A B A B ...).
+func cells(p plan.Plan) []cellSpec {
+	var out []cellSpec
+	for rep := 1; rep <= p.Reps; rep++ {
+		for _, sc := range p.Scenarios {
+			for _, rate := range sc.Rates {
+				for _, m := range p.Models {
+					out = append(out, cellSpec{model: m, sc: sc, rate: rate, rep: rep})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// runner holds what every cell of a run shares.
+type runner struct {
+	opts       Options
+	bin        string
+	dir        string
+	serverPin  []string   // `serve` flags pinning the server
+	serverSet  cpuset.Set // CPUs the server starts on
+	prog       *progress
+	attack     func(context.Context, loadgen.Config) (*loadgen.Result, error)
+	ceilingRPS float64
+}
+
+// Run runs the plan and returns its outcome. results.json is rewritten after
+// every cell. When ctx is cancelled, Run stops the current cell and its server,
+// saves the finished cells (Run.Interrupted set) and returns the outcome with
+// an error wrapping ErrInterrupted. Other errors mean no results directory
+// could be written, or the pinning failed.
+func Run(ctx context.Context, opts Options) (*Outcome, error) {
+	p := opts.Plan
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", p.Name, err)
+	}
+	r := &runner{opts: opts, bin: opts.Binary, prog: newProgress(opts.Log, opts.Terminal), attack: opts.attack, ceilingRPS: opts.CeilingRPS}
+	if r.attack == nil {
+		r.attack = loadgen.Attack
+	}
+	if r.bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the concbench executable: %w", err)
+		}
+		r.bin = exe
+	}
+	if _, err := os.Stat(r.bin); err != nil {
+		return nil, fmt.Errorf("server binary: %w", err)
+	}
+
+	env := environment(opts.Version, opts.Commit)
+	pin, restore, err := setupPinning(opts.ServerCPUs, opts.LoadgenCPUs)
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
+	r.serverPin, r.serverSet = pin.serverArgs, pin.serverSet
+	env.Pinning = pin.rec
+	env.LoadgenGOMAXPROCS = runtime.GOMAXPROCS(0)
+	env.CeilingRPS = opts.CeilingRPS
+
+	outDir := opts.OutDir
+	if outDir == "" {
+		outDir = DefaultOutDir
+	}
+	started := time.Now()
+	if r.dir, err = makeRunDir(outDir, started, p.Name); err != nil {
+		return nil, err
+	}
+	run := &runs.Run{Plan: p, Env: env, Started: started.UTC(), Cells: []runs.Cell{}}
+	if err := runs.Save(r.dir, run); err != nil {
+		return nil, fmt.Errorf("save results: %w", err)
+	}
+	out := &Outcome{Dir: r.dir, Run: run}
+
+	specs := cells(p)
+	est := p.Estimate() + time.Duration(len(specs))*cellOverhead
+	r.prog.logf("concbench run: plan %s, %d cells, about %s; results in %s", p.Name, len(specs), est.Round(time.Second), r.dir)
+	r.prog.logf("pinning: server CPUs %s, load generator CPUs %s%s", orNone(pin.rec.ServerCPUs), orNone(pin.rec.LoadgenCPUs), noteSuffix(pin.rec.Note))
+	if opts.CeilingRPS > 0 {
+		r.prog.logf("generator ceiling %s req/s (%s): cells offered above %s req/s are flagged generator-bound",
+			fmtRate(opts.CeilingRPS), opts.CeilingSource, fmtRate(GeneratorBoundFraction*opts.CeilingRPS))
+	}
+
+	var runErr error
+	for i, spec := range specs {
+		label := fmt.Sprintf("[%d/%d] %s %s %s/s", i+1, len(specs), spec.model, spec.sc.Name, fmtRate(spec.rate))
+		if p.Reps > 1 {
+			label += fmt.Sprintf(" rep %d", spec.rep)
+		}
+		cell, err := r.runCell(ctx, spec, label)
+		if err != nil {
+			runErr = err
+			break
+		}
+		run.Cells = append(run.Cells, cell)
+		if !cell.Validity.Valid {
+			out.Invalid++
+		}
+		r.prog.logf("%s", cellLine(label, cell))
+		run.Finished = time.Now().UTC()
+		if err := runs.Save(r.dir, run); err != nil {
+			return out, fmt.Errorf("save results: %w", err)
+		}
+		if opts.cellDone != nil {
+			opts.cellDone(i, cell)
+		}
+	}
+	run.SLOs = EvaluateSLOs(p, run.Cells)
+	out.SLOBroken, out.SLOSkipped = SLOCounts(run.SLOs)
+	run.Finished = time.Now().UTC()
+	run.Interrupted = errors.Is(runErr, ErrInterrupted)
+	if err := runs.Save(r.dir, run); err != nil {
+		return out, fmt.Errorf("save results: %w", err)
+	}
+	if runErr != nil {
+		return out, runErr
+	}
+	return out, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func noteSuffix(n string) string {
+	if n == "" {
+		return ""
+	}
+	return " (" + n + ")"
+}
+
+// makeRunDir creates parent/<UTC timestamp>-<name>, adding -2, -3 ... if a run
+// started in the same second.
+func makeRunDir(parent string, t time.Time, name string) (string, error) {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("results directory: %w", err)
+	}
+	base := filepath.Join(parent, t.UTC().Format("20060102T150405Z")+"-"+name)
+	dir := base
+	for i := 2; ; i++ {
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			linkLatest(parent, filepath.Base(dir))
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return "", fmt.Errorf("results directory: %w", err)
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+// linkLatest points parent/latest at name, replacing the link atomically. It is
+// a convenience: failing to make it is not an error.
+func linkLatest(parent, name string) {
+	tmp := filepath.Join(parent, "."+LatestLink+".tmp")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(name, tmp); err != nil {
+		return
+	}
+	if err := os.Rename(tmp, filepath.Join(parent, LatestLink)); err != nil {
+		_ = os.Remove(tmp)
+	}
+}
+
+// serverArgs is the `concbench serve` command line of a cell (without argv[0]).
+func (r *runner) serverArgs(model string) []string {
+	args := []string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--grace", serverGrace.String()}
+	args = append(args, r.serverPin...)
+	s := r.opts.Plan.Server
+	for _, f := range []struct {
+		flag string
+		v    int
+	}{{"--max-threads", s.MaxThreads}, {"--workers", s.Workers}, {"--queue", s.Queue}, {"--procs", s.Procs}} {
+		if f.v != 0 {
+			args = append(args, f.flag, strconv.Itoa(f.v))
+		}
+	}
+	return args
+}
+
+// runCell runs one cell. It returns an error only when ctx was cancelled (the
+// cell is then dropped); every other failure makes an invalid cell with its reason.
+func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs.Cell, error) {
+	p := r.opts.Plan
+	warmup, dur := spec.sc.Warmup.D(), spec.sc.Duration.D()
+	args := r.serverArgs(spec.model)
+	cell := runs.Cell{
+		ID:             spec.id(),
+		Model:          spec.model,
+		Scenario:       spec.sc.Name,
+		Rep:            spec.rep,
+		Rate:           spec.rate,
+		DurationSec:    dur.Seconds(),
+		WarmupSec:      warmup.Seconds(),
+		ServerArgs:     append([]string{"concbench"}, args...),
+		MaxConnections: spec.sc.MaxConnections,
+		Classes:        []runs.Class{},
+		Timeline:       []runs.Second{},
+	}
+	invalid := func(format string, a ...any) runs.Cell {
+		cell.Validity = runs.Validity{Valid: false, Reasons: []string{fmt.Sprintf(format, a...)}}
+		return cell
+	}
+	r.prog.cellStart(label, warmup+dur)
+
+	srv, err := startServer(ctx, r.bin, args, r.serverSet, r.opts.AllowRemote)
+	if err != nil {
+		if ctx.Err() != nil {
+			return cell, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+		}
+		return invalid("server did not start: %v", err), nil
+	}
+	smp := startSampler(srv)
+	first, _ := srv.stats(ctx) // baseline: restarts, pids
+
+	cfg := loadgen.Config{
+		BaseURL:        "http://" + srv.addr,
+		Mix:            spec.sc.Mix,
+		Rate:           spec.rate,
+		Warmup:         warmup,
+		Duration:       dur,
+		MaxConnections: spec.sc.MaxConnections,
+		Timeout:        p.Timeout.D(),
+		// Bounded in count as well as in time: the schedule plus a margin.
+		MaxRequests: int64(math.Ceil(spec.rate*(warmup+dur).Seconds()*1.05)) + 100,
+		Seed:        seed(cell.ID),
+		OutDir:      r.dir,
+		CellID:      cell.ID,
+		Progress:    r.prog.update,
+		CeilingRPS:  r.ceilingRPS,
+		AllowRemote: r.opts.AllowRemote,
+	}
+	var raw *os.File
+	if r.opts.SaveRaw {
+		name := cell.ID + ".bin"
+		if raw, err = os.Create(filepath.Join(r.dir, name)); err != nil {
+			smp.stop()
+			_ = srv.stop()
+			return cell, fmt.Errorf("save raw results: %w", err)
+		}
+		cfg.RawOut = raw
+		defer raw.Close()
+	}
+	// Hard bound on the attack, whatever the generator does.
+	attackCtx, cancel := context.WithTimeout(ctx, warmup+dur+p.Timeout.D()+30*time.Second)
+	res, aerr := r.attack(attackCtx, cfg)
+	cancel()
+	endCtx, cancelEnd := context.WithTimeout(context.Background(), 3*time.Second)
+	last, lastErr := srv.stats(endCtx)
+	cancelEnd()
+	died := srv.exited()
+	smp.stop()
+	pids := smp.pidsSeen()
+	stopErr := srv.stop()
+	port := srv.port()
+	if open, _, waited := drain(port); open > 0 {
+		r.prog.logf("%s: %d connections to port %d still open after %s", label, open, port, waited.Round(time.Millisecond))
+	}
+	if ctx.Err() != nil {
+		return cell, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+	}
+	if raw != nil {
+		if err := raw.Close(); err != nil {
+			return cell, fmt.Errorf("save raw results: %w", err)
+		}
+		cell.Files = map[string]string{"raw": filepath.Base(raw.Name())}
+	}
+	if log := srv.stderr.String(); strings.TrimSpace(log) != "" {
+		name := cell.ID + ".server.log"
+		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(log), 0o644); err == nil {
+			addFile(&cell, "server-log", name)
+		}
+	}
+	if res == nil {
+		if aerr == nil {
+			aerr = errors.New("no result")
+		}
+		return invalid("load generator failed: %v", aerr), nil
+	}
+
+	// What the generator measured.
+	cell.SentRPS = res.SentRPS
+	cell.AchievedRPS = res.AchievedRPS
+	cell.Requests, cell.OK, cell.Errors = res.Requests, res.OK, res.Errors
+	cell.DispatchLag = res.DispatchLag
+	cell.PeakInFlight = res.PeakInFlight
+	if res.Classes != nil {
+		cell.Classes = res.Classes
+	}
+	if res.Timeline != nil {
+		cell.Timeline = res.Timeline
+	}
+	for k, v := range res.Files {
+		addFile(&cell, k, relTo(r.dir, v))
+	}
+	ws, we := res.Window.Start, res.Window.End
+	if ws.IsZero() { // fall back on the schedule
+		we = time.Now()
+		ws = we.Add(-dur)
+	}
+
+	// What the server did.
+	cell.Resources = smp.resources(ws, we, cell.Requests)
+	smp.joinTimeline(cell.Timeline, ws)
+	v := res.Validity
+	if last != nil {
+		var notes []string
+		cell.Server, notes = narrow(last, smp.startStats(ws))
+		v.Reasons = append(v.Reasons, notes...)
+		cell.Server.PIDs = mergePIDs(cell.Server.PIDs, pids)
+	} else {
+		cell.Server.PIDs = pids
+		v.Reasons = append(v.Reasons, fmt.Sprintf("no /stats at the end of the window: %v", lastErr))
+	}
+	if aerr != nil {
+		v.Valid = false
+		v.Reasons = append(v.Reasons, fmt.Sprintf("load generator stopped early: %v", aerr))
+	}
+	r.judge(&v, spec, res, first, last, died, srv)
+	if gone := smp.vanished(ws, we); len(gone) > 0 && !died {
+		v.Valid = false
+		v.Reasons = append(v.Reasons, fmt.Sprintf("server process(es) %v exited during the measured window", gone))
+	}
+	if stopErr != nil {
+		v.Reasons = append(v.Reasons, "stopping the server: "+stopErr.Error())
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			v.Reasons = append(v.Reasons, fmt.Sprintf("server process %d is still running after the stop", pid))
+		}
+	}
+	cell.Validity = v
+	return cell, nil
+}
+
+// judge adds the orchestrator's validity rules to the generator's verdict.
+func (r *runner) judge(v *runs.Validity, spec cellSpec, res *loadgen.Result, first, last *servers.Snapshot, died bool, srv *server) {
+	flag := func(format string, a ...any) {
+		v.Valid = false
+		v.Reasons = append(v.Reasons, fmt.Sprintf(format, a...))
+	}
+	if r.ceilingRPS > 0 && spec.rate > GeneratorBoundFraction*r.ceilingRPS && !mentionsCeiling(v.Reasons) {
+		flag("generator-bound: offered %s req/s is above %.0f%% of the generator's measured ceiling of %s req/s",
+			fmtRate(spec.rate), 100*GeneratorBoundFraction, fmtRate(r.ceilingRPS))
+	}
+	if died {
+		flag("the server exited during the cell (%v)%s", srv.waitErr, srv.stderr.suffix())
+	}
+	// (The cluster's supervisor reports restarts in /stats.)
+	if first != nil && last != nil && last.Restarts > first.Restarts {
+		flag("the server restarted %d child process(es) during the cell", last.Restarts-first.Restarts)
+	}
+	if res.Requests == 0 {
+		flag("no request was answered in the measured window")
+	}
+}
+
+func mentionsCeiling(reasons []string) bool {
+	for _, s := range reasons {
+		if strings.Contains(s, "ceiling") {
+			return true
+		}
+	}
+	return false
+}
+
+func addFile(c *runs.Cell, kind, path string) {
+	if c.Files == nil {
+		c.Files = map[string]string{}
+	}
+	c.Files[kind] = path
+}
+
+// relTo makes a path written by the generator relative to the results directory.
+func relTo(dir, path string) string {
+	if !filepath.IsAbs(path) {
+		if rel, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+		return path
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(abs, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
+}
+
+// seed derives a cell's generator seed from its ID: runs are repeatable.
+func seed(id string) int64 {
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, id)
+	return int64(h.Sum64() >> 1)
+}
+
+func mergePIDs(a, b []int) []int {
+	set := map[int]bool{}
+	for _, p := range append(append([]int(nil), a...), b...) {
+		set[p] = true
+	}
+	out := make([]int, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// cellLine is the one-line account of a finished cell.
+func cellLine(label string, c runs.Cell) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s req/s, %d errors", label, fmtRate(c.AchievedRPS), c.Errors)
+	for _, cl := range c.Classes {
+		fmt.Fprintf(&b, ", p99 %s %s", cl.Name, fmtMs(cl.Response.P99))
+	}
+	if c.Resources.Samples > 0 {
+		fmt.Fprintf(&b, ", CPU %.0f%%, RSS %s, %d threads", c.Resources.MeanCPUPct, fmtBytes(c.Resources.PeakRSSBytes), c.Resources.PeakThreads)
+	}
+	switch {
+	case !c.Validity.Valid:
+		b.WriteString(" — INVALID")
+		if len(c.Validity.Reasons) > 0 {
+			b.WriteString(": " + c.Validity.Reasons[0])
+		}
+	case c.Validity.OverCapacity:
+		b.WriteString(" — valid, over capacity")
+	default:
+		b.WriteString(" — valid")
+	}
+	return b.String()
+}

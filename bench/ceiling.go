@@ -1,0 +1,245 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/concbench/concbench/loadgen"
+	"github.com/concbench/concbench/runs"
+)
+
+// CeilingFile is the name of the file `concbench ceiling` writes in the results
+// parent directory and `concbench run` reads from it.
+const CeilingFile = "ceiling.json"
+
+// CeilingModels are the servers the ceiling is measured against: the two
+// fastest at /plain on one core.
+var CeilingModels = []string{"goroutine", "eventloop"}
+
+// CeilingOptions configure MeasureCeiling. Every field has a usable zero value.
+type CeilingOptions struct {
+	Binary                  string   // as Options.Binary
+	Models                  []string // default CeilingModels
+	ServerCPUs, LoadgenCPUs string   // as Options
+	// Loadgen configures the generator's search (loadgen.Ceiling).
+	Loadgen loadgen.CeilingOptions
+	// Wrk is the wrk executable: "" looks "wrk" up on PATH (skipped when
+	// absent), "none" skips it. WrkDuration is its run (default 5s).
+	Wrk         string
+	WrkDuration time.Duration
+	Version     string
+	Log         io.Writer
+	Terminal    bool
+}
+
+// Ceiling is what `concbench ceiling` measured, as saved in CeilingFile.
+type Ceiling struct {
+	Measured time.Time `json:"measured"`
+	// RPS is the figure runs use: the lowest generator ceiling over the servers.
+	RPS       float64           `json:"rps"`
+	Transport string            `json:"transport"`
+	Env       runs.Environment  `json:"environment"`
+	Servers   []CeilingOfServer `json:"servers"`
+	Wrk       string            `json:"wrk,omitempty"` // wrk's version line, when it ran
+}
+
+// CeilingOfServer is one server's row.
+type CeilingOfServer struct {
+	Model      string  `json:"model"`
+	GOMAXPROCS int     `json:"server_gomaxprocs"`
+	LoadgenRPS float64 `json:"loadgen_rps"`
+	// WrkRPS is wrk -t1 -c64's rate against the same server (0: not run).
+	WrkRPS float64 `json:"wrk_rps,omitempty"`
+	// Ratio is LoadgenRPS / WrkRPS (0: wrk not run).
+	Ratio float64               `json:"ratio,omitempty"`
+	Steps []loadgen.CeilingStep `json:"steps"`
+	Error string                `json:"error,omitempty"`
+}
+
+// MeasureCeiling measures the generator's ceiling against each model's /plain,
+// the server pinned to the server CPUs and this process to the generator's
+// (as in Run), and wrk's rate against the same server in the same run.
+func MeasureCeiling(ctx context.Context, opts CeilingOptions) (*Ceiling, error) {
+	bin := opts.Binary
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the concbench executable: %w", err)
+		}
+		bin = exe
+	}
+	ms := opts.Models
+	if len(ms) == 0 {
+		ms = CeilingModels
+	}
+	wrk := opts.Wrk
+	switch wrk {
+	case "none":
+		wrk = ""
+	case "":
+		wrk, _ = exec.LookPath("wrk")
+	default:
+		if _, err := exec.LookPath(wrk); err != nil {
+			return nil, fmt.Errorf("wrk: %w", err)
+		}
+	}
+	if opts.WrkDuration == 0 {
+		opts.WrkDuration = 5 * time.Second
+	}
+	prog := newProgress(opts.Log, opts.Terminal)
+	env := environment(opts.Version, "")
+	pin, restore, err := setupPinning(opts.ServerCPUs, opts.LoadgenCPUs)
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
+	env.Pinning = pin.rec
+	env.LoadgenGOMAXPROCS = runtime.GOMAXPROCS(0)
+	lgSet, _ := ParseCPUs(pin.rec.LoadgenCPUs)
+
+	c := &Ceiling{Measured: time.Now().UTC(), Env: env}
+	if wrk != "" {
+		out, _ := exec.CommandContext(ctx, wrk, "--version").CombinedOutput()
+		c.Wrk = firstLine(string(out))
+	}
+	prog.logf("pinning: server CPUs %s, load generator CPUs %s%s", orNone(pin.rec.ServerCPUs), orNone(pin.rec.LoadgenCPUs), noteSuffix(pin.rec.Note))
+	for _, m := range ms {
+		row := CeilingOfServer{Model: m}
+		args := []string{"serve", "--model", m, "--addr", "127.0.0.1:0", "--grace", serverGrace.String()}
+		args = append(args, pin.serverArgs...)
+		srv, err := startServer(ctx, bin, args, pin.serverSet, false)
+		if err != nil {
+			if ctx.Err() != nil {
+				return c, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+			}
+			row.Error = err.Error()
+			c.Servers = append(c.Servers, row)
+			prog.logf("%s: %v", m, err)
+			continue
+		}
+		if snap, err := srv.stats(ctx); err == nil {
+			row.GOMAXPROCS = snap.GOMAXPROCS
+		}
+		lo := opts.Loadgen
+		lo.Progress = func(s loadgen.CeilingStep) {
+			verdict := "sustained"
+			if !s.Sustained {
+				verdict = "not sustained: " + s.Why
+			}
+			prog.logf("%s: offered %s req/s, sent %s, achieved %s, dispatch lag p99 %s: %s",
+				m, fmtRate(s.Offered), fmtRate(s.Sent), fmtRate(s.Achieved), fmtMs(float64(s.DispatchLagP99)/1e6), verdict)
+		}
+		res, lerr := loadgen.Ceiling(ctx, "http://"+srv.addr, lo)
+		row.LoadgenRPS, row.Steps = res.RPS, res.Steps
+		c.Transport = res.Transport
+		if lerr != nil && ctx.Err() == nil {
+			row.Error = "loadgen: " + lerr.Error()
+		}
+		if wrk != "" && ctx.Err() == nil {
+			rps, err := runWrk(ctx, wrk, srv.url("/plain"), opts.WrkDuration, lgSet)
+			if err != nil {
+				row.Error = "wrk: " + err.Error()
+			}
+			row.WrkRPS = rps
+			if rps > 0 {
+				row.Ratio = row.LoadgenRPS / rps
+			}
+			prog.logf("%s: wrk -t1 -c64 -d%s: %s req/s", m, opts.WrkDuration, fmtRate(rps))
+		}
+		_ = srv.stop()
+		drain(srv.port())
+		if ctx.Err() != nil {
+			return c, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+		}
+		c.Servers = append(c.Servers, row)
+	}
+	for _, s := range c.Servers {
+		if s.LoadgenRPS > 0 && (c.RPS == 0 || s.LoadgenRPS < c.RPS) {
+			c.RPS = s.LoadgenRPS
+		}
+	}
+	if c.RPS == 0 {
+		return c, errors.New("no server gave a ceiling (see the errors above)")
+	}
+	return c, nil
+}
+
+var wrkRate = regexp.MustCompile(`Requests/sec:\s*([0-9.]+)`)
+
+// runWrk runs wrk -t1 -c64 against url on the generator's CPUs and returns its
+// request rate.
+func runWrk(ctx context.Context, wrk, url string, d time.Duration, cpus []int) (float64, error) {
+	secs := max(int(math.Round(d.Seconds())), 1)
+	cctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, wrk, "-t1", "-c64", "-d"+strconv.Itoa(secs)+"s", url)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := startOn(cmd, cpus); err != nil {
+		return 0, err
+	}
+	if err := cmd.Wait(); err != nil {
+		return 0, fmt.Errorf("%v: %s", err, firstLine(out.String()))
+	}
+	m := wrkRate.FindStringSubmatch(out.String())
+	if m == nil {
+		return 0, fmt.Errorf("no Requests/sec in its output: %s", firstLine(out.String()))
+	}
+	return strconv.ParseFloat(m[1], 64)
+}
+
+func firstLine(s string) string {
+	s = string(bytes.TrimSpace([]byte(s)))
+	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// SaveCeiling writes c to dir/CeilingFile atomically.
+func SaveCeiling(dir string, c *Ceiling) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, CeilingFile)
+	return path, runs.WriteFileAtomic(path, append(b, '\n'))
+}
+
+// LoadCeiling reads dir/CeilingFile. It refuses a file measured on another
+// machine (host name, CPU model or core count differ): a ceiling only holds
+// where it was measured.
+func LoadCeiling(dir string) (*Ceiling, error) {
+	path := filepath.Join(dir, CeilingFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c Ceiling
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	here := environment("", "-")
+	if c.Env.Hostname != here.Hostname || c.Env.CPUModel != here.CPUModel || c.Env.Cores != here.Cores {
+		return nil, fmt.Errorf("%s was measured on another machine (%s, %d× %s)", path, c.Env.Hostname, c.Env.Cores, c.Env.CPUModel)
+	}
+	if !(c.RPS > 0) {
+		return nil, fmt.Errorf("%s: no ceiling figure", path)
+	}
+	return &c, nil
+}

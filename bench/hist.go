@@ -1,0 +1,86 @@
+package bench
+
+import (
+	"fmt"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/concbench/concbench/servers"
+)
+
+// subtract returns the histogram of what end recorded after start: end and
+// start are two readings of one cumulative histogram, so the difference of
+// their counts is exactly the window's histogram.
+func subtract(end, start servers.HistSummary) (servers.HistSummary, error) {
+	he, err := end.Decode()
+	if err != nil {
+		return servers.HistSummary{}, fmt.Errorf("decode histogram: %w", err)
+	}
+	if start.HDR == "" || start.Count == 0 {
+		return servers.Summarize(he), nil
+	}
+	hs, err := start.Decode()
+	if err != nil {
+		return servers.HistSummary{}, fmt.Errorf("decode histogram: %w", err)
+	}
+	se, ss := he.Export(), hs.Export()
+	if se.LowestTrackableValue != ss.LowestTrackableValue || se.HighestTrackableValue != ss.HighestTrackableValue ||
+		se.SignificantFigures != ss.SignificantFigures {
+		return servers.HistSummary{}, fmt.Errorf("histograms of different ranges")
+	}
+	for i := range se.Counts {
+		if i < len(ss.Counts) {
+			se.Counts[i] = max(se.Counts[i]-ss.Counts[i], 0)
+		}
+	}
+	return servers.Summarize(hdrhistogram.Import(se)), nil
+}
+
+// narrow returns end with its loop-delay and queue-wait histograms (and those of
+// each cluster child found in start by pid) narrowed to what was recorded after
+// start. A histogram that cannot be narrowed is kept whole and noted.
+func narrow(end, start *servers.Snapshot) (servers.Snapshot, []string) {
+	out := *end
+	if start == nil {
+		return out, []string{"no /stats reading before the window: loop delay and queue wait cover the server's whole life"}
+	}
+	var notes []string
+	narrowHist := func(what string, e **servers.HistSummary, s *servers.HistSummary) {
+		if *e == nil || s == nil {
+			return
+		}
+		d, err := subtract(**e, *s)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("%s not narrowed to the window: %v", what, err))
+			return
+		}
+		*e = &d
+	}
+	narrowHist("loop delay", &out.LoopDelay, start.LoopDelay)
+	if end.Pool != nil && start.Pool != nil {
+		pool := *end.Pool
+		qw := &pool.QueueWait
+		narrowHist("queue wait", &qw, &start.Pool.QueueWait)
+		pool.QueueWait = *qw
+		out.Pool = &pool
+	}
+	if len(end.Procs) > 0 {
+		out.Procs = make([]servers.Snapshot, len(end.Procs))
+		for i := range end.Procs {
+			var match *servers.Snapshot
+			for j := range start.Procs {
+				if len(end.Procs[i].PIDs) > 0 && len(start.Procs[j].PIDs) > 0 && start.Procs[j].PIDs[0] == end.Procs[i].PIDs[0] {
+					match = &start.Procs[j]
+				}
+			}
+			if match == nil {
+				// A child born during the window: all it recorded is in the window.
+				out.Procs[i] = end.Procs[i]
+				continue
+			}
+			child, n := narrow(&end.Procs[i], match)
+			out.Procs[i] = child
+			notes = append(notes, n...)
+		}
+	}
+	return out, notes
+}

@@ -1,0 +1,333 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/concbench/concbench/procstat"
+	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/servers"
+)
+
+// SampleEvery is how often a server's process figures and /stats are sampled.
+const SampleEvery = 250 * time.Millisecond
+
+// procSample is one reading of every process of a server (the cluster
+// supervisor and its children count together).
+type procSample struct {
+	at      time.Time
+	cpu     map[int]float64 // CPU seconds so far, per pid
+	rss     int64
+	threads int
+	vol     int64
+	invol   int64
+}
+
+// statsSample is one /stats reading.
+type statsSample struct {
+	at   time.Time
+	snap *servers.Snapshot
+}
+
+// sampler reads a server's figures every SampleEvery until stopped: /proc in
+// one goroutine and /stats in another, so that a /stats answer delayed by a
+// blocked event loop does not delay the /proc readings.
+type sampler struct {
+	srv    *server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex // guards procs, stats and pids
+	procs []procSample
+	stats []statsSample
+	pids  []int // the latest /stats pids (cluster children)
+}
+
+func startSampler(srv *server) *sampler {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &sampler{srv: srv, cancel: cancel}
+	s.wg.Go(func() { s.loop(ctx, s.sampleProcs) })
+	s.wg.Go(func() { s.loop(ctx, s.sampleStats) })
+	return s
+}
+
+func (s *sampler) loop(ctx context.Context, f func(context.Context)) {
+	t := time.NewTicker(SampleEvery)
+	defer t.Stop()
+	for {
+		f(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// stop ends the sampling and takes one last /proc reading.
+func (s *sampler) stop() {
+	s.cancel()
+	s.wg.Wait()
+	s.sampleProcs(context.Background())
+}
+
+func (s *sampler) sampleProcs(context.Context) {
+	s.mu.Lock()
+	extra := s.pids
+	s.mu.Unlock()
+	pids := processTree(s.srv.pid)
+	for _, p := range extra {
+		if !contains(pids, p) {
+			pids = append(pids, p)
+		}
+	}
+	ps := procSample{at: time.Now(), cpu: make(map[int]float64, len(pids))}
+	for _, pid := range pids {
+		r, err := procstat.Read(pid)
+		if err != nil {
+			continue // exited between listing and reading
+		}
+		ps.cpu[pid] = r.UserSec + r.SysSec
+		ps.rss += r.RSSBytes
+		ps.threads += r.Threads
+		vol, invol := ctxSwitches(pid)
+		ps.vol += vol
+		ps.invol += invol
+	}
+	if len(ps.cpu) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.procs = append(s.procs, ps)
+	s.mu.Unlock()
+}
+
+func (s *sampler) sampleStats(ctx context.Context) {
+	at := time.Now()
+	snap, err := s.srv.stats(ctx)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.stats = append(s.stats, statsSample{at: at, snap: snap})
+	s.pids = snap.PIDs
+	s.mu.Unlock()
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// cpuBetween is the CPU time the server's processes used from a to b: the
+// growth of every process seen in both, plus all of the processes born in
+// between.
+func cpuBetween(a, b procSample) float64 {
+	var d float64
+	for pid, cb := range b.cpu {
+		if ca, ok := a.cpu[pid]; ok {
+			d += max(cb-ca, 0)
+		} else {
+			d += cb
+		}
+	}
+	return d
+}
+
+// bracket returns the indexes of the samples bracketing [start, end]: the last
+// one at or before start (else the first), and the last one at or before end
+// (else the last). Both are -1 when xs is empty.
+func bracket[T any](xs []T, at func(T) time.Time, start, end time.Time) (first, last int) {
+	first, last = -1, -1
+	for i, x := range xs {
+		t := at(x)
+		if !t.After(start) {
+			first = i
+		}
+		if !t.After(end) {
+			last = i
+		}
+	}
+	if len(xs) > 0 {
+		first = max(first, 0)
+		last = max(last, first)
+	}
+	return first, last
+}
+
+// resources summarises the /proc samples of the window [start, end] for a
+// cell that answered requests.
+func (s *sampler) resources(start, end time.Time, requests int64) runs.Resources {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var r runs.Resources
+	first, last := bracket(s.procs, func(p procSample) time.Time { return p.at }, start, end)
+	if first < 0 || last <= first {
+		return r
+	}
+	a, b := s.procs[first], s.procs[last]
+	var rssSum int64
+	for i := first; i <= last; i++ {
+		p := s.procs[i]
+		r.Samples++
+		rssSum += p.rss
+		r.PeakRSSBytes = max(r.PeakRSSBytes, p.rss)
+		r.PeakThreads = max(r.PeakThreads, p.threads)
+		if i > first {
+			prev := s.procs[i-1]
+			if dt := p.at.Sub(prev.at).Seconds(); dt > 0 {
+				r.PeakCPUPct = max(r.PeakCPUPct, 100*cpuBetween(prev, p)/dt)
+			}
+		}
+	}
+	r.MeanRSSBytes = rssSum / int64(r.Samples)
+	dt := b.at.Sub(a.at).Seconds()
+	rate := cpuBetween(a, b) / dt // cores busy on average
+	r.MeanCPUPct = 100 * rate
+	// The samples bracket the window to within SampleEvery: scale the rate to it.
+	r.CPUSeconds = rate * end.Sub(start).Seconds()
+	if requests > 0 {
+		r.CPUPer1kReqMs = r.CPUSeconds * 1e3 / (float64(requests) / 1e3)
+	}
+	r.VoluntaryCtx = max(b.vol-a.vol, 0)
+	r.InvolCtx = max(b.invol-a.invol, 0)
+	return r
+}
+
+// startStats returns the /stats reading closest before start (else the first).
+func (s *sampler) startStats(start time.Time) *servers.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first, _ := bracket(s.stats, func(x statsSample) time.Time { return x.at }, start, start)
+	if first < 0 {
+		return nil
+	}
+	return s.stats[first].snap
+}
+
+// joinTimeline adds the server's figures to each second of the timeline: peak
+// RSS and threads, CPU %, the loop delay p99 of that second and the deepest
+// queue seen.
+func (s *sampler) joinTimeline(tl []runs.Second, start time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	procAt := func(p procSample) time.Time { return p.at }
+	statAt := func(x statsSample) time.Time { return x.at }
+	for i := range tl {
+		sec := &tl[i]
+		from := start.Add(time.Duration(sec.T) * time.Second)
+		to := from.Add(time.Second)
+		if a, b := bracket(s.procs, procAt, from, to); a >= 0 && b > a {
+			pa, pb := s.procs[a], s.procs[b]
+			if dt := pb.at.Sub(pa.at).Seconds(); dt > 0 {
+				sec.CPUPct = 100 * cpuBetween(pa, pb) / dt
+			}
+			for j := a + 1; j <= b; j++ {
+				sec.RSSBytes = max(sec.RSSBytes, s.procs[j].rss)
+				sec.Threads = max(sec.Threads, s.procs[j].threads)
+			}
+		}
+		if a, b := bracket(s.stats, statAt, from, to); a >= 0 && b > a {
+			sa, sb := s.stats[a].snap, s.stats[b].snap
+			if sa.LoopDelay != nil && sb.LoopDelay != nil {
+				if d, err := subtract(*sb.LoopDelay, *sa.LoopDelay); err == nil && d.Count > 0 {
+					sec.LoopDelayMs = float64(d.P99Us) / 1e3
+				}
+			}
+			for j := a + 1; j <= b; j++ {
+				if p := s.stats[j].snap.Pool; p != nil {
+					sec.QueueDepth = max(sec.QueueDepth, p.QueueDepth)
+				}
+			}
+		}
+	}
+}
+
+// vanished returns the server processes that exited during [start, end]: pids
+// read in one /proc sample of the window and missing from a later one (a
+// cluster child that died, even if the supervisor replaced it).
+func (s *sampler) vanished(start, end time.Time) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[int]bool{}
+	var gone []int
+	for _, p := range s.procs {
+		if p.at.Before(start) || p.at.After(end) {
+			continue
+		}
+		for pid := range seen {
+			if _, ok := p.cpu[pid]; !ok && !contains(gone, pid) {
+				gone = append(gone, pid)
+			}
+		}
+		for pid := range p.cpu {
+			seen[pid] = true
+		}
+	}
+	sort.Ints(gone)
+	return gone
+}
+
+// pidsSeen returns every pid the sampler saw, sorted.
+func (s *sampler) pidsSeen() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := map[int]bool{}
+	for _, p := range s.procs {
+		for pid := range p.cpu {
+			set[pid] = true
+		}
+	}
+	for _, x := range s.stats {
+		for _, pid := range x.snap.PIDs {
+			set[pid] = true
+		}
+	}
+	out := make([]int, 0, len(set))
+	for pid := range set {
+		out = append(out, pid)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// ctxSwitches sums the context switches of every live thread of pid:
+// /proc/PID/status only counts the main thread's. Threads that exited between
+// two samples take their counts with them, so a window's figure is a floor.
+func ctxSwitches(pid int) (vol, invol int64) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + t.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for line := range bytes.Lines(b) {
+			k, v, ok := bytes.Cut(line, []byte(":"))
+			if !ok {
+				continue
+			}
+			switch string(k) {
+			case "voluntary_ctxt_switches":
+				n, _ := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+				vol += n
+			case "nonvoluntary_ctxt_switches":
+				n, _ := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+				invol += n
+			}
+		}
+	}
+	return vol, invol
+}

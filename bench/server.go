@@ -1,0 +1,325 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/concbench/concbench/cpuset"
+	"github.com/concbench/concbench/servers"
+)
+
+// ListeningPrefix starts the line `concbench serve` prints once it accepts
+// connections: "listening on 127.0.0.1:PORT" (cli.ListeningPrefix; the cli
+// tests check the two agree).
+const ListeningPrefix = "listening on "
+
+// Bounds of a server's life cycle.
+const (
+	startTimeout  = 15 * time.Second // until the listening line
+	healthTimeout = 10 * time.Second // until /healthz answers 200
+	// serverGrace is passed to `serve --grace`: by the time a cell stops its
+	// server the generator has had every answer or given up, so in-flight work
+	// is only what timed out.
+	serverGrace = 3 * time.Second
+	// killAfter is how long after SIGTERM the whole process group is killed.
+	killAfter = serverGrace + 5*time.Second
+)
+
+// server is one `concbench serve` child process. Its methods are not safe for
+// concurrent use, except exited and exitErr.
+type server struct {
+	cmd    *exec.Cmd
+	pid    int
+	addr   string // host:port it listens on
+	stderr *tailBuffer
+	client *http.Client // for /healthz and /stats: its own small pool
+
+	done    chan struct{} // closed once the process has exited and been reaped
+	waitErr error         // set before done is closed
+}
+
+// startServer starts bin with args in its own process group (so a terminal's
+// Ctrl-C reaches only the orchestrator, which stops the server itself), waits
+// for its listening line and for /healthz to answer 200.
+func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set, allowRemote bool) (*server, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid: true,
+		// If the orchestrator dies without stopping it, the server stops too.
+		Pdeathsig: syscall.SIGTERM,
+	}
+	s := &server{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
+	cmd.Stderr = s.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := startOn(cmd, cpus); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	s.pid = cmd.Process.Pid
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			if line := sc.Text(); !sent && strings.HasPrefix(line, ListeningPrefix) {
+				addrc <- strings.TrimSpace(strings.TrimPrefix(line, ListeningPrefix))
+				sent = true
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout) // keep the pipe drained
+	}()
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.done)
+	}()
+
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	select {
+	case s.addr = <-addrc:
+	case <-s.done:
+		return nil, fmt.Errorf("server exited before listening (%v)%s", s.waitErr, s.stderr.suffix())
+	case <-timer.C:
+		s.stop()
+		return nil, fmt.Errorf("server printed no %q line within %s%s", ListeningPrefix+"ADDR", startTimeout, s.stderr.suffix())
+	case <-ctx.Done():
+		s.stop()
+		return nil, ctx.Err()
+	}
+	if err := checkTarget(s.addr, allowRemote); err != nil {
+		s.stop()
+		return nil, err
+	}
+	s.client = &http.Client{
+		Timeout:   2 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true},
+	}
+	if err := s.waitHealthy(ctx); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startOn starts cmd with its CPU affinity set to cpus (none: inherited). A
+// child inherits the affinity of the thread that forks it, so the fork happens
+// on a locked thread pinned to cpus for the moment: the server starts pinned,
+// and Go in it derives GOMAXPROCS (and the cluster model its process count)
+// from that affinity, as it would under taskset.
+func startOn(cmd *exec.Cmd, cpus cpuset.Set) error {
+	if len(cpus) == 0 {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old, m unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return err
+	}
+	for _, c := range cpus {
+		m.Set(c)
+	}
+	if err := unix.SchedSetaffinity(0, &m); err != nil {
+		return fmt.Errorf("pin to CPUs %s: %w", cpus, err)
+	}
+	err := cmd.Start()
+	// Restoring the mask this thread had cannot fail. The thread must live on:
+	// the child's Pdeathsig fires when the thread that forked it exits.
+	_ = unix.SchedSetaffinity(0, &old)
+	return err
+}
+
+// checkTarget refuses a non-loopback address unless allowed explicitly.
+func checkTarget(addr string, allowRemote bool) error {
+	if allowRemote {
+		return nil
+	}
+	if err := servers.CheckLoopback(addr); err != nil {
+		return fmt.Errorf("target %s: %w (pass --allow-remote to allow it)", addr, err)
+	}
+	return nil
+}
+
+func (s *server) waitHealthy(ctx context.Context) error {
+	deadline := time.Now().Add(healthTimeout)
+	var last error
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.url("/healthz"), nil)
+		resp, err := s.client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return fmt.Errorf("server exited before /healthz answered (%v)%s", s.waitErr, s.stderr.suffix())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("/healthz did not answer 200 within %s: %v%s", healthTimeout, last, s.stderr.suffix())
+}
+
+func (s *server) url(path string) string { return "http://" + s.addr + path }
+
+// stats reads /stats.
+func (s *server) stats(ctx context.Context) (*servers.Snapshot, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", s.url("/stats"), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/stats: %s", resp.Status)
+	}
+	var snap servers.Snapshot
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&snap); err != nil {
+		return nil, fmt.Errorf("/stats: %w", err)
+	}
+	return &snap, nil
+}
+
+// exited reports whether the process has exited.
+func (s *server) exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM (a graceful stop), kills the whole process group after
+// killAfter, waits for the process, and kills whatever is left of its group
+// (e.g. cluster children of a supervisor that died). It returns how the stop
+// went: nil for a clean exit after SIGTERM.
+func (s *server) stop() error {
+	if s.client != nil {
+		s.client.CloseIdleConnections()
+	}
+	var err error
+	if !s.exited() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		t := time.NewTimer(killAfter)
+		select {
+		case <-s.done:
+			t.Stop()
+			if s.waitErr != nil {
+				err = fmt.Errorf("server exited with %v after SIGTERM%s", s.waitErr, s.stderr.suffix())
+			}
+		case <-t.C:
+			_ = syscall.Kill(-s.pid, syscall.SIGKILL)
+			<-s.done
+			err = fmt.Errorf("server did not stop within %s of SIGTERM; killed", killAfter)
+		}
+	}
+	// Leftovers of the group: nothing should be there after a clean stop.
+	if e := syscall.Kill(-s.pid, syscall.SIGKILL); e == nil && err == nil {
+		err = errors.New("processes of the server's group outlived it; killed")
+	}
+	return err
+}
+
+// port returns the port the server listens on.
+func (s *server) port() int {
+	_, p, _ := net.SplitHostPort(s.addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// tailBuffer keeps the last max bytes written to it. It is safe for concurrent use.
+type tailBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+// suffix is the last stderr line, as "; stderr: LINE", or "".
+func (t *tailBuffer) suffix() string {
+	s := strings.TrimSpace(t.String())
+	if s == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return "; stderr: " + s
+}
+
+// processTree returns pid and its descendants, read from
+// /proc/PID/task/TID/children.
+func processTree(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out) && len(out) < 1024; i++ {
+		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(out[i]) + "/task")
+		if err != nil {
+			continue
+		}
+		for _, t := range tasks {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(out[i]) + "/task/" + t.Name() + "/children")
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// alive reports whether pid is a running (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}

@@ -1,0 +1,77 @@
+package bench
+
+import (
+	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/runs"
+)
+
+// EvaluateSLOs checks every SLO of p against every matching class of every
+// matching cell. A latency figure is read from the class's response time
+// (counted from the intended send time); errors is the class's failed requests
+// as a percentage of its requests. An SLO without a class applies to each class
+// separately. Invalid cells are skipped (Skipped set, Passed false): their
+// figures describe the generator, not the server.
+func EvaluateSLOs(p plan.Plan, cells []runs.Cell) []runs.SLOResult {
+	var out []runs.SLOResult
+	for _, slo := range p.SLOs {
+		e, err := plan.ParseExpr(slo.Expr)
+		if err != nil {
+			continue // a validated plan has none
+		}
+		for _, c := range cells {
+			for _, cl := range c.Classes {
+				if !slo.Matches(c.Model, c.Scenario, cl.Name) {
+					continue
+				}
+				r := runs.SLOResult{Expr: e.String(), Cell: c.ID, Class: cl.Name, Limit: e.Limit, Unit: e.Unit}
+				if !c.Validity.Valid {
+					r.Skipped = true
+					out = append(out, r)
+					continue
+				}
+				r.Value = figure(e.Figure, cl)
+				r.Passed = e.Check(r.Value)
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// figure reads one SLO figure of a class: milliseconds, or percent for errors.
+func figure(name string, c runs.Class) float64 {
+	l := c.Response
+	switch name {
+	case "p50":
+		return l.P50
+	case "p90":
+		return l.P90
+	case "p99":
+		return l.P99
+	case "p99.9":
+		return l.P999
+	case "p99.99":
+		return l.P9999
+	case "max":
+		return l.Max
+	case "errors":
+		if c.Requests == 0 {
+			return 0
+		}
+		return 100 * float64(c.Errors) / float64(c.Requests)
+	}
+	return 0
+}
+
+// SLOCounts counts broken and skipped checks.
+func SLOCounts(rs []runs.SLOResult) (broken, skipped int) {
+	for _, r := range rs {
+		switch {
+		case r.Skipped:
+			skipped++
+		case !r.Passed:
+			broken++
+		}
+	}
+	return broken, skipped
+}

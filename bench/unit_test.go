@@ -1,0 +1,241 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/servers"
+)
+
+// TestSubtract: the window's histogram is the end reading minus the start one.
+func TestSubtract(t *testing.T) {
+	h := servers.NewHistogram()
+	for range 100 {
+		h.Record(time.Millisecond)
+	}
+	start := h.Summary()
+	for range 10 {
+		h.Record(500 * time.Millisecond)
+	}
+	end := h.Summary()
+	d, err := subtract(end, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Count != 10 || d.P50Us < 499000 || d.P50Us > 501000 {
+		t.Errorf("subtract = count %d p50 %dµs; want 10 values of 500ms", d.Count, d.P50Us)
+	}
+	back, err := d.Decode()
+	if err != nil || back.TotalCount() != 10 {
+		t.Errorf("the difference's encoding decodes to %v, %v", back, err)
+	}
+	// Nothing before the window: the whole histogram.
+	if d, err := subtract(end, servers.HistSummary{}); err != nil || d.Count != 110 {
+		t.Errorf("subtract(end, zero) = %d values, %v; want 110", d.Count, err)
+	}
+	oh := hdrhistogram.New(1, 1000, 2)
+	_ = oh.RecordValue(5)
+	other := servers.Summarize(oh)
+	if _, err := subtract(end, other); err == nil {
+		t.Errorf("subtract of histograms of different ranges: no error")
+	}
+}
+
+func TestNarrow(t *testing.T) {
+	h := servers.NewHistogram()
+	h.Record(time.Millisecond)
+	s0 := h.Summary()
+	h.Record(2 * time.Second)
+	s1 := h.Summary()
+	start := &servers.Snapshot{Model: "offload", LoopDelay: &s0, Pool: &servers.PoolStats{QueueWait: s0},
+		Procs: []servers.Snapshot{{PIDs: []int{7}, LoopDelay: &s0}}}
+	end := &servers.Snapshot{Model: "offload", LoopDelay: &s1, Pool: &servers.PoolStats{QueueWait: s1, Workers: 4},
+		Procs: []servers.Snapshot{{PIDs: []int{7}, LoopDelay: &s1}, {PIDs: []int{8}, LoopDelay: &s1}}}
+	got, notes := narrow(end, start)
+	if len(notes) != 0 {
+		t.Errorf("notes %q", notes)
+	}
+	if got.LoopDelay.Count != 1 || got.Pool.QueueWait.Count != 1 || got.Pool.Workers != 4 {
+		t.Errorf("narrowed loop delay %d, queue wait %d values; want 1, 1", got.LoopDelay.Count, got.Pool.QueueWait.Count)
+	}
+	if got.Procs[0].LoopDelay.Count != 1 || got.Procs[1].LoopDelay.Count != 2 {
+		t.Errorf("children: %d and %d values; want 1 (narrowed) and 2 (born in the window)", got.Procs[0].LoopDelay.Count, got.Procs[1].LoopDelay.Count)
+	}
+	if end.LoopDelay.Count != 2 || end.Pool.QueueWait.Count != 2 {
+		t.Errorf("narrow modified its argument")
+	}
+	if _, notes := narrow(end, nil); len(notes) != 1 {
+		t.Errorf("narrow without a start reading: notes %q; want one", notes)
+	}
+}
+
+func TestBracket(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	xs := []time.Time{at(0), at(250 * time.Millisecond), at(500 * time.Millisecond), at(750 * time.Millisecond), at(time.Second)}
+	id := func(x time.Time) time.Time { return x }
+	tests := []struct {
+		start, end          time.Duration
+		wantFirst, wantLast int
+	}{
+		{300 * time.Millisecond, 800 * time.Millisecond, 1, 3},
+		{-time.Second, 100 * time.Millisecond, 0, 0},
+		{0, 2 * time.Second, 0, 4},
+		{2 * time.Second, 3 * time.Second, 4, 4},
+	}
+	for _, tt := range tests {
+		f, l := bracket(xs, id, at(tt.start), at(tt.end))
+		if f != tt.wantFirst || l != tt.wantLast {
+			t.Errorf("bracket(%s, %s) = (%d, %d); want (%d, %d)", tt.start, tt.end, f, l, tt.wantFirst, tt.wantLast)
+		}
+	}
+	if f, l := bracket(nil, id, t0, t0); f != -1 || l != -1 {
+		t.Errorf("bracket(nil) = (%d, %d); want (-1, -1)", f, l)
+	}
+}
+
+func TestResources(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := &sampler{}
+	// Two processes; the second is born mid-window (a restarted cluster child).
+	for i := 0; i <= 8; i++ {
+		ps := procSample{at: t0.Add(time.Duration(i) * 250 * time.Millisecond), cpu: map[int]float64{1: 0.1 * float64(i)},
+			rss: int64(10+i) << 20, threads: 5 + i%2, vol: int64(100 * i), invol: int64(10 * i)}
+		if i >= 4 {
+			ps.cpu[2] = 0.05 * float64(i-3)
+		}
+		s.procs = append(s.procs, ps)
+	}
+	r := s.resources(t0, t0.Add(2*time.Second), 1000)
+	// CPU: 0.8 s (pid 1) + 0.25 s (pid 2) over 2 s.
+	if r.Samples != 9 || !near(r.CPUSeconds, 1.05) || !near(r.MeanCPUPct, 52.5) || !near(r.CPUPer1kReqMs, 1050) {
+		t.Errorf("resources = %+v; want 9 samples, 1.05 CPU s, 52.5%%, 1050 ms/1k", r)
+	}
+	if r.PeakRSSBytes != 18<<20 || r.PeakThreads != 6 || r.VoluntaryCtx != 800 || r.InvolCtx != 80 {
+		t.Errorf("resources = %+v", r)
+	}
+	tl := []runs.Second{{T: 0}, {T: 1}}
+	s.joinTimeline(tl, t0)
+	if !near(tl[0].CPUPct, 40+5) || tl[1].RSSBytes != 18<<20 || tl[1].Threads != 6 {
+		t.Errorf("timeline = %+v", tl)
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-6 && b-a < 1e-6 }
+
+func TestEvaluateSLOs(t *testing.T) {
+	p := plan.Plan{SLOs: []plan.SLO{
+		{Expr: "p99 <= 50ms", Class: "plain"},
+		{Expr: "errors < 1%", Model: "eventloop"},
+	}}
+	cell := func(id, model string, valid bool, p99 float64, errs int64) runs.Cell {
+		return runs.Cell{ID: id, Model: model, Scenario: "mix", Validity: runs.Validity{Valid: valid}, Classes: []runs.Class{
+			{Name: "plain", Requests: 100, Errors: errs, Response: runs.Latency{P99: p99}},
+			{Name: "cpu", Requests: 10, Response: runs.Latency{P99: 900}},
+		}}
+	}
+	got := EvaluateSLOs(p, []runs.Cell{
+		cell("a", "goroutine", true, 10, 0),
+		cell("b", "eventloop", true, 80, 2),
+		cell("c", "eventloop", false, 80, 50),
+	})
+	var lines []string
+	for _, r := range got {
+		lines = append(lines, strings.Join([]string{r.Expr, r.Cell, r.Class, verdict(r)}, " "))
+	}
+	want := []string{
+		"p99 <= 50ms a plain pass",
+		"p99 <= 50ms b plain FAIL",
+		"p99 <= 50ms c plain skipped",
+		"errors < 1% b plain FAIL",
+		"errors < 1% b cpu pass",
+		"errors < 1% c plain skipped",
+		"errors < 1% c cpu skipped",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("EvaluateSLOs:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if b, s := SLOCounts(got); b != 2 || s != 3 {
+		t.Errorf("SLOCounts = %d broken, %d skipped; want 2, 3", b, s)
+	}
+}
+
+func verdict(r runs.SLOResult) string {
+	switch {
+	case r.Skipped:
+		return "skipped"
+	case r.Passed:
+		return "pass"
+	}
+	return "FAIL"
+}
+
+// TestCellOrder: repetitions outermost, models innermost (A B A B ...).
+func TestCellOrder(t *testing.T) {
+	p := plan.Plan{Models: []string{"a", "b"}, Reps: 2, Scenarios: []plan.Scenario{{Name: "s", Rates: []float64{10, 2.5}}}}
+	var ids []string
+	for _, c := range cells(p) {
+		ids = append(ids, c.id())
+	}
+	want := "a.s.r10.1 b.s.r10.1 a.s.r2.5.1 b.s.r2.5.1 a.s.r10.2 b.s.r10.2 a.s.r2.5.2 b.s.r2.5.2"
+	if got := strings.Join(ids, " "); got != want {
+		t.Errorf("cells = %s\nwant %s", got, want)
+	}
+}
+
+func TestSockets(t *testing.T) {
+	// Port 0 matches nothing; the TIME_WAIT count is whatever the machine has.
+	if open, tw := sockets(0); open != 0 || tw < 0 {
+		t.Errorf("sockets(0) = %d, %d", open, tw)
+	}
+}
+
+// TestRunWrk runs a stand-in wrk that prints wrk's summary.
+func TestRunWrk(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "wrk")
+	script := "#!/bin/sh\necho \"$@\" > " + filepath.Join(dir, "args") + "\nprintf 'Running 1s test\\n  64 connections\\nRequests/sec:  62345.67\\nTransfer/sec:      7.61MB\\n'\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rps, err := runWrk(context.Background(), fake, "http://127.0.0.1:1/plain", time.Second, nil)
+	if err != nil || rps != 62345.67 {
+		t.Errorf("runWrk = %g, %v; want 62345.67", rps, err)
+	}
+	args, _ := os.ReadFile(filepath.Join(dir, "args"))
+	if got := strings.TrimSpace(string(args)); got != "-t1 -c64 -d1s http://127.0.0.1:1/plain" {
+		t.Errorf("wrk args %q", got)
+	}
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'unable to connect' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runWrk(context.Background(), fake, "http://127.0.0.1:1/plain", time.Second, nil); err == nil || !strings.Contains(err.Error(), "unable to connect") {
+		t.Errorf("runWrk of a failing wrk = %v", err)
+	}
+}
+
+func TestVanished(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := &sampler{}
+	for i, pids := range [][]int{{1, 2, 3}, {1, 2, 3}, {1, 3, 4}, {1, 3, 4}} {
+		ps := procSample{at: t0.Add(time.Duration(i) * time.Second), cpu: map[int]float64{}}
+		for _, p := range pids {
+			ps.cpu[p] = 1
+		}
+		s.procs = append(s.procs, ps)
+	}
+	if got := s.vanished(t0, t0.Add(3*time.Second)); len(got) != 1 || got[0] != 2 {
+		t.Errorf("vanished = %v; want [2]", got)
+	}
+	if got := s.vanished(t0.Add(2*time.Second), t0.Add(3*time.Second)); len(got) != 0 {
+		t.Errorf("vanished after the change = %v; want none", got)
+	}
+}

@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/concbench/concbench/bench"
+	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/reports"
+	"github.com/concbench/concbench/runs"
+)
+
+const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--allow-remote]"
+
+// cmdRun runs a benchmark plan. Exit codes, most important first:
+// ExitInterrupted (130) when stopped, ExitSLO (4) when an SLO broke on a valid
+// cell, ExitInvalid (3) when a cell is invalid, ExitUsage (2) for a bad plan
+// or flag, ExitError (1) when the run could not be done at all.
+func cmdRun(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "run", runArgs)
+	planRef := fs.String("plan", "", "plan `file` (YAML or JSON) or built-in plan name: "+strings.Join(plan.BuiltinNames(), ", ")+" (default "+plan.DefaultBuiltin+")")
+	modelList := fs.String("models", "", "comma-separated `models` to run, in this order (default: the plan's)")
+	scenarios := fs.String("scenario", "", "comma-separated plan `scenarios` to run (default: all)")
+	rateList := fs.String("rates", "", "comma-separated offered `rates` in req/s, replacing every scenario's")
+	duration := fs.Duration("duration", 0, "measured window of every cell (default: the plan's)")
+	warmup := fs.Duration("warmup", 0, "warmup of every cell, not counted; 0 for none (default: the plan's)")
+	reps := fs.Int("reps", 0, "repetitions of every cell, interleaved (default: the plan's)")
+	maxConns := fs.Int("max-connections", 0, "the generator's connection pool of every cell (default: the plan's)")
+	out := fs.String("out", bench.DefaultOutDir, "parent `directory` of the run's results directory <UTC timestamp>-<plan>/")
+	saveRaw := fs.Bool("save-raw", false, "also save every cell's raw results in vegeta's format (vegeta report/plot read them)")
+	serverCPUs := fs.String("server-cpus", "", "`CPUs` the servers run on, or none (default: the second available CPU, on 2 or more)")
+	loadgenCPUs := fs.String("loadgen-cpus", "", "`CPUs` the load generator runs on, or none (default: the first available CPU, on 2 or more)")
+	ceiling := fs.Float64("ceiling", 0, "the generator's ceiling in `req/s`: cells offered above 70% of it are invalid (default: from OUT/"+bench.CeilingFile+", written by concbench ceiling)")
+	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback target (the servers run listens on 127.0.0.1 anyway)")
+	printPlan := fs.Bool("print-plan", false, "print the plan, with the flags applied and defaults filled in, as YAML and exit")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	p, err := plan.Resolve(*planRef)
+	if err != nil {
+		return usageError("run: %v", err)
+	}
+	o := plan.Overrides{Duration: *duration, Reps: *reps, MaxConns: *maxConns}
+	if set["duration"] && *duration == 0 {
+		return usageError("run: --duration: must be > 0")
+	}
+	if set["warmup"] {
+		o.Warmup = *warmup
+		if *warmup == 0 {
+			o.Warmup = plan.NoWarmup
+		} else if *warmup < 0 {
+			return usageError("run: --warmup: %s must be ≥ 0", *warmup)
+		}
+	}
+	if set["reps"] && *reps == 0 {
+		return usageError("run: --reps: must be ≥ 1")
+	}
+	if set["max-connections"] && *maxConns == 0 {
+		return usageError("run: --max-connections: must be ≥ 1")
+	}
+	o.Models = splitList(*modelList)
+	o.Scenarios = splitList(*scenarios)
+	for _, s := range splitList(*rateList) {
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(r) || math.IsInf(r, 0) {
+			return usageError("run: --rates: %q is not a number", s)
+		}
+		o.Rates = append(o.Rates, r)
+	}
+	if err := p.Apply(o); err != nil {
+		if strings.HasPrefix(err.Error(), "--") { // names the flag
+			return usageError("run: %v", err)
+		}
+		return usageError("run: plan %s: %v", p.Name, err)
+	}
+	if *printPlan {
+		enc := yaml.NewEncoder(env.Stdout)
+		enc.SetIndent(2)
+		if err := enc.Encode(p); err != nil {
+			return err
+		}
+		return enc.Close()
+	}
+	for _, c := range []struct{ flag, v string }{{"server-cpus", *serverCPUs}, {"loadgen-cpus", *loadgenCPUs}} {
+		if _, err := bench.ParseCPUs(c.v); err != nil {
+			return usageError("run: --%s: %v", c.flag, err)
+		}
+	}
+	if *ceiling < 0 || math.IsNaN(*ceiling) {
+		return usageError("run: --ceiling: %g must be > 0", *ceiling)
+	}
+
+	opts := bench.Options{
+		Plan:        p,
+		OutDir:      *out,
+		SaveRaw:     *saveRaw,
+		ServerCPUs:  *serverCPUs,
+		LoadgenCPUs: *loadgenCPUs,
+		CeilingRPS:  *ceiling,
+		AllowRemote: *allowRemote,
+		Version:     Version,
+		Log:         env.Stderr,
+		Terminal:    env.Terminal,
+	}
+	if *ceiling > 0 {
+		opts.CeilingSource = "--ceiling"
+	} else if c, err := bench.LoadCeiling(*out); err == nil {
+		opts.CeilingRPS = c.RPS
+		opts.CeilingSource = fmt.Sprintf("%s/%s, measured %s", *out, bench.CeilingFile, c.Measured.Local().Format("2006-01-02 15:04"))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(env.Stderr, "concbench: ignoring the saved ceiling: %v\n", err)
+	}
+
+	res, err := bench.Run(ctx, opts)
+	if res == nil {
+		return err
+	}
+	writeReport(env, res.Dir, res.Run)
+	return runExit(env.Stdout, res, err)
+}
+
+// runExit prints the verdicts of a run and picks its exit code.
+func runExit(w io.Writer, res *bench.Outcome, err error) error {
+	r := res.Run
+	for _, s := range r.SLOs {
+		if !s.Passed && !s.Skipped {
+			fmt.Fprintf(w, "SLO broken: %s on %s class %s: %s\n", s.Expr, s.Cell, s.Class, fmtValue(s.Value, s.Unit))
+		}
+	}
+	if res.SLOSkipped > 0 {
+		fmt.Fprintf(w, "%d SLO checks skipped on invalid cells\n", res.SLOSkipped)
+	}
+	if res.Invalid > 0 {
+		fmt.Fprintf(w, "%d of %d cells invalid: their figures describe the load generator or a failed server, not the model (reasons in %s)\n", res.Invalid, len(r.Cells), runs.FileName)
+	}
+	fmt.Fprintf(w, "results: %s\n", res.Dir)
+	switch {
+	case errors.Is(err, bench.ErrInterrupted):
+		return withCode(ExitInterrupted, fmt.Errorf("run: interrupted; %d finished cells kept in %s", len(r.Cells), res.Dir))
+	case err != nil:
+		return fmt.Errorf("run: %w (finished cells kept in %s)", err, res.Dir)
+	case res.SLOBroken > 0:
+		return withCode(ExitSLO, fmt.Errorf("run: %d SLO checks broken", res.SLOBroken))
+	case res.Invalid > 0:
+		return withCode(ExitInvalid, fmt.Errorf("run: %d of %d cells invalid", res.Invalid, len(r.Cells)))
+	}
+	return nil
+}
+
+func fmtValue(v float64, unit string) string {
+	if unit == "%" {
+		return fmt.Sprintf("%.3g%%", v)
+	}
+	return fmtMs(v)
+}
+
+func fmtMs(ms float64) string {
+	return fmtDur(time.Duration(ms * float64(time.Millisecond)))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// writeReport renders a run's report (charts, report.html, summary.md) and
+// prints its verdict table. The measurements are already saved: a report that
+// fails is a warning, and `concbench report DIR` can render it again.
+func writeReport(env *Env, dir string, r *runs.Run) {
+	if len(r.Cells) == 0 {
+		fmt.Fprintln(env.Stdout, "no cell finished: no report")
+		return
+	}
+	rep, err := reports.Build(r)
+	if err == nil {
+		err = rep.WriteTable(env.Stdout)
+	}
+	if err == nil {
+		_, err = rep.Write(dir)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "concbench: report: %v (results.json is complete; retry with 'concbench report %s')\n", err, dir)
+		return
+	}
+	fmt.Fprintf(env.Stdout, "report: %s\n", filepath.Join(dir, reports.HTMLFile))
+}
