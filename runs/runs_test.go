@@ -1,0 +1,53 @@
+package runs
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestSaveLoad(t *testing.T) {
+	dir := t.TempDir()
+	in := &Run{Cells: []Cell{{ID: "eventloop.cpu-mix.r500.1", Model: "eventloop", Rate: 500,
+		Classes:  []Class{{Name: "plain", Requests: 10, OK: 10, Response: Latency{Count: 10, P99: 1.5}}},
+		Validity: Validity{Valid: true}}}}
+	if err := Save(dir, in); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, filepath.Join(dir, FileName)} {
+		got, err := Load(path)
+		if err != nil {
+			t.Fatalf("Load(%s): %v", path, err)
+		}
+		if got.Schema != SchemaVersion || !reflect.DeepEqual(got.Cells, in.Cells) {
+			t.Errorf("Load(%s) = %+v; want %+v", path, got.Cells, in.Cells)
+		}
+	}
+	// No temporary file is left beside the results.
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("dir holds %d entries after Save; want only %s", len(entries), FileName)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tt := range []struct{ path, want string }{
+		{write("garbage.json", "not json"), "not a concbench results file"},
+		{write("v9.json", `{"schema": 9}`), "results schema 9, this concbench reads 1"},
+		{filepath.Join(dir, "missing"), "no such file"},
+	} {
+		if _, err := Load(tt.path); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(%s) = %v; want error containing %q", tt.path, err, tt.want)
+		}
+	}
+}
