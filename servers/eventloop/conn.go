@@ -28,6 +28,8 @@ type connState struct {
 	pending bool
 	// closeAfter: the client asked to close after the current request.
 	closeAfter bool
+	// head: the current request is a HEAD, whose answer has no body.
+	head bool
 	// closing: the connection is queued in Server.toClose; nothing more is
 	// parsed or answered.
 	closing bool
@@ -170,6 +172,7 @@ func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // at once; the others mark cs pending and answer through complete.
 func (s *Server) handle(cs *connState, hr httpwire.Request) {
 	s.stats.Begin()
+	cs.head = str(hr.Method) == "HEAD"
 	if !hr.KeepAlive {
 		cs.closeAfter = true // and nothing behind it is parsed
 	}
@@ -320,6 +323,9 @@ func (s *Server) write(cs *connState, resp workloads.Response, closeAfter bool) 
 		n += 2
 	}
 	s.out = httpwire.AppendResponse(s.out[:0], resp.Status, resp.ContentType, resp.Body, closeAfter, extra[:n]...)
+	if cs.head { // same headers, Content-Length included, but no body (RFC 9110 9.3.2)
+		s.out = s.out[:len(s.out)-len(resp.Body)]
+	}
 	// On a write error gnet closes the connection itself (OnClose marks it).
 	_, _ = cs.c.Write(s.out)
 	if cap(s.out) > 64<<10 { // do not keep a large /stats buffer around

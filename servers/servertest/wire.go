@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,25 @@ func Wire(t *testing.T, addr string) {
 			}
 		}
 		expectClosed(t, conn, br, "after the pipelined requests, the last with Connection: close")
+	})
+
+	// A HEAD answer carries no body, even a 405's: a body would be read as the
+	// start of the next answer on the connection.
+	t.Run("head", func(t *testing.T) {
+		conn, br := Dial(t, addr)
+		write(t, conn, Request("HEAD", "/plain")+Request("GET", "/plain"))
+		resp, err := http.ReadResponse(br, &http.Request{Method: "HEAD"})
+		if err != nil {
+			t.Fatalf("HEAD /plain: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {
+			t.Errorf("HEAD /plain = %d, Allow %q; want 405, Allow GET", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+		resp, body := readAnswer(t, br, "GET after HEAD")
+		if resp.StatusCode != 200 || body != "hello from concbench\n" {
+			t.Errorf("GET /plain after HEAD = %d %q; want 200 %q", resp.StatusCode, body, "hello from concbench\n")
+		}
 	})
 
 	t.Run("split", func(t *testing.T) {
