@@ -10,7 +10,7 @@ RESULTS     ?= results
 BENCH_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help build test vet fuzz bench-go bench report ceiling clean
+.PHONY: help build test vet fuzz bench-go bench report screenshot ceiling clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench: build ## run the default plan (quick: every model × 5 scenarios, ~3 min)
 
 report: build ## regenerate the report of a results directory: make report DIR=results/latest
 	$(BIN) report $(or $(DIR),$(RESULTS)/latest)
+
+screenshot: ## render a report.html headless to report.png (needs chromium): make screenshot DIR=results/latest
+	scripts/screenshot.sh $(or $(DIR),$(RESULTS)/latest)
 
 ceiling: build ## measure the load generator's ceiling (and wrk's, when installed); run reads it from RESULTS/ceiling.json
 	$(BIN) ceiling --out $(RESULTS)
