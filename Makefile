@@ -48,5 +48,16 @@ screenshot: ## render a report.html headless to report.png (needs chromium): mak
 ceiling: build ## measure the load generator's ceiling (and wrk's, when installed); run reads it from RESULTS/ceiling.json
 	$(BIN) ceiling --out $(RESULTS)
 
+# profile: one cell (MODEL × SCENARIO of the default plan, at its rate unless
+# RATE= is given) with the server's CPU profiled over the whole window, then the
+# top functions by flat and cumulative CPU time and the go tool pprof command.
+MODEL    ?= eventloop
+SCENARIO ?= cpu-mix
+RATE     ?=
+DURATION ?= 10s
+.PHONY: profile
+profile: build ## profile one cell: make profile MODEL=eventloop SCENARIO=cpu-mix [RATE=] [DURATION=10s]; prints the top functions
+	$(BIN) profile --model $(MODEL) --scenario $(SCENARIO) --duration $(DURATION) --out $(RESULTS)$(if $(RATE), --rate $(RATE))
+
 clean: ## remove bin/ (results/ is kept)
 	rm -rf bin

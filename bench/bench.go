@@ -70,6 +70,9 @@ type Options struct {
 	OutDir string
 	// SaveRaw also writes each cell's raw results in vegeta's binary format.
 	SaveRaw bool
+	// Profiles are captured from every cell's server during its measured
+	// window and saved beside the results (see profile.go); none when empty.
+	Profiles []ProfileKind
 	// ServerCPUs and LoadgenCPUs pin the servers and this process (the load
 	// generator): a CPU list ("1", "0-3"), "none", or "" for the default: on a
 	// machine with 2 or more CPUs the generator gets the first available CPU and
@@ -91,8 +94,9 @@ type Options struct {
 	Terminal bool
 
 	// Test hooks.
-	attack   func(context.Context, loadgen.Config) (*loadgen.Result, error)
-	cellDone func(i int, c runs.Cell)
+	attack    func(context.Context, loadgen.Config) (*loadgen.Result, error)
+	cellDone  func(i int, c runs.Cell)
+	pprofAddr func(reported string) string // the address profiles are fetched from
 }
 
 // Outcome is what a run produced.
@@ -295,6 +299,12 @@ func linkLatest(parent, name string) {
 func (r *runner) serverArgs(model string) []string {
 	args := []string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--grace", serverGrace.String()}
 	args = append(args, r.serverPin...)
+	if len(r.opts.Profiles) > 0 {
+		args = append(args, "--pprof-addr", "127.0.0.1:0")
+		if needsRates(r.opts.Profiles) {
+			args = append(args, "--profile-rates")
+		}
+	}
 	s := r.opts.Plan.Server
 	for _, f := range []struct {
 		flag string
@@ -370,6 +380,7 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 		cfg.RawOut = raw
 		defer raw.Close()
 	}
+	prof, profNotes := r.startProfiling(ctx, srv, spec, cell.ID, first, warmup, dur)
 	// Hard bound on the attack, whatever the generator does.
 	attackCtx, cancel := context.WithTimeout(ctx, warmup+dur+p.Timeout.D()+30*time.Second)
 	res, aerr := r.attack(attackCtx, cfg)
@@ -377,6 +388,13 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 	endCtx, cancelEnd := context.WithTimeout(context.Background(), 3*time.Second)
 	last, lastErr := srv.stats(endCtx)
 	cancelEnd()
+	if prof != nil { // before the server stops: that would cut the captures off
+		files, notes := prof.wait()
+		for k, f := range files {
+			addFile(&cell, k, f)
+		}
+		profNotes = append(profNotes, notes...)
+	}
 	died := srv.exited()
 	smp.stop()
 	pids := smp.pidsSeen()
@@ -392,7 +410,7 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 		if err := raw.Close(); err != nil {
 			return cell, fmt.Errorf("save raw results: %w", err)
 		}
-		cell.Files = map[string]string{"raw": filepath.Base(raw.Name())}
+		addFile(&cell, "raw", filepath.Base(raw.Name()))
 	}
 	if log := srv.stderr.String(); strings.TrimSpace(log) != "" {
 		name := cell.ID + ".server.log"
@@ -453,6 +471,7 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 	if stopErr != nil {
 		v.Reasons = append(v.Reasons, "stopping the server: "+stopErr.Error())
 	}
+	v.Reasons = append(v.Reasons, profNotes...) // notes: the measurements stand
 	for _, pid := range pids {
 		if alive(pid) {
 			v.Reasons = append(v.Reasons, fmt.Sprintf("server process %d is still running after the stop", pid))
@@ -460,6 +479,30 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 	}
 	cell.Validity = v
 	return cell, nil
+}
+
+// startProfiling starts the capture of the cell's profiles, when asked. It
+// returns nil and a note when there is nothing to capture from.
+func (r *runner) startProfiling(ctx context.Context, srv *server, spec cellSpec, id string, first *servers.Snapshot, warmup, dur time.Duration) (*profiling, []string) {
+	if len(r.opts.Profiles) == 0 {
+		return nil, nil
+	}
+	addr := srv.pprofAddr
+	if r.opts.pprofAddr != nil {
+		addr = r.opts.pprofAddr(addr)
+	}
+	if addr == "" {
+		return nil, []string{"profiling: the server printed no " + strings.TrimSpace(PprofPrefix) + " line: no profiles"}
+	}
+	children := 0
+	if first != nil {
+		children = len(first.Procs)
+	}
+	var notes []string
+	if children == 0 && spec.model == "cluster" {
+		notes = append(notes, "profiling: no /stats before the window to count the cluster's children: profiled the supervisor only")
+	}
+	return startProfiling(ctx, r.dir, id, addr, children, r.opts.Profiles, warmup, dur), notes
 }
 
 // judge adds the orchestrator's validity rules to the generator's verdict.

@@ -35,13 +35,14 @@ func subtract(end, start servers.HistSummary) (servers.HistSummary, error) {
 	return servers.Summarize(hdrhistogram.Import(se)), nil
 }
 
-// narrow returns end with its loop-delay and queue-wait histograms (and those of
-// each cluster child found in start by pid) narrowed to what was recorded after
-// start. A histogram that cannot be narrowed is kept whole and noted.
+// narrow returns end with its loop-delay and queue-wait histograms and its
+// runtime figures (and those of each cluster child found in start by pid)
+// narrowed to what was recorded after start. A histogram that cannot be
+// narrowed is kept whole and noted.
 func narrow(end, start *servers.Snapshot) (servers.Snapshot, []string) {
 	out := *end
 	if start == nil {
-		return out, []string{"no /stats reading before the window: loop delay and queue wait cover the server's whole life"}
+		return out, []string{"no /stats reading before the window: loop delay, queue wait and runtime figures cover the server's whole life"}
 	}
 	var notes []string
 	narrowHist := func(what string, e **servers.HistSummary, s *servers.HistSummary) {
@@ -56,6 +57,10 @@ func narrow(end, start *servers.Snapshot) (servers.Snapshot, []string) {
 		*e = &d
 	}
 	narrowHist("loop delay", &out.LoopDelay, start.LoopDelay)
+	if end.Runtime != nil {
+		rt := end.Runtime.Sub(start.Runtime)
+		out.Runtime = &rt
+	}
 	if end.Pool != nil && start.Pool != nil {
 		pool := *end.Pool
 		qw := &pool.QueueWait

@@ -44,11 +44,14 @@ const (
 // server is one `concbench serve` child process. Its methods are not safe for
 // concurrent use, except exited and exitErr.
 type server struct {
-	cmd    *exec.Cmd
-	pid    int
-	addr   string // host:port it listens on
-	stderr *tailBuffer
-	client *http.Client // for /healthz and /stats: its own small pool
+	cmd  *exec.Cmd
+	pid  int
+	addr string // host:port it listens on
+	// pprofAddr is where it serves net/http/pprof, when it printed a
+	// PprofPrefix line before its listening line.
+	pprofAddr string
+	stderr    *tailBuffer
+	client    *http.Client // for /healthz and /stats: its own small pool
 
 	done    chan struct{} // closed once the process has exited and been reaped
 	waitErr error         // set before done is closed
@@ -74,13 +77,19 @@ func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	s.pid = cmd.Process.Pid
-	addrc := make(chan string, 1)
+	type addrs struct{ listen, pprof string }
+	addrc := make(chan addrs, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sent := false
+		var pprofAddr string
 		for sc.Scan() {
-			if line := sc.Text(); !sent && strings.HasPrefix(line, ListeningPrefix) {
-				addrc <- strings.TrimSpace(strings.TrimPrefix(line, ListeningPrefix))
+			line := sc.Text()
+			if rest, ok := strings.CutPrefix(line, PprofPrefix); ok && !sent {
+				pprofAddr = strings.TrimSpace(rest)
+			}
+			if rest, ok := strings.CutPrefix(line, ListeningPrefix); ok && !sent {
+				addrc <- addrs{strings.TrimSpace(rest), pprofAddr}
 				sent = true
 			}
 		}
@@ -94,7 +103,8 @@ func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set
 	timer := time.NewTimer(startTimeout)
 	defer timer.Stop()
 	select {
-	case s.addr = <-addrc:
+	case a := <-addrc:
+		s.addr, s.pprofAddr = a.listen, a.pprof
 	case <-s.done:
 		return nil, fmt.Errorf("server exited before listening (%v)%s", s.waitErr, s.stderr.suffix())
 	case <-timer.C:
@@ -107,6 +117,9 @@ func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set
 	if err := checkTarget(s.addr, allowRemote); err != nil {
 		s.stop()
 		return nil, err
+	}
+	if s.pprofAddr != "" && servers.CheckLoopback(s.pprofAddr) != nil {
+		s.pprofAddr = "" // never fetched from: profiling notes its absence
 	}
 	s.client = &http.Client{
 		Timeout:   2 * time.Second,

@@ -53,6 +53,7 @@ var commands = []command{
 	{"models", "", "list the server models", cmdModels},
 	{"calibrate", "[--budget 1s]", "print the cost of one unit of each workload on this machine", cmdCalibrate},
 	{"run", "[--plan FILE|NAME] [flags]", "run a benchmark plan (default: the quick plan) and write results/", cmdRun},
+	{"profile", "[--model M] [--scenario S] [--rate R] [flags]", "profile one cell and print the top functions by CPU time", cmdProfile},
 	{"ceiling", "[--step 1s] [flags]", "measure the load generator's ceiling (and wrk's) on this machine", cmdCeiling},
 	{"compare", "[--fail-on ...] [--format text|markdown] OLD NEW", "compare two sets of results; exit 1 on a significant regression", cmdCompare},
 	{"report", "[--quiet] RESULTS_DIR", "regenerate a results directory's charts, report.html and summary.md", cmdReport},
@@ -92,6 +93,9 @@ func Main(ctx context.Context, stdout, stderr io.Writer, args []string) int {
 	var err error
 	if cluster.IsChild() {
 		// A cluster supervisor started this process as one of its children.
+		if os.Getenv(profileRatesEnv) != "" { // set by `serve --profile-rates`
+			setProfileRates()
+		}
 		err = cluster.ChildMain(ctx)
 	} else {
 		err = Run(ctx, env, args)

@@ -21,7 +21,7 @@ import (
 	"github.com/concbench/concbench/runs"
 )
 
-const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--allow-remote]"
+const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--allow-remote]"
 
 // cmdRun runs a benchmark plan. Exit codes, most important first:
 // ExitInterrupted (130) when stopped, ExitSLO (4) when an SLO broke on a valid
@@ -39,6 +39,7 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	maxConns := fs.Int("max-connections", 0, "the generator's connection pool of every cell (default: the plan's)")
 	out := fs.String("out", bench.DefaultOutDir, "parent `directory` of the run's results directory <UTC timestamp>-<plan>/")
 	saveRaw := fs.Bool("save-raw", false, "also save every cell's raw results in vegeta's format (vegeta report/plot read them)")
+	profileList := fs.String("profile", "", "capture these `profiles` of every cell's server during its window, beside the results: cpu, heap, goroutine, mutex, block, trace, or all")
 	serverCPUs := fs.String("server-cpus", "", "`CPUs` the servers run on, or none (default: the second available CPU, on 2 or more)")
 	loadgenCPUs := fs.String("loadgen-cpus", "", "`CPUs` the load generator runs on, or none (default: the first available CPU, on 2 or more)")
 	ceiling := fs.Float64("ceiling", 0, "the generator's ceiling in `req/s`: cells offered above 70% of it are invalid (default: from OUT/"+bench.CeilingFile+", written by concbench ceiling)")
@@ -103,11 +104,16 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	if *ceiling < 0 || math.IsNaN(*ceiling) {
 		return usageError("run: --ceiling: %g must be > 0", *ceiling)
 	}
+	profiles, err := bench.ParseProfiles(*profileList)
+	if err != nil {
+		return usageError("run: --profile: %v", err)
+	}
 
 	opts := bench.Options{
 		Plan:        p,
 		OutDir:      *out,
 		SaveRaw:     *saveRaw,
+		Profiles:    profiles,
 		ServerCPUs:  *serverCPUs,
 		LoadgenCPUs: *loadgenCPUs,
 		CeilingRPS:  *ceiling,

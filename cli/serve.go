@@ -33,6 +33,7 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&cfg.Queue, "queue", servers.DefaultQueue, "offload: pending jobs before answering 503")
 	fs.IntVar(&cfg.Procs, "procs", 0, "cluster: child processes (default: CPUs this process may use)")
 	cpus := fs.String("cpus", "", "pin the server to these CPUs, e.g. 1 or 0-1 (sets GOMAXPROCS to their number)")
+	profileRates := fs.Bool("profile-rates", false, "record the mutex and block profiles (they cost; cluster children too)")
 	verbose := fs.Bool("v", false, "log server events to stderr")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -46,6 +47,14 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 	}
 	if *verbose {
 		cfg.Log = slog.New(slog.NewTextHandler(env.Stderr, nil))
+	}
+	var pprofAt *addrCatcher
+	if cfg.PprofAddr != "" { // the models log the address they bound
+		pprofAt = catchPprofAddr(cfg.Log)
+		cfg.Log = slog.New(pprofAt)
+	}
+	if *profileRates {
+		setProfileRates()
 	}
 	if cfg.Grace <= 0 {
 		return usageError("serve: --grace must be positive, got %s", cfg.Grace)
@@ -64,6 +73,9 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 		return usageError("serve: %v", err)
 	}
 	ready := func(addr net.Addr) {
+		if a := pprofAt.addr(); a != "" { // first: the orchestrator reads up to the listening line
+			fmt.Fprintf(env.Stdout, "%s%s\n", PprofPrefix, a)
+		}
 		fmt.Fprintf(env.Stdout, "%s%s\n", ListeningPrefix, addr)
 		if f, ok := env.Stdout.(*os.File); ok {
 			_ = f.Sync()

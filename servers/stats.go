@@ -94,6 +94,10 @@ type Snapshot struct {
 	// the supervisor had to start again.
 	Procs    []Snapshot `json:"procs,omitempty"`
 	Restarts int        `json:"restarts,omitempty"`
+	// Runtime is the Go runtime's own account of the process: scheduling
+	// latency and GC pauses (every model; the cluster's merges its
+	// children's). Absent from the /stats of older versions.
+	Runtime *RuntimeStats `json:"runtime,omitempty"`
 }
 
 // PoolStats describes a bounded worker pool.
@@ -123,6 +127,7 @@ func (s *Stats) Snapshot() Snapshot {
 		Goroutines: runtime.NumGoroutine(),
 		RSSBytes:   rss,
 		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Runtime:    ReadRuntime(),
 	}
 	for r := workloads.Route(0); r < workloads.NumRoutes; r++ {
 		snap.Completed[r.String()] = s.completed[r].Load()

@@ -316,7 +316,7 @@ func (s *Server) Snapshot(ctx context.Context) servers.Snapshot {
 }
 
 // Aggregate sums the children's snapshots into the cluster's. Loop delay
-// histograms are merged exactly.
+// histograms and runtime figures are merged exactly.
 func Aggregate(supervisorPID int, procs []servers.Snapshot, restarts int) servers.Snapshot {
 	agg := servers.Snapshot{
 		Model:     "cluster",
@@ -330,6 +330,8 @@ func Aggregate(supervisorPID int, procs []servers.Snapshot, restarts int) server
 		agg.RSSBytes, agg.OSThreads, agg.PeakOSThr = rss, threads, threads
 	}
 	delay := servers.NewHistogram()
+	var rt servers.RuntimeStats
+	var sched, pauses []servers.RuntimeHist
 	for _, p := range procs {
 		agg.PIDs = append(agg.PIDs, p.PIDs...)
 		agg.UptimeSec = max(agg.UptimeSec, p.UptimeSec)
@@ -350,9 +352,15 @@ func Aggregate(supervisorPID int, procs []servers.Snapshot, restarts int) server
 				delay.Merge(h)
 			}
 		}
+		if p.Runtime != nil {
+			sched, pauses = append(sched, p.Runtime.SchedLatency), append(pauses, p.Runtime.GCPauses)
+			rt.GCCycles += p.Runtime.GCCycles
+		}
 	}
 	sum := delay.Summary()
 	agg.LoopDelay = &sum
+	rt.SchedLatency, rt.GCPauses = servers.MergeRuntimeHists(sched...), servers.MergeRuntimeHists(pauses...)
+	agg.Runtime = &rt
 	return agg
 }
 

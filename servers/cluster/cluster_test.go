@@ -98,6 +98,17 @@ func TestStatsAggregate(t *testing.T) {
 	if snap.LoopDelay == nil || snap.LoopDelay.Count == 0 {
 		t.Errorf("loop delay: %+v; want merged probes of the children", snap.LoopDelay)
 	}
+	// Runtime figures: the children's, merged (read at slightly different moments).
+	var wakeups int64
+	for _, p := range snap.Procs {
+		if p.Runtime == nil {
+			t.Fatalf("child %v: no runtime figures", p.PIDs)
+		}
+		wakeups += p.Runtime.SchedLatency.Count
+	}
+	if rt := snap.Runtime; rt == nil || rt.SchedLatency.Count != wakeups {
+		t.Errorf("cluster runtime %+v; want the children's %d scheduling latencies merged", rt, wakeups)
+	}
 }
 
 // TestChildReplaced kills a child: the supervisor starts another, and requests

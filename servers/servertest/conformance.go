@@ -128,6 +128,9 @@ func Conformance(t *testing.T, addr, model string) {
 	if after.InFlight < 1 {
 		t.Errorf("/stats in_flight = %d; want at least 1 (the /stats request itself)", after.InFlight)
 	}
+	if rt := after.Runtime; rt == nil || rt.SchedLatency.Count == 0 {
+		t.Errorf("/stats runtime = %+v; want the runtime/metrics scheduling latencies", rt)
+	}
 	// Every case was sent twice. The /stats requests are counted apart: a
 	// model may read /stats of its own children, which counts more of them.
 	wantCompleted := map[string]uint64{}

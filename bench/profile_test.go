@@ -1,0 +1,391 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/servers"
+)
+
+// hashFunc is the workload's hashing loop, which a CPU profile of /cpu
+// requests must show.
+const hashFunc = "github.com/concbench/concbench/workloads.(*Hasher).Step"
+
+// profilePlan is one short cell of model, most of whose CPU time goes to
+// hashing: ~8 ms of SHA-256 per /cpu request, 30 of them a second.
+func profilePlan(t *testing.T, model string, procs int) plan.Plan {
+	t.Helper()
+	src := fmt.Sprintf(`name: prof
+models: [%s]
+duration: 1s
+warmup: 200ms
+timeout: 2s
+server: {procs: %d}
+scenarios:
+  - name: hash
+    max_connections: 16
+    mix:
+      - {name: plain, target: /plain, weight: 1}
+      - {name: cpu, target: "/cpu?iters=100000", weight: 1, heavy: true}
+    rates: [60]
+`, model, procs)
+	p, err := plan.Parse([]byte(src), "prof")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// profileNotes returns the cell's profiling notes.
+func profileNotes(c runs.Cell) []string {
+	var out []string
+	for _, r := range c.Validity.Reasons {
+		if strings.HasPrefix(r, "profiling:") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkProfileFile asserts that the cell lists kind and that the file is on
+// disk and parses; it returns the profile (nil for a trace).
+func checkProfileFile(t *testing.T, dir string, c runs.Cell, key string) *profile.Profile {
+	t.Helper()
+	rel, ok := c.Files[key]
+	if !ok {
+		t.Errorf("%s: no %s in files %v (notes %q)", c.ID, key, c.Files, profileNotes(c))
+		return nil
+	}
+	path := filepath.Join(dir, rel)
+	st, err := os.Stat(path)
+	if err != nil || st.Size() == 0 {
+		t.Errorf("%s: %s file %s: %v", c.ID, key, rel, err)
+		return nil
+	}
+	if strings.HasSuffix(rel, ".trace") {
+		if err := checkTrace(path); err != nil {
+			t.Errorf("%s: %v", c.ID, err)
+		}
+		return nil
+	}
+	p, err := ReadProfile(path)
+	if err != nil {
+		t.Errorf("%s: %s does not parse: %v", c.ID, rel, err)
+	}
+	return p
+}
+
+// hasFunc reports whether any sample of p has the function name in its stack.
+func hasFunc(p *profile.Profile, name string) bool {
+	for _, s := range p.Sample {
+		for _, loc := range s.Location {
+			for _, l := range loc.Line {
+				if l.Function != nil && l.Function.Name == name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// TestProfileRun: a real cell with every profile. The CPU profile parses with
+// github.com/google/pprof and shows the workload's hashing; every file listed
+// is on disk; the server's runtime figures come with it.
+func TestProfileRun(t *testing.T) {
+	needBinary(t)
+	defer checkNoChildren(t)
+	p := profilePlan(t, "eventloop", 0)
+	o, err := Run(context.Background(), Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Profiles: ProfileKinds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := runs.Load(o.Dir) // what results.json says
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.Cells[0]
+	checkCell(t, o.Dir, c, false)
+	if n := profileNotes(c); len(n) > 0 {
+		t.Errorf("profiling notes %q; want none", n)
+	}
+	args := strings.Join(c.ServerArgs, " ")
+	if !strings.Contains(args, "--pprof-addr 127.0.0.1:0") || !strings.Contains(args, "--profile-rates") {
+		t.Errorf("server args %q; want --pprof-addr 127.0.0.1:0 --profile-rates", args)
+	}
+	for _, k := range ProfileKinds {
+		checkProfileFile(t, o.Dir, c, ProfileFileKind(k, -1))
+	}
+	if got, want := c.Files["profile:cpu"], c.ID+".cpu.pprof"; got != want {
+		t.Errorf("cpu profile file %q; want %q", got, want)
+	}
+	if got, want := c.Files["profile:trace"], c.ID+".trace"; got != want {
+		t.Errorf("trace file %q; want %q", got, want)
+	}
+	if cpu := checkProfileFile(t, o.Dir, c, "profile:cpu"); cpu != nil {
+		if len(cpu.Sample) == 0 || !hasFunc(cpu, hashFunc) {
+			flat, _, total, _ := TopFunctions(cpu, 10)
+			t.Errorf("CPU profile: %d samples, none in %s; top %+v of %d", len(cpu.Sample), hashFunc, flat, total)
+		}
+		if d := time.Duration(cpu.DurationNanos); d < 900*time.Millisecond || d > 3*time.Second {
+			t.Errorf("CPU profile lasts %s; want the 1s window", d)
+		}
+	}
+	if rt := c.Server.Runtime; rt == nil || rt.SchedLatency.Count == 0 {
+		t.Errorf("server runtime figures %+v; want scheduling latencies of the window", rt)
+	}
+	if c.Server.LoopDelay == nil || c.Server.LoopDelay.Count == 0 {
+		t.Errorf("loop delay %+v; want the window's probes next to the profile", c.Server.LoopDelay)
+	}
+	ents, _ := os.ReadDir(o.Dir)
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".part") {
+			t.Errorf("partial download left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestProfileCluster: each cluster child is profiled through the supervisor.
+func TestProfileCluster(t *testing.T) {
+	needBinary(t)
+	defer checkNoChildren(t)
+	p := profilePlan(t, "cluster", 2)
+	o, err := Run(context.Background(), Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Profiles: []ProfileKind{ProfileCPU, ProfileGoroutine}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.Run.Cells[0]
+	checkCell(t, o.Dir, c, false)
+	if n := profileNotes(c); len(n) > 0 {
+		t.Errorf("profiling notes %q; want none", n)
+	}
+	if len(c.Server.Procs) != 2 {
+		t.Fatalf("%d children in /stats; want 2", len(c.Server.Procs))
+	}
+	var hashing int
+	for i := range 2 {
+		if got, want := c.Files[ProfileFileKind(ProfileCPU, i)], fmt.Sprintf("%s.child%d.cpu.pprof", c.ID, i); got != want {
+			t.Errorf("child %d: cpu profile file %q; want %q", i, got, want)
+		}
+		checkProfileFile(t, o.Dir, c, ProfileFileKind(ProfileGoroutine, i))
+		if cpu := checkProfileFile(t, o.Dir, c, ProfileFileKind(ProfileCPU, i)); cpu != nil && hasFunc(cpu, hashFunc) {
+			hashing++
+		}
+	}
+	if hashing == 0 {
+		t.Errorf("no child's CPU profile shows %s", hashFunc)
+	}
+	if _, ok := c.Files["profile:cpu"]; ok {
+		t.Errorf("files %v: the supervisor was profiled; want the children", c.Files)
+	}
+	if got := ProfilePaths(c.Files, ProfileCPU); len(got) != 2 {
+		t.Errorf("ProfilePaths = %q; want the 2 children's", got)
+	} else if _, err := ReadProfiles(filepath.Join(o.Dir, got[0]), filepath.Join(o.Dir, got[1])); err != nil {
+		t.Errorf("merging the children's profiles: %v", err)
+	}
+	if rt := c.Server.Runtime; rt == nil || rt.SchedLatency.Count == 0 {
+		t.Errorf("cluster runtime figures %+v; want the children's merged", rt)
+	}
+}
+
+// TestProfileCaptureFails: profiles fetched from a closed port are notes in
+// the cell, which keeps every measurement; the run goes on.
+func TestProfileCaptureFails(t *testing.T) {
+	needBinary(t)
+	defer checkNoChildren(t)
+	closed := closedAddr(t)
+	p := profilePlan(t, "goroutine", 0)
+	opts := Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Profiles: []ProfileKind{ProfileCPU, ProfileHeap}}
+	opts.pprofAddr = func(string) string { return closed }
+	o, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Run = %v; want the run to go on", err)
+	}
+	c := o.Run.Cells[0]
+	checkCell(t, o.Dir, c, false)
+	notes := profileNotes(c)
+	if len(notes) != 2 || !strings.Contains(notes[0], "cpu profile not captured") || !strings.Contains(notes[1], "heap profile not captured") {
+		t.Errorf("notes %q; want one per failed capture", notes)
+	}
+	if !c.Validity.Valid && len(c.Validity.Reasons) == len(notes) {
+		t.Errorf("the cell is invalid only because profiling failed: %q", c.Validity.Reasons)
+	}
+	for k := range c.Files {
+		if strings.HasPrefix(k, "profile:") {
+			t.Errorf("files list %s, which was not captured", k)
+		}
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestCaptureErrors: an error status or a body that is not a profile leaves a
+// note and no file, partial or whole.
+func TestCaptureErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/debug/pprof/profile":
+			_, _ = w.Write([]byte("not a profile"))
+		case "/debug/pprof/trace":
+			_, _ = w.Write([]byte("nor a trace"))
+		default:
+			http.Error(w, "Could not enable CPU profiling: already in use", http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	pr := startProfiling(context.Background(), dir, "c", strings.TrimPrefix(srv.URL, "http://"), 0,
+		[]ProfileKind{ProfileCPU, ProfileHeap, ProfileTrace}, 0, 100*time.Millisecond)
+	files, notes := pr.wait()
+	if len(files) != 0 {
+		t.Errorf("files %v; want none", files)
+	}
+	want := []string{"profiling: cpu profile not captured", "profiling: heap profile not captured: /debug/pprof/heap: 500 Internal Server Error Could not enable", "profiling: trace not captured: not a runtime trace"}
+	if len(notes) != len(want) {
+		t.Fatalf("notes %q; want %d", notes, len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(notes[i], want[i]) {
+			t.Errorf("note %d = %q; want it to start %q", i, notes[i], want[i])
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files left in the results directory: %v", ents)
+	}
+}
+
+func TestParseProfiles(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []ProfileKind
+		err  string
+	}{
+		{"", nil, ""},
+		{"cpu", []ProfileKind{ProfileCPU}, ""},
+		{" trace, cpu ,heap", []ProfileKind{ProfileCPU, ProfileHeap, ProfileTrace}, ""},
+		{"all", ProfileKinds, ""},
+		{"cpu,cpu", nil, `profile "cpu" is listed twice`},
+		{"cpu,allocs", nil, `unknown profile "allocs" (one of cpu, heap, goroutine, mutex, block, trace, or all)`},
+	}
+	for _, tt := range tests {
+		got, err := ParseProfiles(tt.in)
+		errs := ""
+		if err != nil {
+			errs = err.Error()
+		}
+		if !slices.Equal(got, tt.want) || errs != tt.err {
+			t.Errorf("ParseProfiles(%q) = %v, %q; want %v, %q", tt.in, got, errs, tt.want, tt.err)
+		}
+	}
+	if !needsRates([]ProfileKind{ProfileCPU, ProfileBlock}) || needsRates([]ProfileKind{ProfileCPU, ProfileHeap}) {
+		t.Errorf("needsRates: only mutex and block need the server's --profile-rates")
+	}
+}
+
+func TestProfileNames(t *testing.T) {
+	check := func(kind ProfileKind, child int, key, file string) {
+		t.Helper()
+		if got := ProfileFileKind(kind, child); got != key {
+			t.Errorf("ProfileFileKind(%s, %d) = %q; want %q", kind, child, got, key)
+		}
+		if got := profileFileName("m.s.r5.1", kind, child); got != file {
+			t.Errorf("profileFileName(%s, %d) = %q; want %q", kind, child, got, file)
+		}
+	}
+	check(ProfileCPU, -1, "profile:cpu", "m.s.r5.1.cpu.pprof")
+	check(ProfileTrace, -1, "profile:trace", "m.s.r5.1.trace")
+	check(ProfileMutex, 0, "profile:child0:mutex", "m.s.r5.1.child0.mutex.pprof")
+	check(ProfileTrace, 11, "profile:child11:trace", "m.s.r5.1.child11.trace")
+
+	files := map[string]string{"profile:child10:cpu": "c10", "profile:child2:cpu": "c2", "profile:child0:cpu": "c0",
+		"profile:child1:heap": "h1", "hgrm:plain": "x"}
+	if got := ProfilePaths(files, ProfileCPU); !slices.Equal(got, []string{"c0", "c2", "c10"}) {
+		t.Errorf("ProfilePaths(children) = %q; want c0 c2 c10 (child 1's failed)", got)
+	}
+	if got := ProfilePaths(map[string]string{"profile:cpu": "p"}, ProfileCPU); !slices.Equal(got, []string{"p"}) {
+		t.Errorf("ProfilePaths(server) = %q", got)
+	}
+}
+
+// TestTopFunctions: flat goes to the leaf (the innermost inlined function),
+// cumulative once per function per sample, even through recursion.
+func TestTopFunctions(t *testing.T) {
+	fn := map[string]*profile.Function{}
+	for i, n := range []string{"main", "handle", "hash", "block", "recurse"} {
+		fn[n] = &profile.Function{ID: uint64(i + 1), Name: n}
+	}
+	loc := func(id uint64, names ...string) *profile.Location { // innermost first
+		l := &profile.Location{ID: id}
+		for _, n := range names {
+			l.Line = append(l.Line, profile.Line{Function: fn[n]})
+		}
+		return l
+	}
+	main, handle := loc(1, "main"), loc(2, "handle")
+	block := loc(3, "block", "hash") // block inlined into hash
+	rec := loc(4, "recurse")
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		Sample: []*profile.Sample{
+			{Location: []*profile.Location{block, handle, main}, Value: []int64{7, 70}},
+			{Location: []*profile.Location{handle, main}, Value: []int64{2, 20}},
+			{Location: []*profile.Location{rec, rec, main}, Value: []int64{1, 10}},
+		},
+	}
+	flat, cum, total, unit := TopFunctions(p, 3)
+	if total != 100 || unit.Type != "cpu" {
+		t.Fatalf("total %d %v; want 100 cpu", total, unit)
+	}
+	wantFlat := []FuncValue{{"block", 70, 70}, {"handle", 20, 90}, {"recurse", 10, 10}}
+	wantCum := []FuncValue{{"main", 0, 100}, {"handle", 20, 90}, {"block", 70, 70}}
+	if !slices.Equal(flat, wantFlat) || !slices.Equal(cum, wantCum) {
+		t.Errorf("TopFunctions = flat %+v, cum %+v; want %+v, %+v", flat, cum, wantFlat, wantCum)
+	}
+}
+
+// TestNarrowRuntime: the runtime figures kept next to a profile are the window's.
+func TestNarrowRuntime(t *testing.T) {
+	rt := func(cycles uint64, n uint64) *servers.RuntimeStats {
+		return &servers.RuntimeStats{GCCycles: cycles,
+			SchedLatency: servers.NewRuntimeHist([]servers.RuntimeBucket{{LeUs: 1, N: n}, {LeUs: 4096, N: n / 10}}),
+			GCPauses:     servers.NewRuntimeHist([]servers.RuntimeBucket{{LeUs: 50, N: 2 * cycles}})}
+	}
+	start := &servers.Snapshot{Runtime: rt(10, 100), Procs: []servers.Snapshot{{PIDs: []int{7}, Runtime: rt(4, 50)}}}
+	end := &servers.Snapshot{Runtime: rt(13, 300), Procs: []servers.Snapshot{{PIDs: []int{7}, Runtime: rt(5, 80)}}}
+	got, notes := narrow(end, start)
+	if len(notes) != 0 {
+		t.Errorf("notes %q", notes)
+	}
+	if r := got.Runtime; r.GCCycles != 3 || r.GCPauses.Count != 6 || r.SchedLatency.Count != 220 || r.SchedLatency.MaxUs != 4096 {
+		t.Errorf("narrowed runtime %+v; want 3 cycles, 6 pauses, 220 wake-ups", r)
+	}
+	if r := got.Procs[0].Runtime; r.GCCycles != 1 || r.SchedLatency.Count != 33 {
+		t.Errorf("narrowed child runtime %+v; want 1 cycle, 33 wake-ups", r)
+	}
+	if end.Runtime.GCCycles != 13 {
+		t.Errorf("narrow changed its input")
+	}
+}

@@ -1,0 +1,374 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/concbench/concbench/bench"
+	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/servers/models"
+)
+
+// PprofPrefix starts the line `concbench serve --pprof-addr ADDR` prints on
+// stdout, just before its listening line: "pprof on 127.0.0.1:PORT", the
+// address bound (port 0 picks a free one). The run orchestrator reads it.
+const PprofPrefix = "pprof on "
+
+// Sampling of the mutex and block profiles under `serve --profile-rates`.
+const (
+	// MutexProfileFraction: one contention event in this many is recorded.
+	MutexProfileFraction = 10
+	// BlockProfileRate: about one blocking event is recorded per this many
+	// nanoseconds spent blocked.
+	BlockProfileRate = 10_000
+)
+
+// profileRatesEnv carries --profile-rates to the cluster's children, which
+// inherit the supervisor's environment.
+const profileRatesEnv = "CONCBENCH_PROFILE_RATES"
+
+// setProfileRates turns the mutex and block profiles on in this process and in
+// the processes it starts.
+func setProfileRates() {
+	runtime.SetMutexProfileFraction(MutexProfileFraction)
+	runtime.SetBlockProfileRate(BlockProfileRate)
+	_ = os.Setenv(profileRatesEnv, "1")
+}
+
+// addrCatcher is a slog.Handler that passes records on to next and keeps the
+// "addr" of the first "pprof serving" record: every model logs the pprof
+// address it bound that way (servertest.Pprof relies on it too). It is safe for
+// concurrent use.
+type addrCatcher struct {
+	next slog.Handler
+	mu   *sync.Mutex // guards *got, shared by the handlers WithAttrs makes
+	got  *string
+}
+
+func catchPprofAddr(next *slog.Logger) *addrCatcher {
+	h := slog.Handler(slog.DiscardHandler)
+	if next != nil {
+		h = next.Handler()
+	}
+	return &addrCatcher{next: h, mu: &sync.Mutex{}, got: new(string)}
+}
+
+// addr returns the address caught so far ("" for none; also on a nil catcher).
+func (c *addrCatcher) addr() string {
+	if c == nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return *c.got
+}
+
+func (c *addrCatcher) Enabled(ctx context.Context, l slog.Level) bool {
+	return c.next.Enabled(ctx, l) || (l >= slog.LevelInfo && c.addr() == "")
+}
+
+func (c *addrCatcher) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "pprof serving" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key != "addr" {
+				return true
+			}
+			c.mu.Lock()
+			if *c.got == "" {
+				*c.got = a.Value.String()
+			}
+			c.mu.Unlock()
+			return false
+		})
+	}
+	if c.next.Enabled(ctx, r.Level) {
+		return c.next.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (c *addrCatcher) WithAttrs(as []slog.Attr) slog.Handler {
+	return &addrCatcher{next: c.next.WithAttrs(as), mu: c.mu, got: c.got}
+}
+
+func (c *addrCatcher) WithGroup(name string) slog.Handler {
+	return &addrCatcher{next: c.next.WithGroup(name), mu: c.mu, got: c.got}
+}
+
+const profileArgs = "[--model eventloop] [--scenario cpu-mix] [--rate R] [--duration 10s] [--plan quick] [--profile cpu,...] [--top 15] [--out DIR]"
+
+// cmdProfile runs one cell with CPU profiling (and any other profile asked
+// for) and prints its top functions by flat and cumulative CPU time, the
+// server-side figures of the same window and how to open the profile.
+func cmdProfile(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "profile", profileArgs)
+	model := fs.String("model", "eventloop", "server `model`: "+strings.Join(models.Names(), ", "))
+	scenario := fs.String("scenario", "cpu-mix", "the plan's `scenario` to offer")
+	rate := fs.Float64("rate", 0, "offered rate in `req/s` (default: the scenario's first rate)")
+	duration := fs.Duration("duration", 10*time.Second, "measured window, profiled whole")
+	planRef := fs.String("plan", "", "plan `file` or built-in plan holding the scenario (default "+plan.DefaultBuiltin+")")
+	kinds := fs.String("profile", string(bench.ProfileCPU), "`profiles` to capture besides cpu: heap, goroutine, mutex, block, trace, all")
+	top := fs.Int("top", 15, "`rows` of each table")
+	out := fs.String("out", bench.DefaultOutDir, "parent `directory` of the results directory")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if _, ok := models.Lookup(*model); !ok {
+		return usageError("profile: --model: unknown model %q (one of %s)", *model, strings.Join(models.Names(), ", "))
+	}
+	if *rate < 0 || math.IsNaN(*rate) || math.IsInf(*rate, 0) {
+		return usageError("profile: --rate: %g must be > 0", *rate)
+	}
+	if *top < 1 {
+		return usageError("profile: --top: %d must be ≥ 1", *top)
+	}
+	profiles, err := bench.ParseProfiles(*kinds)
+	if err != nil {
+		return usageError("profile: --profile: %v", err)
+	}
+	if !slices.Contains(profiles, bench.ProfileCPU) {
+		profiles = append([]bench.ProfileKind{bench.ProfileCPU}, profiles...) // ProfileKinds order: cpu first
+	}
+	p, err := plan.Resolve(*planRef)
+	if err != nil {
+		return usageError("profile: %v", err)
+	}
+	o := plan.Overrides{Models: []string{*model}, Scenarios: []string{*scenario}, Duration: *duration, Reps: 1}
+	if *rate > 0 {
+		o.Rates = []float64{*rate}
+	} else {
+		for _, s := range p.Scenarios {
+			if s.Name == *scenario && len(s.Rates) > 0 {
+				o.Rates = s.Rates[:1]
+			}
+		}
+	}
+	if err := p.Apply(o); err != nil {
+		return usageError("profile: %v", err)
+	}
+	p.SLOs = nil // a profiling session gates nothing
+
+	res, err := bench.Run(ctx, bench.Options{
+		Plan: p, OutDir: *out, Profiles: profiles, Version: Version,
+		Log: env.Stderr, Terminal: env.Terminal,
+	})
+	switch {
+	case errors.Is(err, bench.ErrInterrupted):
+		return withCode(ExitInterrupted, fmt.Errorf("profile: interrupted"))
+	case err != nil:
+		return fmt.Errorf("profile: %w", err)
+	case len(res.Run.Cells) != 1:
+		return fmt.Errorf("profile: the run measured %d cells, want 1 (%s)", len(res.Run.Cells), res.Dir)
+	}
+	bin, _ := os.Executable()
+	return printProfile(env.Stdout, res.Dir, bin, res.Run.Cells[0], *top)
+}
+
+// printProfile prints a profiled cell: what was measured, the server's own
+// figures for the window, the top functions of its CPU profile (the cluster's
+// children merged) and the command that opens it.
+func printProfile(w io.Writer, dir, bin string, c runs.Cell, top int) error {
+	paths := bench.ProfilePaths(c.Files, bench.ProfileCPU)
+	state := "valid"
+	if !c.Validity.Valid {
+		state = "INVALID: the latencies describe the load generator, the profile still describes the server"
+	} else if c.Validity.OverCapacity {
+		state = "valid, over capacity"
+	}
+	fmt.Fprintf(w, "%s × %s at %s req/s, %s window (%s)\n", c.Model, c.Scenario, fmtRate(c.Rate), time.Duration(c.DurationSec*float64(time.Second)), state)
+	for _, r := range c.Validity.Reasons {
+		fmt.Fprintf(w, "  note: %s\n", r)
+	}
+	for _, cl := range c.Classes {
+		fmt.Fprintf(w, "  %-10s %6d requests  p50 %-9s p99 %-9s max %s\n", cl.Name, cl.Requests, fmtMs(cl.Response.P50), fmtMs(cl.Response.P99), fmtMs(cl.Response.Max))
+	}
+	fmt.Fprintln(w, "server during the window (results.json: the cell's \"server\"):")
+	serverFigures(w, c)
+	if len(paths) == 0 {
+		return fmt.Errorf("profile: no CPU profile was captured (results in %s)", dir)
+	}
+	full := make([]string, len(paths))
+	for i, p := range paths {
+		full[i] = filepath.Join(dir, p)
+	}
+	prof, err := bench.ReadProfiles(full...)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	byFlat, byCum, total, unit := bench.TopFunctions(prof, top)
+	if unit == nil || total == 0 {
+		return fmt.Errorf("profile: the CPU profile %s holds no samples", strings.Join(full, " "))
+	}
+	what := "CPU profile"
+	if _, own := c.Files[bench.ProfileFileKind(bench.ProfileCPU, -1)]; !own {
+		what = fmt.Sprintf("CPU profiles of %d cluster children, merged", len(full))
+		if len(full) == 1 {
+			what = "CPU profile of the cluster's only child"
+		}
+	}
+	dur := time.Duration(prof.DurationNanos)
+	fmt.Fprintf(w, "%s: %s sampled in %s (%.0f%% of one CPU)\n", what, fmtValue2(total, unit.Unit), fmtDur(dur), 100*float64(total)/float64(max(dur, 1)))
+	fmt.Fprintf(w, "\ntop %d by flat time (in the function itself):\n", len(byFlat))
+	topTable(w, byFlat, total, unit.Unit, true)
+	fmt.Fprintf(w, "\ntop %d by cumulative time (in the function and what it calls):\n", len(byCum))
+	topTable(w, byCum, total, unit.Unit, false)
+	fmt.Fprintf(w, "\nopen it: go tool pprof -http=127.0.0.1:0 %s %s\n", relPath(bin), strings.Join(relPaths(full), " "))
+	return nil
+}
+
+// serverFigures prints the /stats figures that explain a profile.
+func serverFigures(w io.Writer, c runs.Cell) {
+	s := c.Server
+	us := func(v float64) string { return fmtDur(time.Duration(v * float64(time.Microsecond))) }
+	if d := s.LoopDelay; d != nil && d.Count > 0 {
+		fmt.Fprintf(w, "  loop delay      p50 %-9s p99 %-9s max %-9s (%d probes)\n", us(float64(d.P50Us)), us(float64(d.P99Us)), us(float64(d.MaxUs)), d.Count)
+	}
+	if p := s.Pool; p != nil {
+		q := p.QueueWait
+		fmt.Fprintf(w, "  pool queue wait p50 %-9s p99 %-9s max %-9s (%d jobs; %d workers, peak queue %d, %d rejected)\n",
+			us(float64(q.P50Us)), us(float64(q.P99Us)), us(float64(q.MaxUs)), q.Count, p.Workers, p.QueueDepthPeak, p.Rejected)
+	}
+	if rt := s.Runtime; rt != nil {
+		if l := rt.SchedLatency; l.Count > 0 {
+			fmt.Fprintf(w, "  sched latency   p50 %-9s p99 %-9s max %-9s (%d goroutines made runnable)\n", us(l.P50Us), us(l.P99Us), us(l.MaxUs), l.Count)
+		}
+		if g := rt.GCPauses; g.Count > 0 {
+			fmt.Fprintf(w, "  GC pauses       p50 %-9s p99 %-9s max %-9s (%d pauses, %d cycles)\n", us(g.P50Us), us(g.P99Us), us(g.MaxUs), g.Count, rt.GCCycles)
+		} else {
+			fmt.Fprintf(w, "  GC pauses       none (%d cycles)\n", rt.GCCycles)
+		}
+	}
+	if r := c.Resources; r.Samples > 0 {
+		fmt.Fprintf(w, "  process         CPU %.0f%% mean, %.0f%% peak; RSS %s peak; %d threads peak\n", r.MeanCPUPct, r.PeakCPUPct, fmtBytes(r.PeakRSSBytes), r.PeakThreads)
+	}
+}
+
+func topTable(w io.Writer, rows []bench.FuncValue, total int64, unit string, withSum bool) {
+	fmt.Fprintf(w, "  %9s %6s %6s %9s %6s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "function")
+	var sum int64
+	for _, r := range rows {
+		sum += r.Flat
+		sumPct := "" // a running sum of flat means nothing in cumulative order
+		if withSum {
+			sumPct = pct(sum, total)
+		}
+		fmt.Fprintf(w, "  %9s %6s %6s %9s %6s  %s\n", fmtValue2(r.Flat, unit), pct(r.Flat, total), sumPct, fmtValue2(r.Cum, unit), pct(r.Cum, total), shortFunc(r.Name))
+	}
+}
+
+func pct(v, total int64) string { return fmt.Sprintf("%.1f%%", 100*float64(v)/float64(total)) }
+
+// fmtValue2 renders a profile value in its unit.
+func fmtValue2(v int64, unit string) string {
+	switch unit {
+	case "nanoseconds": // as go tool pprof -top does: 1.19s, 400ms, 1.5ms, 0
+		d := time.Duration(v)
+		switch {
+		case d == 0:
+			return "0"
+		case d >= time.Second:
+			return fmt.Sprintf("%.2fs", d.Seconds())
+		case d >= 10*time.Millisecond:
+			return fmt.Sprintf("%.0fms", float64(d)/1e6)
+		case d >= time.Millisecond:
+			return fmt.Sprintf("%.1fms", float64(d)/1e6)
+		}
+		return fmt.Sprintf("%.0fµs", float64(d)/1e3)
+	case "bytes":
+		return fmtBytes(v)
+	}
+	return fmt.Sprint(v)
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+func fmtRate(r float64) string { return strings.TrimSuffix(fmt.Sprintf("%.1f", r), ".0") }
+
+var (
+	shapeArgs  = regexp.MustCompile(`\[[^\[\]]*\]`)
+	majorVerEl = regexp.MustCompile(`^v[0-9]+$`)
+)
+
+// shortFunc trims a function name for a table: the package's import path to
+// its last element (and the one before a /vN), type arguments to [...], and
+// the whole to 100 characters. "github.com/concbench/concbench/workloads.(*Hasher).Step"
+// becomes "workloads.(*Hasher).Step".
+func shortFunc(name string) string {
+	for { // innermost brackets first: generic shapes nest
+		n := shapeArgs.ReplaceAllString(name, "\x00")
+		if n == name {
+			break
+		}
+		name = n
+	}
+	name = strings.ReplaceAll(name, "\x00", "[...]")
+	// The import path ends at the last '/' before the first '(' or '['.
+	head := name
+	if i := strings.IndexAny(head, "(["); i >= 0 {
+		head = head[:i]
+	}
+	if i := strings.LastIndexByte(head, '/'); i >= 0 {
+		cut := i
+		pkg, _, _ := strings.Cut(name[i+1:], ".")
+		if majorVerEl.MatchString(pkg) {
+			if j := strings.LastIndexByte(head[:i], '/'); j >= 0 {
+				cut = j
+			} else {
+				cut = -1
+			}
+		}
+		name = name[cut+1:]
+	}
+	if r := []rune(name); len(r) > 100 {
+		name = string(r[:99]) + "…"
+	}
+	return name
+}
+
+// relPath returns p relative to the working directory when it lies inside it.
+func relPath(p string) string {
+	if p == "" {
+		return "BINARY"
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, abs); err == nil && filepath.IsLocal(rel) {
+		return rel
+	}
+	return p
+}
+
+func relPaths(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = relPath(p)
+	}
+	return out
+}
