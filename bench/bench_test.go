@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/reports"
 	"github.com/concbench/concbench/runs"
 	"github.com/concbench/concbench/servers/models"
 )
@@ -193,6 +195,49 @@ func TestRunEveryModel(t *testing.T) {
 	broken, skipped := SLOCounts(r.SLOs)
 	if len(r.SLOs) != 3*len(names) || broken != len(names)-o.Invalid || skipped != 3*o.Invalid || o.SLOBroken != broken {
 		t.Errorf("SLO results: %d checks, %d broken, %d skipped (outcome %d): %+v", len(r.SLOs), broken, skipped, o.SLOBroken, r.SLOs)
+	}
+	checkReport(t, o.Dir, r)
+}
+
+// checkReport renders the report of a real run and checks that every chart
+// decodes and is not blank, and that the page and summary are there.
+func checkReport(t *testing.T, dir string, r *runs.Run) {
+	t.Helper()
+	if err := reports.Write(dir, r); err != nil {
+		t.Fatalf("reports.Write on a real run: %v", err)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	if len(pngs) == 0 {
+		t.Fatal("report of a real run: no charts")
+	}
+	for _, p := range pngs {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		b := img.Bounds()
+		first, varied := img.At(b.Min.X, b.Min.Y), false
+		for y := b.Min.Y; y < b.Max.Y && !varied; y += 7 {
+			for x := b.Min.X; x < b.Max.X; x += 7 {
+				if img.At(x, y) != first {
+					varied = true
+					break
+				}
+			}
+		}
+		if !varied {
+			t.Errorf("%s is blank", p)
+		}
+	}
+	for _, name := range []string{reports.HTMLFile, reports.MarkdownFile} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("report of a real run: %s missing or empty (%v)", name, err)
+		}
 	}
 }
 
