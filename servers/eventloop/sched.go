@@ -168,25 +168,35 @@ func (s *Server) closeWake() {
 	}
 }
 
-// probe measures the loop's delay like Node's monitorEventLoopDelay: every
-// ProbeInterval it posts a task with Execute and records how long the task
-// waited to run. One probe is outstanding at a time, so a loop blocked for
-// 300 ms yields one sample of about 300 ms (Node's timer fires once, late),
-// not thirty. It runs until ctx is done.
+// probe measures the loop's delay like Node's monitorEventLoopDelay: a probe
+// is due ProbeInterval after the previous one ran; it is posted onto the loop
+// with Execute and records how late it ran against the time it was due. One
+// probe is outstanding at a time, so a loop blocked for 300 ms yields one
+// sample of about 300 ms (Node's timer fires once, late), not thirty.
+//
+// Lateness counts from the due time, not from the moment this goroutine got
+// to post the probe: with GOMAXPROCS=1 a loop busy hashing holds the only P,
+// so this goroutine itself wakes late (until the runtime preempts the loop),
+// and timing from the post would hide up to ~10 ms of every block. Unlike
+// Node's raw histogram, the figure excludes the 10 ms resolution itself: an
+// idle loop shows microseconds, not 10 ms. It runs until ctx is done.
 func (s *Server) probe(ctx context.Context) {
-	t := time.NewTicker(ProbeInterval)
-	defer t.Stop()
-	ran := make(chan struct{}, 1)
+	ran := make(chan time.Time, 1)
+	timer := time.NewTimer(ProbeInterval)
+	defer timer.Stop()
+	due := time.Now().Add(ProbeInterval)
 	for {
+		timer.Reset(time.Until(due))
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-timer.C:
 		}
-		posted := time.Now()
+		d := due
 		err := s.loop.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
-			s.delay.Record(time.Since(posted))
-			ran <- struct{}{}
+			now := time.Now()
+			s.delay.Record(now.Sub(d))
+			ran <- now
 			return nil
 		}))
 		if err != nil {
@@ -198,7 +208,8 @@ func (s *Server) probe(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ran:
+		case now := <-ran:
+			due = now.Add(ProbeInterval)
 		}
 	}
 }
