@@ -5,15 +5,22 @@
 // results.json after every cell, so an interrupted run keeps what it finished.
 //
 // The validity rules of a cell (see README, "Validity and exit codes"): the
-// load generator's own verdict (loadgen), plus a cell is invalid when
+// load generator's own verdict (loadgen; Cause generator), plus a cell is
+// invalid when
 //   - it was offered more than GeneratorBoundFraction of the generator's
-//     measured ceiling (`concbench ceiling`), when one is known;
+//     measured ceiling (`concbench ceiling`), when one is known (Cause
+//     generator);
 //   - its server did not start, died during the cell, or (cluster) had to
-//     restart a child during the cell;
-//   - no request was answered at all.
+//     restart a child or lost one during the cell (Cause server);
+//   - no request of the measured window was answered successfully: every one
+//     was refused, reset, timed out or got an error status (Cause server,
+//     unless the generator ran out of ports or file descriptors).
+//
+// When the server failed, Cause is server whatever else happened: a crashed
+// server is the finding (see runs.Validity).
 //
 // Invalid cells are kept in results.json with their reasons, and skipped by
-// the SLO checks.
+// the SLO checks (as are classes without a request in the window).
 package bench
 
 import (
@@ -336,8 +343,8 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 		Classes:        []runs.Class{},
 		Timeline:       []runs.Second{},
 	}
-	invalid := func(format string, a ...any) runs.Cell {
-		cell.Validity = runs.Validity{Valid: false, Reasons: []string{fmt.Sprintf(format, a...)}}
+	invalid := func(cause, format string, a ...any) runs.Cell {
+		cell.Validity.Invalidate(cause, fmt.Sprintf(format, a...))
 		return cell
 	}
 	r.prog.cellStart(label, warmup+dur)
@@ -347,10 +354,10 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 		if ctx.Err() != nil {
 			return cell, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
 		}
-		return invalid("server did not start: %v", err), nil
+		return invalid(runs.CauseServer, "server did not start: %v", err), nil
 	}
 	smp := startSampler(srv)
-	first, _ := srv.stats(ctx) // baseline: restarts, pids
+	first, _ := smp.statsNow(ctx) // baseline: restarts, pids
 
 	cfg := loadgen.Config{
 		BaseURL:        "http://" + srv.addr,
@@ -385,8 +392,11 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 	attackCtx, cancel := context.WithTimeout(ctx, warmup+dur+p.Timeout.D()+30*time.Second)
 	res, aerr := r.attack(attackCtx, cfg)
 	cancel()
+	// The cell's last reading (restarts, pids). It joins the sampler's series:
+	// when the sampler took none after the window's end, it is the window's
+	// end reading.
 	endCtx, cancelEnd := context.WithTimeout(context.Background(), 3*time.Second)
-	last, lastErr := srv.stats(endCtx)
+	last, lastErr := smp.statsNow(endCtx)
 	cancelEnd()
 	if prof != nil { // before the server stops: that would cut the captures off
 		files, notes := prof.wait()
@@ -422,7 +432,7 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 		if aerr == nil {
 			aerr = errors.New("no result")
 		}
-		return invalid("load generator failed: %v", aerr), nil
+		return invalid(runs.CauseGenerator, "load generator failed: %v", aerr), nil
 	}
 
 	// What the generator measured.
@@ -450,23 +460,29 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 	cell.Resources = smp.resources(ws, we, cell.Requests)
 	smp.joinTimeline(cell.Timeline, ws)
 	v := res.Validity
-	if last != nil {
-		var notes []string
-		cell.Server, notes = narrow(last, smp.startStats(ws))
+	// The server's figures of the window: from the last /stats reading
+	// answered before it to the first one asked for after it.
+	start, end, notes := smp.windowStats(ws, we)
+	if end == nil && last != nil {
+		end = last
+		notes = append(notes, "no /stats reading was asked for after the window's end: loop delay, queue wait and runtime figures end at the cell's last reading")
+	}
+	if end != nil {
+		var narrowed []string
+		cell.Server, narrowed = narrow(end, start)
 		v.Reasons = append(v.Reasons, notes...)
+		v.Reasons = append(v.Reasons, narrowed...)
 		cell.Server.PIDs = mergePIDs(cell.Server.PIDs, pids)
 	} else {
 		cell.Server.PIDs = pids
 		v.Reasons = append(v.Reasons, fmt.Sprintf("no /stats at the end of the window: %v", lastErr))
 	}
 	if aerr != nil {
-		v.Valid = false
-		v.Reasons = append(v.Reasons, fmt.Sprintf("load generator stopped early: %v", aerr))
+		v.Invalidate(runs.CauseGenerator, fmt.Sprintf("load generator stopped early: %v", aerr))
 	}
 	r.judge(&v, spec, res, first, last, died, srv)
 	if gone := smp.vanished(ws, we); len(gone) > 0 && !died {
-		v.Valid = false
-		v.Reasons = append(v.Reasons, fmt.Sprintf("server process(es) %v exited during the measured window", gone))
+		v.Invalidate(runs.CauseServer, fmt.Sprintf("server process(es) %v exited during the measured window", gone))
 	}
 	if stopErr != nil {
 		v.Reasons = append(v.Reasons, "stopping the server: "+stopErr.Error())
@@ -507,24 +523,54 @@ func (r *runner) startProfiling(ctx context.Context, srv *server, spec cellSpec,
 
 // judge adds the orchestrator's validity rules to the generator's verdict.
 func (r *runner) judge(v *runs.Validity, spec cellSpec, res *loadgen.Result, first, last *servers.Snapshot, died bool, srv *server) {
-	flag := func(format string, a ...any) {
-		v.Valid = false
-		v.Reasons = append(v.Reasons, fmt.Sprintf(format, a...))
+	flag := func(cause, format string, a ...any) {
+		v.Invalidate(cause, fmt.Sprintf(format, a...))
 	}
 	if r.ceilingRPS > 0 && spec.rate > GeneratorBoundFraction*r.ceilingRPS && !mentionsCeiling(v.Reasons) {
-		flag("generator-bound: offered %s req/s is above %.0f%% of the generator's measured ceiling of %s req/s",
+		flag(runs.CauseGenerator, "generator-bound: offered %s req/s is above %.0f%% of the generator's measured ceiling of %s req/s",
 			fmtRate(spec.rate), 100*GeneratorBoundFraction, fmtRate(r.ceilingRPS))
 	}
 	if died {
-		flag("the server exited during the cell (%v)%s", srv.waitErr, srv.stderr.suffix())
+		flag(runs.CauseServer, "the server exited during the cell (%v)%s", srv.waitErr, srv.stderr.suffix())
 	}
 	// (The cluster's supervisor reports restarts in /stats.)
 	if first != nil && last != nil && last.Restarts > first.Restarts {
-		flag("the server restarted %d child process(es) during the cell", last.Restarts-first.Restarts)
+		flag(runs.CauseServer, "the server restarted %d child process(es) during the cell", last.Restarts-first.Restarts)
 	}
-	if res.Requests == 0 {
-		flag("no request was answered in the measured window")
+	switch {
+	case res.OK > 0:
+	case res.Generator.ExhaustionErrors > 0:
+		// The generator ran out of ports or descriptors: its verdict says so.
+	case res.Requests == 0 && res.PoolFull >= loadgen.SaturatedShare:
+		flag(runs.CauseServer, "no request was answered in the measured window: none could even be sent, every connection stayed busy with requests the server did not answer")
+	case res.Requests == 0:
+		flag(runs.CauseGenerator, "no request was sent in the measured window")
+	default:
+		flag(runs.CauseServer, "no request was answered successfully in the measured window: all %d failed (%s)", res.Requests, errorKinds(res.Classes))
 	}
+}
+
+// errorKinds sums the classes' errors by kind: "refused 20, timeout 5".
+func errorKinds(classes []runs.Class) string {
+	n := map[string]int64{}
+	for _, c := range classes {
+		for k, v := range c.ErrorsByKind {
+			n[k] += v
+		}
+	}
+	kinds := make([]string, 0, len(n))
+	for k := range n {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, n[k])
+	}
+	if len(parts) == 0 {
+		return "no error kind recorded"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func mentionsCeiling(reasons []string) bool {

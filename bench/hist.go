@@ -9,7 +9,10 @@ import (
 
 // subtract returns the histogram of what end recorded after start: end and
 // start are two readings of one cumulative histogram, so the difference of
-// their counts is exactly the window's histogram.
+// their counts is exactly the window's histogram. When they are not — end
+// holds fewer values than start, or fewer in some bucket: the histogram was
+// reset in between (a restarted process) or the readings are of different
+// processes — there is no such histogram, and subtract returns an error.
 func subtract(end, start servers.HistSummary) (servers.HistSummary, error) {
 	he, err := end.Decode()
 	if err != nil {
@@ -27,9 +30,21 @@ func subtract(end, start servers.HistSummary) (servers.HistSummary, error) {
 		se.SignificantFigures != ss.SignificantFigures {
 		return servers.HistSummary{}, fmt.Errorf("histograms of different ranges")
 	}
+	if te, ts := he.TotalCount(), hs.TotalCount(); te < ts {
+		return servers.HistSummary{}, fmt.Errorf("the end reading holds %d values, fewer than the %d of the start one (was the histogram reset?)", te, ts)
+	}
+	for i, n := range ss.Counts {
+		var e int64
+		if i < len(se.Counts) {
+			e = se.Counts[i]
+		}
+		if e < n {
+			return servers.HistSummary{}, fmt.Errorf("a bucket of the end reading holds %d values, fewer than the %d of the start one (was the histogram reset?)", e, n)
+		}
+	}
 	for i := range se.Counts {
 		if i < len(ss.Counts) {
-			se.Counts[i] = max(se.Counts[i]-ss.Counts[i], 0)
+			se.Counts[i] -= ss.Counts[i]
 		}
 	}
 	return servers.Summarize(hdrhistogram.Import(se)), nil

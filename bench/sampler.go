@@ -3,7 +3,9 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -28,10 +30,11 @@ type procSample struct {
 	invol   int64
 }
 
-// statsSample is one /stats reading.
+// statsSample is one /stats reading: asked for at at, answered at replied.
+// The server took its snapshot somewhere in between.
 type statsSample struct {
-	at   time.Time
-	snap *servers.Snapshot
+	at, replied time.Time
+	snap        *servers.Snapshot
 }
 
 // sampler reads a server's figures every SampleEvery until stopped: /proc in
@@ -44,8 +47,8 @@ type sampler struct {
 
 	mu    sync.Mutex // guards procs, stats and pids
 	procs []procSample
-	stats []statsSample
-	pids  []int // the latest /stats pids (cluster children)
+	stats []statsSample // in the order they were asked for
+	pids  []int         // the latest /stats pids (cluster children)
 }
 
 func startSampler(srv *server) *sampler {
@@ -107,16 +110,32 @@ func (s *sampler) sampleProcs(context.Context) {
 	s.mu.Unlock()
 }
 
-func (s *sampler) sampleStats(ctx context.Context) {
+func (s *sampler) sampleStats(ctx context.Context) { _, _ = s.statsNow(ctx) }
+
+// statsNow reads /stats now, adds the reading to the series and returns it.
+func (s *sampler) statsNow(ctx context.Context) (*servers.Snapshot, error) {
 	at := time.Now()
 	snap, err := s.srv.stats(ctx)
 	if err != nil {
-		return
+		return nil, err
 	}
+	s.add(statsSample{at: at, replied: time.Now(), snap: snap})
+	return snap, nil
+}
+
+// add inserts a /stats reading in the series, by the time it was asked for
+// (readings of two goroutines may be answered out of order).
+func (s *sampler) add(x statsSample) {
 	s.mu.Lock()
-	s.stats = append(s.stats, statsSample{at: at, snap: snap})
-	s.pids = snap.PIDs
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	i := len(s.stats)
+	for i > 0 && s.stats[i-1].at.After(x.at) {
+		i--
+	}
+	s.stats = slices.Insert(s.stats, i, x)
+	if i == len(s.stats)-1 {
+		s.pids = x.snap.PIDs
+	}
 }
 
 func contains(s []int, v int) bool {
@@ -203,15 +222,34 @@ func (s *sampler) resources(start, end time.Time, requests int64) runs.Resources
 	return r
 }
 
-// startStats returns the /stats reading closest before start (else the first).
-func (s *sampler) startStats(start time.Time) *servers.Snapshot {
+// windowStats returns the /stats readings that bound the window [start,
+// end]: the last one answered at or before start, so that it holds nothing
+// of the window, and the first one asked for at or after end, so that it holds
+// all of it. Without a reading answered by start it falls back on the last
+// one asked for by start, else the first, and says so in a note; without a
+// reading asked for after end, end is nil. Both are nil without readings.
+func (s *sampler) windowStats(start, end time.Time) (first, last *servers.Snapshot, notes []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	first, _ := bracket(s.stats, func(x statsSample) time.Time { return x.at }, start, start)
-	if first < 0 {
-		return nil
+	for _, x := range s.stats {
+		if !x.replied.After(start) {
+			first = x.snap
+		}
 	}
-	return s.stats[first].snap
+	if first == nil && len(s.stats) > 0 {
+		i, _ := bracket(s.stats, func(x statsSample) time.Time { return x.at }, start, start)
+		x := s.stats[i]
+		first = x.snap
+		notes = append(notes, fmt.Sprintf("no /stats reply came before the window started: loop delay, queue wait and runtime figures start from a reading answered %s into the window",
+			x.replied.Sub(start).Round(time.Millisecond)))
+	}
+	for _, x := range s.stats {
+		if !x.at.Before(end) {
+			last = x.snap
+			break
+		}
+	}
+	return first, last, notes
 }
 
 // joinTimeline adds the server's figures to each second of the timeline: peak

@@ -9,8 +9,10 @@ import (
 // matching cell. A latency figure is read from the class's response time
 // (counted from the intended send time); errors is the class's failed requests
 // as a percentage of its requests. An SLO without a class applies to each class
-// separately. Invalid cells are skipped (Skipped set, Passed false): their
-// figures describe the generator, not the server.
+// separately. A check is skipped (Skipped set, Passed false, Reason saying
+// why) on an invalid cell, whose figures do not describe the server, and on a
+// class that had no request in the measured window: it has no figure, and a
+// threshold would pass vacuously.
 func EvaluateSLOs(p plan.Plan, cells []runs.Cell) []runs.SLOResult {
 	var out []runs.SLOResult
 	for _, slo := range p.SLOs {
@@ -24,8 +26,15 @@ func EvaluateSLOs(p plan.Plan, cells []runs.Cell) []runs.SLOResult {
 					continue
 				}
 				r := runs.SLOResult{Expr: e.String(), Cell: c.ID, Class: cl.Name, Limit: e.Limit, Unit: e.Unit}
-				if !c.Validity.Valid {
+				switch {
+				case !c.Validity.Valid:
 					r.Skipped = true
+					r.Reason = "the cell is invalid: " + invalidCause(c.Validity)
+				case cl.Requests == 0:
+					r.Skipped = true
+					r.Reason = "no request of this class was sent in the measured window"
+				}
+				if r.Skipped {
 					out = append(out, r)
 					continue
 				}
@@ -74,4 +83,12 @@ func SLOCounts(rs []runs.SLOResult) (broken, skipped int) {
 		}
 	}
 	return broken, skipped
+}
+
+// invalidCause says in a few words why an invalid cell is invalid.
+func invalidCause(v runs.Validity) string {
+	if v.ServerFailed() {
+		return "the server failed"
+	}
+	return "generator-bound" // also an old file's cell without a cause
 }

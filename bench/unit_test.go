@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/runs"
 	"github.com/concbench/concbench/servers"
@@ -46,6 +48,38 @@ func TestSubtract(t *testing.T) {
 	other := servers.Summarize(oh)
 	if _, err := subtract(end, other); err == nil {
 		t.Errorf("subtract of histograms of different ranges: no error")
+	}
+}
+
+// TestSubtractReset: readings that are not of one cumulative histogram (it was
+// reset in between, or they are of different processes) have no difference:
+// subtract says so instead of clamping the buckets that went negative, and
+// narrow keeps the whole histogram with a note.
+func TestSubtractReset(t *testing.T) {
+	before := servers.NewHistogram()
+	for range 100 {
+		before.Record(time.Millisecond)
+	}
+	start := before.Summary()
+	fewer := servers.NewHistogram() // reset, then 10 values
+	more := servers.NewHistogram()  // reset, then 150 values elsewhere
+	for range 10 {
+		fewer.Record(500 * time.Millisecond)
+	}
+	for range 150 {
+		more.Record(500 * time.Millisecond)
+	}
+	for name, end := range map[string]servers.HistSummary{"fewer values": fewer.Summary(), "a bucket went down": more.Summary()} {
+		if d, err := subtract(end, start); err == nil {
+			t.Errorf("%s: subtract = %d values, no error; want an error", name, d.Count)
+		}
+	}
+	e := more.Summary()
+	child := servers.Snapshot{PIDs: []int{7}, LoopDelay: &e}
+	got, notes := narrow(&servers.Snapshot{Procs: []servers.Snapshot{child}},
+		&servers.Snapshot{Procs: []servers.Snapshot{{PIDs: []int{7}, LoopDelay: &start}}})
+	if len(notes) != 1 || !strings.Contains(notes[0], "loop delay not narrowed to the window") || got.Procs[0].LoopDelay.Count != 150 {
+		t.Errorf("narrow of a reset histogram: %d values, notes %q; want the whole 150 and a note", got.Procs[0].LoopDelay.Count, notes)
 	}
 }
 
@@ -142,10 +176,13 @@ func TestEvaluateSLOs(t *testing.T) {
 			{Name: "cpu", Requests: 10, Response: runs.Latency{P99: 900}},
 		}}
 	}
+	empty := cell("d", "goroutine", true, 0, 0) // no plain request in the window: no p99 to check
+	empty.Classes[0] = runs.Class{Name: "plain"}
 	got := EvaluateSLOs(p, []runs.Cell{
 		cell("a", "goroutine", true, 10, 0),
 		cell("b", "eventloop", true, 80, 2),
 		cell("c", "eventloop", false, 80, 50),
+		empty,
 	})
 	var lines []string
 	for _, r := range got {
@@ -155,6 +192,7 @@ func TestEvaluateSLOs(t *testing.T) {
 		"p99 <= 50ms a plain pass",
 		"p99 <= 50ms b plain FAIL",
 		"p99 <= 50ms c plain skipped",
+		"p99 <= 50ms d plain skipped",
 		"errors < 1% b plain FAIL",
 		"errors < 1% b cpu pass",
 		"errors < 1% c plain skipped",
@@ -163,8 +201,16 @@ func TestEvaluateSLOs(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("EvaluateSLOs:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	if b, s := SLOCounts(got); b != 2 || s != 3 {
-		t.Errorf("SLOCounts = %d broken, %d skipped; want 2, 3", b, s)
+	if b, s := SLOCounts(got); b != 2 || s != 4 {
+		t.Errorf("SLOCounts = %d broken, %d skipped; want 2, 4", b, s)
+	}
+	for _, r := range got {
+		if r.Skipped && r.Reason == "" {
+			t.Errorf("%s on %s/%s skipped without a reason", r.Expr, r.Cell, r.Class)
+		}
+		if r.Cell == "d" && r.Skipped && r.Reason != "no request of this class was sent in the measured window" {
+			t.Errorf("%s on d/plain skipped: %q", r.Expr, r.Reason)
+		}
 	}
 }
 
@@ -237,5 +283,104 @@ func TestVanished(t *testing.T) {
 	}
 	if got := s.vanished(t0.Add(2*time.Second), t0.Add(3*time.Second)); len(got) != 0 {
 		t.Errorf("vanished after the change = %v; want none", got)
+	}
+}
+
+// TestJudge: the orchestrator's rules and their causes. A cell whose every
+// request was refused is the server's failure, not a valid over-capacity cell
+// with a sub-millisecond p99; a server failure outranks the generator's.
+func TestJudge(t *testing.T) {
+	spec := cellSpec{model: "cluster", rate: 100}
+	refused := func() *loadgen.Result {
+		return &loadgen.Result{Requests: 100, Errors: 100, Classes: []runs.Class{
+			{Name: "plain", Requests: 90, Errors: 90, ErrorsByKind: map[string]int64{"refused": 80, "reset": 10}},
+			{Name: "cpu", Requests: 10, Errors: 10, ErrorsByKind: map[string]int64{"refused": 10}},
+		}}
+	}
+	ok := &loadgen.Result{Requests: 100, OK: 100}
+	genBound := runs.Validity{Valid: false, Cause: runs.CauseGenerator, Reasons: []string{"Generator-bound: lag."}}
+	for _, tt := range []struct {
+		name        string
+		ceiling     float64
+		in          runs.Validity
+		res         *loadgen.Result
+		first, last *servers.Snapshot
+		died        bool
+		valid       bool
+		cause       string
+		reason      string // in the last reason
+	}{
+		{name: "healthy", in: runs.Validity{Valid: true}, res: ok, valid: true},
+		{name: "every request refused", in: runs.Validity{Valid: true, OverCapacity: true}, res: refused(), cause: runs.CauseServer,
+			reason: "no request was answered successfully in the measured window: all 100 failed (refused 90, reset 10)"},
+		{name: "refused while generator-bound", in: genBound, res: refused(), cause: runs.CauseServer, reason: "no request was answered successfully"},
+		{name: "ports ran out", in: genBound, res: &loadgen.Result{Requests: 100, Errors: 100, Generator: loadgen.Generator{ExhaustionErrors: 100}},
+			cause: runs.CauseGenerator, reason: "Generator-bound: lag."},
+		{name: "nothing sent, pool free", in: genBound, res: &loadgen.Result{}, cause: runs.CauseGenerator, reason: "no request was sent"},
+		{name: "nothing sent, pool held by the server", in: runs.Validity{Valid: true, OverCapacity: true}, res: &loadgen.Result{PoolFull: 1},
+			cause: runs.CauseServer, reason: "every connection stayed busy"},
+		{name: "above the ceiling", ceiling: 120, in: runs.Validity{Valid: true}, res: ok, cause: runs.CauseGenerator, reason: "generator's measured ceiling"},
+		{name: "died", in: runs.Validity{Valid: true}, res: ok, died: true, cause: runs.CauseServer, reason: "the server exited during the cell"},
+		{name: "died while generator-bound", ceiling: 120, in: genBound, res: ok, died: true, cause: runs.CauseServer, reason: "the server exited"},
+		{name: "child restarted", in: runs.Validity{Valid: true}, res: ok, first: &servers.Snapshot{}, last: &servers.Snapshot{Restarts: 1},
+			cause: runs.CauseServer, reason: "restarted 1 child process(es)"},
+	} {
+		r := &runner{ceilingRPS: tt.ceiling}
+		v := tt.in
+		v.Reasons = slices.Clone(v.Reasons)
+		r.judge(&v, spec, tt.res, tt.first, tt.last, tt.died, &server{stderr: &tailBuffer{max: 64}})
+		if v.Valid != tt.valid || v.Cause != tt.cause {
+			t.Errorf("%s: valid %t, cause %q; want %t, %q (reasons %q)", tt.name, v.Valid, v.Cause, tt.valid, tt.cause, v.Reasons)
+			continue
+		}
+		if tt.reason != "" && (len(v.Reasons) == 0 || !strings.Contains(v.Reasons[len(v.Reasons)-1], tt.reason)) {
+			t.Errorf("%s: reasons %q; want the last to contain %q", tt.name, v.Reasons, tt.reason)
+		}
+	}
+}
+
+// TestWindowStats: the server's figures of a window run from the last /stats
+// reading answered by its start (not one asked for before it but answered
+// inside it, which holds some of the window) to the first one asked for at or
+// after its end (not the reading taken once the attack returned, after the
+// drain, when an earlier one exists).
+func TestWindowStats(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	snaps := map[string]*servers.Snapshot{}
+	s := &sampler{}
+	// Added out of order, as two goroutines' readings may be answered.
+	for _, x := range []struct {
+		name          string
+		asked, answer int
+	}{
+		{"A", 0, 10},
+		{"B", 900, 1050}, // asked before the start, answered after it
+		{"last", 3500, 3510},
+		{"D", 3100, 3120},
+		{"C", 2900, 3005}, // asked before the end
+	} {
+		snaps[x.name] = &servers.Snapshot{Model: x.name}
+		s.add(statsSample{at: at(x.asked), replied: at(x.answer), snap: snaps[x.name]})
+	}
+	var order []string
+	for _, x := range s.stats {
+		order = append(order, x.snap.Model)
+	}
+	if got := strings.Join(order, " "); got != "A B C D last" {
+		t.Errorf("series in order %s; want A B C D last (by the time asked)", got)
+	}
+	start, end, notes := s.windowStats(at(1000), at(3000))
+	if start != snaps["A"] || end != snaps["D"] || len(notes) != 0 {
+		t.Errorf("windowStats = %v, %v, %q; want A, D, no note", start, end, notes)
+	}
+	// No reply before the start: the first reading, with a note; nothing
+	// asked for after the end: no end reading.
+	start, end, notes = s.windowStats(at(5), at(4000))
+	if start != snaps["A"] || end != nil || len(notes) != 1 || !strings.Contains(notes[0], "answered 5ms into the window") {
+		t.Errorf("windowStats without readings outside the window = %v, %v, %q; want A with a note, nil", start, end, notes)
+	}
+	if start, end, notes := (&sampler{}).windowStats(t0, t0); start != nil || end != nil || notes != nil {
+		t.Errorf("windowStats of no readings = %v, %v, %q", start, end, notes)
 	}
 }

@@ -183,7 +183,9 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 func printProfile(w io.Writer, dir, bin string, c runs.Cell, top int) error {
 	paths := bench.ProfilePaths(c.Files, bench.ProfileCPU)
 	state := "valid"
-	if !c.Validity.Valid {
+	if c.Validity.ServerFailed() {
+		state = "INVALID: the server failed during the window"
+	} else if !c.Validity.Valid {
 		state = "INVALID: the latencies describe the load generator, the profile still describes the server"
 	} else if c.Validity.OverCapacity {
 		state = "valid, over capacity"

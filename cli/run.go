@@ -148,7 +148,7 @@ func runExit(w io.Writer, res *bench.Outcome, err error) error {
 		}
 	}
 	if res.SLOSkipped > 0 {
-		fmt.Fprintf(w, "%d SLO checks skipped on invalid cells\n", res.SLOSkipped)
+		fmt.Fprintf(w, "%d SLO checks skipped (invalid cells, or classes without requests)\n", res.SLOSkipped)
 	}
 	if res.Invalid > 0 {
 		fmt.Fprintf(w, "%d of %d cells invalid: their figures describe the load generator or a failed server, not the model (reasons in %s)\n", res.Invalid, len(r.Cells), runs.FileName)

@@ -424,3 +424,51 @@ func TestCeilingSteps(t *testing.T) {
 		t.Errorf("Ceiling steps %v, best %.0f req/s, transport %s; want 100, 200, 400 and a best rate", offered, res.RPS, res.Transport)
 	}
 }
+
+// TestEarlyStopAchieved: when the sending stops early, the achieved rate
+// counts the answers received by the shortened window's end, the window it is
+// divided by; answers to the last requests, arriving 100 ms later, are not in
+// it. (They used to be counted up to the planned end: 280 req/s of 200
+// offered after max_requests, about 120 of 100 after a cancellation.)
+func TestEarlyStopAchieved(t *testing.T) {
+	url := testServer(t)
+	slow := []plan.Class{{Name: "slow", Target: "/slow?ms=100", Weight: 1}}
+	t.Run("max_requests", func(t *testing.T) {
+		res := attack(t, Config{
+			BaseURL:     url,
+			Mix:         slow,
+			Rate:        200,
+			Warmup:      100 * time.Millisecond,
+			Duration:    5 * time.Second,
+			MaxRequests: 70, // 20 in the warmup, 50 measured: a 250 ms window
+		}, nil)
+		if res.StoppedBy != "max_requests" {
+			t.Fatalf("stopped by %q; want max_requests", res.StoppedBy)
+		}
+		// Requests sent by 250 ms in are answered by the window's end at
+		// 350 ms: at most 50 answers in 250 ms, 200 req/s (+1 answer of slack).
+		if res.AchievedRPS > 204 || res.AchievedRPS < 100 {
+			t.Errorf("achieved %.1f req/s in a %s window; want about 200 (at most 204)", res.AchievedRPS, res.Window.End.Sub(res.Window.Start))
+		}
+	})
+	t.Run("context", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+		defer cancel()
+		res, err := Attack(ctx, Config{
+			BaseURL:  url,
+			Mix:      slow,
+			Rate:     100,
+			Warmup:   100 * time.Millisecond,
+			Duration: 10 * time.Second,
+		})
+		if !errors.Is(err, context.DeadlineExceeded) || res == nil {
+			t.Fatalf("Attack = %v, %v; want a result and the context's error", res, err)
+		}
+		w := res.Window.End.Sub(res.Window.Start)
+		// Answers by the cancellation: requests sent (warmup included) up to
+		// 100 ms before it, as many as the window is long at 100 req/s.
+		if max := 100 + 1/w.Seconds(); res.AchievedRPS > max {
+			t.Errorf("achieved %.1f req/s in a %s window; want at most %.1f (answers after the cancellation counted?)", res.AchievedRPS, w, max)
+		}
+	})
+}

@@ -26,6 +26,11 @@
 // include failed requests. Results are streamed into histograms and counters
 // as they arrive and never kept.
 //
+// A histogram only holds requests that were sent. When the cell is over
+// capacity (below) the requests due but never sent (Missed) are the ones that
+// waited longest, and they are in no histogram: the percentiles of such a
+// cell are a lower bound of what its users would have seen, as wrk2's are.
+//
 // # Validity
 //
 // After the attack the generator judges its own cell (Result.Validity). The
@@ -41,8 +46,9 @@
 // p99, nor 5 % of the requests not being sent. Counts compared with the
 // offered rate get one request of slack for the window's edges.
 //
-// The cell is generator-bound — Valid=false: its latencies describe the
-// generator and must not be read as the server's — when any of:
+// The cell is generator-bound — Valid=false, Cause=runs.CauseGenerator: its
+// latencies describe the generator and must not be read as the server's —
+// when any of:
 //
 //	(a) sent < 95 % of offered (MinSentShare) while the pool was not
 //	    saturated: the generator did not keep to the schedule although
@@ -74,6 +80,9 @@
 //	    answers for ≥ 1 % of the window; or
 //	(h) achieved < 95 % of offered while sent ≥ 95 %: requests left on time
 //	    but answers came back slower than that, or not at all.
+//
+// The percentiles of an over-capacity cell are a lower bound: see "What is
+// measured" about the requests it missed.
 //
 // Every flag adds one sentence with its numbers to Validity.Reasons; a
 // generator-bound cell also gets a last sentence of evidence: the generator's

@@ -59,14 +59,21 @@ type recorder struct {
 	winStart  time.Time
 	winEnd    time.Time
 	cancelled time.Time // when ctx was cancelled; zero if it was not
+	// maxEnd is where the window ends if MaxRequests stops the sending first
+	// (the end of the last allowed tick's slot, at most winEnd).
+	maxEnd time.Time
 
 	secs     []*secRec // open seconds of the window, nil once written
 	next     int       // first second not yet written
 	timeline []runs.Second
 
-	requests, answers int64
-	late, unmatched   int64
-	gen               Generator
+	// answers counts the answers received in the window; answersToMax those
+	// received by maxEnd, the window's end when MaxRequests stops the attack.
+	// Neither counts an answer received after ctx was cancelled: the window
+	// then ends at the cancellation. Each is divided by its own window.
+	requests, answers, answersToMax int64
+	late, unmatched                 int64
+	gen                             Generator
 
 	raw    vegeta.Encoder
 	rawBuf *bufio.Writer
@@ -196,6 +203,7 @@ func (r *recorder) learnStart() {
 	}
 	r.began, r.haveBegan = began, true
 	r.winStart, r.winEnd = began.Add(r.w), began.Add(r.w+r.d)
+	r.maxEnd = began.Add(r.maxRequestsEnd())
 	for _, c := range r.classes {
 		r.hlogHeader(c)
 	}
@@ -203,6 +211,12 @@ func (r *recorder) learnStart() {
 
 // inWindow reports whether t is in the measured window (start, end].
 func (r *recorder) inWindow(t time.Time) bool { return t.After(r.winStart) && !t.After(r.winEnd) }
+
+// maxRequestsEnd is the end of the window, as an offset from began, when
+// MaxRequests stops the sending: the end of the last allowed tick's slot.
+func (r *recorder) maxRequestsEnd() time.Duration {
+	return min(r.w+r.d, r.sched.slotEnd(r.sched.max-1))
+}
 
 // consume receives results until vegeta closes the channel (and reports
 // drained) or, once ctx is cancelled, for at most cancelGrace more.
@@ -266,8 +280,13 @@ func (r *recorder) add(res *vegeta.Result) {
 	}
 	if res.Code != 0 {
 		r.answersAll++
-		if r.inWindow(end) {
+		// Every answer received before the cancellation ended before it
+		// (end ≤ now when it is read), so none counted earlier lies after it.
+		if r.inWindow(end) && (r.cancelled.IsZero() || !end.After(r.cancelled)) {
 			r.answers++
+			if !end.After(r.maxEnd) {
+				r.answersToMax++
+			}
 		}
 	}
 	switch {
@@ -507,10 +526,13 @@ func (r *recorder) result() (*Result, error) {
 		out.StoppedBy = "duration"
 	}
 
-	// The measured window ends early when sending stopped early.
+	// The measured window ends early when sending stopped early; answers are
+	// counted up to the same edge (see recorder.answers).
 	endOff := r.w + r.d
+	answers := r.answers
 	if out.StoppedBy == "max_requests" {
-		endOff = min(endOff, r.sched.slotEnd(r.sched.max-1))
+		endOff = r.maxRequestsEnd()
+		answers = r.answersToMax
 	}
 	if !r.cancelled.IsZero() {
 		out.StoppedBy = "context"
@@ -562,7 +584,7 @@ func (r *recorder) result() (*Result, error) {
 	var due int64
 	if measured > 0 {
 		out.SentRPS = round3(float64(out.Requests) / measured.Seconds())
-		out.AchievedRPS = round3(float64(r.answers) / measured.Seconds())
+		out.AchievedRPS = round3(float64(answers) / measured.Seconds())
 		due = int64(r.ticks(r.w, r.w+measured))
 		sentByEnd := r.gen.WarmupRequests + out.Requests + r.unmatched
 		out.Missed = max(int64(r.ticks(0, r.w+measured))-sentByEnd, 0)
@@ -585,7 +607,7 @@ func (r *recorder) result() (*Result, error) {
 		out.Generator.HiccupMax = time.Duration(h.Max()) * time.Microsecond
 	}
 
-	out.Validity = judge(out.verdictInput(measured, due, r.answers, cfg.CeilingRPS))
+	out.Validity = judge(out.verdictInput(measured, due, answers, cfg.CeilingRPS))
 
 	errs := r.errs
 	if r.unmatched > 0 {

@@ -10,6 +10,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/runs"
 )
 
 func TestMixSeq(t *testing.T) {
@@ -178,6 +179,9 @@ func TestJudge(t *testing.T) {
 		if v.Valid != tt.valid || v.OverCapacity != tt.over {
 			t.Errorf("%s: judge(%+v) = valid %t, over capacity %t; want %t, %t (reasons %q)", tt.name, in, v.Valid, v.OverCapacity, tt.valid, tt.over, v.Reasons)
 			continue
+		}
+		if wantCause := map[bool]string{true: "", false: runs.CauseGenerator}[tt.valid]; v.Cause != wantCause {
+			t.Errorf("%s: cause %q; want %q", tt.name, v.Cause, wantCause)
 		}
 		if tt.reason == "" {
 			if len(v.Reasons) != 0 {

@@ -49,8 +49,7 @@ func (r *Result) verdictInput(measured time.Duration, due, answers int64, ceilin
 func judge(in verdictInput) runs.Validity {
 	v := runs.Validity{Valid: true}
 	bound := func(format string, args ...any) {
-		v.Valid = false
-		v.Reasons = append(v.Reasons, "Generator-bound: "+fmt.Sprintf(format, args...))
+		v.Invalidate(runs.CauseGenerator, "Generator-bound: "+fmt.Sprintf(format, args...))
 	}
 	if in.measured <= 0 || in.due == 0 {
 		bound("nothing was measured: the attack stopped (%s) before its measured window began.", in.stop)

@@ -135,6 +135,12 @@ type PoolFigures struct {
 // Group is one model × scenario × offered rate: its repetitions and their
 // figures. Figures are medians over the valid repetitions, or over all of them
 // when none is valid (the group is then Invalid and drawn as such).
+//
+// A repetition is invalid for one of two causes (runs.Validity.Cause): the
+// load generator limited it, and its figures describe the generator; or the
+// server failed (died, lost or restarted a child, answered nothing). The
+// first is left out of every comparison. The second is a finding about the
+// model: a group with a failed repetition did not keep up.
 type Group struct {
 	Model, Scenario string
 	Rate            float64
@@ -142,9 +148,10 @@ type Group struct {
 	Cells, Used []*runs.Cell
 	// Invalid is set when no repetition measured the server.
 	Invalid bool
-	// InvalidReps counts generator-bound repetitions (excluded from the figures
-	// of a group that has valid ones).
-	InvalidReps int
+	// InvalidReps counts invalid repetitions (excluded from the figures of a
+	// group that has valid ones); ServerFailedReps those of them whose server
+	// failed.
+	InvalidReps, ServerFailedReps int
 	// OverCapacity is set when a used repetition could not keep up.
 	OverCapacity bool
 	Reasons      []string
@@ -170,11 +177,18 @@ func (g *Group) Class(name string) *ClassFigures {
 	return nil
 }
 
+// ServerFailed reports whether the server failed in a repetition of the group.
+func (g *Group) ServerFailed() bool { return g.ServerFailedReps > 0 }
+
 // Validity is the group's validity in a few words.
 func (g *Group) Validity() string {
 	switch {
+	case g.Invalid && g.ServerFailed():
+		return "invalid: server failed"
 	case g.Invalid:
 		return "invalid: generator-bound"
+	case g.ServerFailed():
+		return "invalid: server failed in " + plural(g.ServerFailedReps, "rep") + " of " + itoa(len(g.Cells))
 	case g.InvalidReps > 0 && g.OverCapacity:
 		return "over capacity; " + plural(g.InvalidReps, "rep") + " of " + itoa(len(g.Cells)) + " invalid, excluded"
 	case g.InvalidReps > 0:
@@ -186,9 +200,10 @@ func (g *Group) Validity() string {
 }
 
 // KeptUp reports whether the group delivered at least KeptFraction of its
-// offered rate as successful answers, and was not over capacity.
+// offered rate as successful answers, was not over capacity, and its server
+// did not fail in any repetition.
 func (g *Group) KeptUp() bool {
-	return !g.Invalid && !g.OverCapacity && g.Goodput.OK() && g.Goodput.Med >= KeptFraction*g.Rate
+	return !g.Invalid && !g.ServerFailed() && !g.OverCapacity && g.Goodput.OK() && g.Goodput.Med >= KeptFraction*g.Rate
 }
 
 // KeptFraction is the share of the offered rate a group must deliver as
@@ -203,6 +218,9 @@ func newGroup(model, scenario string, rate float64, cells []*runs.Cell) *Group {
 			g.Used = append(g.Used, c)
 		} else {
 			g.InvalidReps++
+			if c.Validity.ServerFailed() {
+				g.ServerFailedReps++
+			}
 		}
 		for _, r := range c.Validity.Reasons {
 			if !slices.Contains(g.Reasons, r) {
@@ -223,11 +241,15 @@ func newGroup(model, scenario string, rate float64, cells []*runs.Cell) *Group {
 	}
 	g.Achieved = statBy(used, func(c *runs.Cell) float64 { return c.AchievedRPS })
 	g.ErrorRate = statBy(used, func(c *runs.Cell) float64 { return ratio(c.Errors, c.Requests) })
+	// Goodput: successful answers per second of the window. (AchievedRPS
+	// counts answers with any status and leaves out failures without one, such
+	// as timeouts, which Errors counts: scaling it by the error share would
+	// count those twice.)
 	g.Goodput = statBy(used, func(c *runs.Cell) float64 {
-		if c.Requests == 0 {
-			return 0
+		if c.DurationSec <= 0 {
+			return math.NaN()
 		}
-		return c.AchievedRPS * (1 - ratio(c.Errors, c.Requests))
+		return float64(c.OK) / c.DurationSec
 	})
 	g.PeakRSS = statBy(used, func(c *runs.Cell) float64 { return positive(float64(c.Resources.PeakRSSBytes)) })
 	g.PeakThreads = statBy(used, func(c *runs.Cell) float64 { return positive(float64(c.Resources.PeakThreads)) })

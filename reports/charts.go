@@ -94,10 +94,12 @@ type Series struct {
 }
 
 // Point is a figure: the median Y with the repetitions' spread [Lo, Hi].
-// Invalid points (generator-bound) are drawn hollow and grey.
+// Invalid points are drawn hollow and grey: generator-bound ones, and those of
+// a server that failed (Failed set too), labelled apart.
 type Point struct {
 	X, Y, Lo, Hi float64
 	Invalid      bool
+	Failed       bool
 }
 
 // Mark is an annotated point, such as a model's knee.
@@ -129,8 +131,8 @@ var (
 
 func nines(q float64) float64 { return -math.Log10(1 - q) }
 
-func invalidEntry() LegendEntry {
-	return LegendEntry{Label: "invalid: generator-bound", Key: keyInvalid, Dash: Dashed, Line: true, Glyph: true, Hollow: true}
+func invalidEntry(label string) LegendEntry {
+	return LegendEntry{Label: label, Key: keyInvalid, Dash: Dashed, Line: true, Glyph: true, Hollow: true}
 }
 
 func modelEntry(model, label string) LegendEntry {
@@ -141,7 +143,7 @@ func modelEntry(model, label string) LegendEntry {
 }
 
 // invalidModelEntry is the legend entry of a model drawn grey because all of
-// its figures in the chart are generator-bound.
+// its figures in the chart are invalid.
 func invalidModelEntry(label string) LegendEntry {
 	return LegendEntry{Label: label, Key: keyInvalid, Dash: Dashed, Line: true, Glyph: true, Hollow: true}
 }
@@ -149,8 +151,12 @@ func invalidModelEntry(label string) LegendEntry {
 // groupLabel is a model's legend label in a one-group-per-model chart.
 func groupLabel(g *Group) string {
 	switch {
+	case g.Invalid && g.ServerFailed():
+		return g.Model + " (server failed)"
 	case g.Invalid:
 		return g.Model + " (invalid)"
+	case g.ServerFailed():
+		return fmt.Sprintf("%s (server failed in %d/%d reps, left out)", g.Model, g.ServerFailedReps, len(g.Cells))
 	case g.InvalidReps > 0:
 		return fmt.Sprintf("%s (%d/%d reps invalid, left out)", g.Model, g.InvalidReps, len(g.Cells))
 	case g.OverCapacity:
@@ -161,22 +167,26 @@ func groupLabel(g *Group) string {
 
 // pointOf makes a point of a group's figure.
 func pointOf(x float64, s Stat, g *Group) Point {
-	return Point{X: x, Y: s.Med, Lo: s.Min, Hi: s.Max, Invalid: g.Invalid}
+	return Point{X: x, Y: s.Med, Lo: s.Min, Hi: s.Max, Invalid: g.Invalid, Failed: g.Invalid && g.ServerFailed()}
 }
 
 // chartDecor adds the invalid and spread legend entries the chart needs.
 func chartDecor(ch *Chart) {
-	invalid, spread := false, false
+	generator, failed, spread := false, false, false
 	for _, p := range ch.Panels {
 		for _, s := range p.Series {
 			for _, pt := range s.Points {
-				invalid = invalid || pt.Invalid
+				generator = generator || (pt.Invalid && !pt.Failed)
+				failed = failed || pt.Failed
 				spread = spread || pt.Hi > pt.Lo
 			}
 		}
 	}
-	if invalid {
-		ch.Legend = append(ch.Legend, invalidEntry())
+	if generator {
+		ch.Legend = append(ch.Legend, invalidEntry("invalid: generator-bound"))
+	}
+	if failed {
+		ch.Legend = append(ch.Legend, invalidEntry("invalid: server failed"))
 	}
 	if spread {
 		ch.Legend = append(ch.Legend, LegendEntry{Label: "min–max over reps", Key: keyBlack, ErrBar: true})
@@ -253,18 +263,25 @@ func (r *Report) percentileSentences(s *Scenario, class string, heavy bool, gs [
 		cf *ClassFigures
 	}
 	var valid []row
-	var invalid, partial []string
+	var invalid, failed, partial, partFailed []string
 	for _, g := range gs {
 		cf := g.Class(class)
 		if cf == nil || !cf.Response.OK() {
 			continue
 		}
-		if g.Invalid {
+		switch {
+		case g.Invalid && g.ServerFailed():
+			failed = append(failed, g.Model)
+			continue
+		case g.Invalid:
 			invalid = append(invalid, g.Model)
 			continue
 		}
-		if g.InvalidReps > 0 {
-			partial = append(partial, fmt.Sprintf("%s (%d of %d)", g.Model, g.InvalidReps, len(g.Cells)))
+		if g.ServerFailed() {
+			partFailed = append(partFailed, fmt.Sprintf("%s (%d of %d)", g.Model, g.ServerFailedReps, len(g.Cells)))
+		}
+		if g.InvalidReps > g.ServerFailedReps {
+			partial = append(partial, fmt.Sprintf("%s (%d of %d)", g.Model, g.InvalidReps-g.ServerFailedReps, len(g.Cells)))
 		}
 		valid = append(valid, row{g, cf})
 	}
@@ -272,7 +289,11 @@ func (r *Report) percentileSentences(s *Scenario, class string, heavy bool, gs [
 	at := rateText(s.RefRate)
 	switch len(valid) {
 	case 0:
-		out = append(out, fmt.Sprintf("No model was measured validly at %s: every line here is generator-bound and describes the load generator, not the server.", at))
+		if len(failed) == 0 {
+			out = append(out, fmt.Sprintf("No model was measured validly at %s: every line here is generator-bound and describes the load generator, not the server.", at))
+		} else {
+			out = append(out, fmt.Sprintf("No model was measured validly at %s.", at))
+		}
 	case 1:
 		v := valid[0]
 		out = append(out, fmt.Sprintf("At %s, %s (%s) p99 was %s (%s).", at, class, classKind(heavy), fmtMs(v.cf.Response.P99.Med), v.g.Model))
@@ -291,6 +312,12 @@ func (r *Report) percentileSentences(s *Scenario, class string, heavy bool, gs [
 		} else {
 			out = append(out, fmt.Sprintf("Tails stayed short: every model's p99.9 was within %s of its p50.", fmtFactor(tail(w))))
 		}
+	}
+	if len(failed) > 0 {
+		out = append(out, fmt.Sprintf("The server of %s failed at this rate (see the diagnosis): its grey line is not a working server's.", join(failed)))
+	}
+	if len(partFailed) > 0 {
+		out = append(out, fmt.Sprintf("Repetitions whose server failed were left out for %s: see the diagnosis.", join(partFailed)))
 	}
 	if len(invalid) > 0 {
 		verb := "was"
@@ -435,7 +462,9 @@ func (r *Report) loadSentences(s *Scenario) []string {
 			continue
 		}
 		t := fmt.Sprintf("%s got %s of %s", g.Model, fmtNum(g.Achieved.Med), rateText(g.Rate))
-		if g.Invalid {
+		if g.Invalid && g.ServerFailed() {
+			t += " (server failed)"
+		} else if g.Invalid {
 			t += " (generator-bound)"
 		} else if g.OverCapacity {
 			t += " (over capacity)"
@@ -652,7 +681,7 @@ func (r *Report) timelineCharts() {
 				panels[i].XLabel = "time in window (s)"
 			}
 			for _, pk := range picks {
-				inv := !pk.c.Validity.Valid
+				inv, failed := !pk.c.Validity.Valid, pk.c.Validity.ServerFailed()
 				get := []func(runs.Second) (float64, bool){
 					func(s runs.Second) (float64, bool) { return float64(s.Requests), true },
 					func(s runs.Second) (float64, bool) { return s.P99, s.P99 > 0 },
@@ -665,14 +694,16 @@ func (r *Report) timelineCharts() {
 					ser := Series{Name: pk.g.Model, Key: pk.g.Model, Line: true}
 					for _, sec := range pk.c.Timeline {
 						if v, ok := f(sec); ok {
-							ser.Points = append(ser.Points, Point{X: float64(sec.T), Y: v, Lo: v, Hi: v, Invalid: inv})
+							ser.Points = append(ser.Points, Point{X: float64(sec.T), Y: v, Lo: v, Hi: v, Invalid: inv, Failed: failed})
 						}
 					}
 					if len(ser.Points) > 0 {
 						panels[i].Series = append(panels[i].Series, ser)
 					}
 				}
-				if inv {
+				if failed {
+					ch.Legend = append(ch.Legend, invalidModelEntry(fmt.Sprintf("%s (rep %d, server failed)", pk.g.Model, pk.c.Rep)))
+				} else if inv {
 					ch.Legend = append(ch.Legend, invalidModelEntry(fmt.Sprintf("%s (rep %d, invalid)", pk.g.Model, pk.c.Rep)))
 				} else {
 					ch.Legend = append(ch.Legend, modelEntry(pk.g.Model, fmt.Sprintf("%s (rep %d)", pk.g.Model, pk.c.Rep)))
@@ -708,7 +739,9 @@ func timelineSentences(rate float64, cells []*runs.Cell) []string {
 		}
 		if s := c.Timeline[minI]; float64(s.Requests) < 0.9*rate {
 			d := fmt.Sprintf("%s to %s in second %d", c.Model, rateText(float64(s.Requests)), s.T)
-			if !c.Validity.Valid {
+			if c.Validity.ServerFailed() {
+				d += " (server failed)"
+			} else if !c.Validity.Valid {
 				d += " (generator-bound)"
 			}
 			dips = append(dips, d)
@@ -827,7 +860,7 @@ func (r *Report) costCharts() {
 		for _, g := range gs {
 			x := xOf(g).Med
 			if g.PeakRSS.OK() {
-				sr.Points = append(sr.Points, Point{X: x, Y: g.PeakRSS.Med / (1 << 20), Lo: g.PeakRSS.Min / (1 << 20), Hi: g.PeakRSS.Max / (1 << 20), Invalid: g.Invalid})
+				sr.Points = append(sr.Points, Point{X: x, Y: g.PeakRSS.Med / (1 << 20), Lo: g.PeakRSS.Min / (1 << 20), Hi: g.PeakRSS.Max / (1 << 20), Invalid: g.Invalid, Failed: g.Invalid && g.ServerFailed()})
 			}
 			if g.PeakThreads.OK() {
 				st.Points = append(st.Points, pointOf(x, g.PeakThreads, g))
@@ -1002,6 +1035,7 @@ type regexPoint struct {
 	model   string
 	service Stat
 	invalid bool
+	failed  bool // invalid because the server failed
 }
 
 func (r *Report) regexPoints() []regexPoint {
@@ -1020,7 +1054,7 @@ func (r *Report) regexPoints() []regexPoint {
 				continue
 			}
 			k := [2]int{int(req.Engine), req.N}
-			p := regexPoint{engine: req.Engine, n: req.N, model: g.Model, service: cf.Service.P50, invalid: g.Invalid}
+			p := regexPoint{engine: req.Engine, n: req.N, model: g.Model, service: cf.Service.P50, invalid: g.Invalid, failed: g.Invalid && g.ServerFailed()}
 			cur := best[k]
 			switch {
 			case cur == nil,
@@ -1066,7 +1100,7 @@ func (r *Report) redosChart() {
 		}
 		for _, pt := range pts {
 			if pt.engine == e {
-				ser.Points = append(ser.Points, Point{X: float64(pt.n), Y: pt.service.Med, Lo: pt.service.Min, Hi: pt.service.Max, Invalid: pt.invalid})
+				ser.Points = append(ser.Points, Point{X: float64(pt.n), Y: pt.service.Med, Lo: pt.service.Min, Hi: pt.service.Max, Invalid: pt.invalid, Failed: pt.failed})
 				if !slices.Contains(ns, pt.n) {
 					ns = append(ns, pt.n)
 				}
@@ -1090,8 +1124,10 @@ func (r *Report) redosChart() {
 
 func redosSentences(pts []regexPoint) []string {
 	var bt, re []regexPoint
+	failed := false
 	for _, p := range pts {
 		if p.invalid {
+			failed = failed || p.failed
 			continue
 		}
 		if p.engine == workloads.EngineRE2 {
@@ -1128,7 +1164,9 @@ func redosSentences(pts []regexPoint) []string {
 			}
 		}
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && failed {
+		out = append(out, "No /regex class was measured validly: the grey points are those of a failed server or of the load generator (see the diagnosis).")
+	} else if len(out) == 0 {
 		out = append(out, "No /regex class was measured validly: the grey points describe the load generator.")
 	}
 	return out

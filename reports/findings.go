@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/concbench/concbench/runs"
 )
 
 // Thresholds of the diagnosis (in the spirit of clinic.js Doctor).
@@ -29,7 +31,7 @@ const (
 // Diagnosis is one rule of the diagnosis that fired.
 type Diagnosis struct {
 	// Kind is loop-blocked, pool-bottleneck, per-request-threads,
-	// over-capacity or generator-bound.
+	// over-capacity, server-failed or generator-bound.
 	Kind string
 	// Model is empty for a finding about the run (generator-bound cells).
 	Model   string
@@ -50,7 +52,7 @@ type Advice struct {
 
 func (r *Report) diagnose() {
 	for _, m := range r.Models {
-		var loop, pool, over []string
+		var loop, pool, over, failed []string
 		for _, g := range r.Groups {
 			if g.Model != m || g.Invalid {
 				continue
@@ -67,6 +69,16 @@ func (r *Report) diagnose() {
 			}
 			if g.OverCapacity {
 				over = append(over, fmt.Sprintf("%s: achieved %s of %s, %s errors", at, fmtNum(g.Achieved.Med), rateText(g.Rate), fmtPct(g.ErrorRate.Med)))
+			}
+		}
+		for _, g := range r.Groups {
+			if g.Model != m {
+				continue
+			}
+			for _, c := range g.Cells {
+				if c.Validity.ServerFailed() {
+					failed = append(failed, c.ID+": the server failed: "+reasonsText(c))
+				}
 			}
 		}
 		if len(loop) > 0 {
@@ -86,19 +98,21 @@ func (r *Report) diagnose() {
 		}
 		if len(over) > 0 {
 			r.Diagnoses = append(r.Diagnoses, Diagnosis{Kind: "over-capacity", Model: m, Verdict: "the server could not keep up",
-				Hint:     "offered faster than it could answer: its latencies are real and include the growing queue",
+				Hint: "offered faster than it could answer: its latencies are real and include the growing queue, and they are a lower bound: " +
+					"the requests due but never sent waited longest and are in no histogram (as with wrk2)",
 				Evidence: over})
+		}
+		if len(failed) > 0 {
+			r.Diagnoses = append(r.Diagnoses, Diagnosis{Kind: "server-failed", Model: m, Verdict: "the server failed",
+				Hint:     "it died, lost or restarted a child process, or answered no request during these cells: the model did not keep up there, and their figures are not those of a working server",
+				Evidence: failed})
 		}
 	}
 	var gen []string
 	for _, g := range r.Groups {
 		for _, c := range g.Cells {
-			if !c.Validity.Valid {
-				why := strings.Join(c.Validity.Reasons, " ")
-				if why == "" {
-					why = "marked invalid by the run"
-				}
-				gen = append(gen, c.ID+": "+why)
+			if !c.Validity.Valid && !c.Validity.ServerFailed() {
+				gen = append(gen, c.ID+": "+reasonsText(c))
 			}
 		}
 	}
@@ -107,6 +121,14 @@ func (r *Report) diagnose() {
 			Hint:     "the generator, not the server, limited these cells: their latencies are drawn grey and left out of every comparison",
 			Evidence: gen})
 	}
+}
+
+// reasonsText is an invalid cell's reasons in one line.
+func reasonsText(c *runs.Cell) string {
+	if why := strings.Join(c.Validity.Reasons, " "); why != "" {
+		return why
+	}
+	return "marked invalid by the run"
 }
 
 // perRequestThreads returns the evidence that model's threads grow with the
@@ -161,7 +183,17 @@ func (r *Report) advise() {
 		a := Advice{Scenario: s.Name, Mix: s.MixText(), Rate: s.RefRate}
 		gs := r.groupsAt(s.Name, s.RefRate)
 		var valid, kept []*Group
+		var failed []string // sentences: models whose server failed, which lose
+		generatorOnly := false
 		for _, g := range gs {
+			switch {
+			case g.ServerFailed() && g.Invalid:
+				failed = append(failed, fmt.Sprintf("%s did not keep up: its server failed.", g.Model))
+			case g.ServerFailed():
+				failed = append(failed, fmt.Sprintf("%s did not keep up: its server failed in %d of %d repetitions.", g.Model, g.ServerFailedReps, len(g.Cells)))
+			case g.Invalid:
+				generatorOnly = true
+			}
 			if g.Invalid || !g.Victim.OK() {
 				continue
 			}
@@ -174,18 +206,28 @@ func (r *Report) advise() {
 		slices.SortStableFunc(kept, byP99)
 		slices.SortStableFunc(valid, byP99)
 		at := rateText(s.RefRate)
+		failedText := ""
+		if len(failed) > 0 {
+			failedText = " " + strings.Join(failed, " ")
+		}
 		if !slices.ContainsFunc(gs, func(g *Group) bool { return len(g.VictimNames) > 0 }) {
-			a.Text = "This scenario has no cheap (victim) class to protect, so no model is ranked; compare the heavy columns of the verdict table."
+			a.Text = "This scenario has no cheap (victim) class to protect, so no model is ranked; compare the heavy columns of the verdict table." + failedText
 			r.Advice = append(r.Advice, a)
 			continue
 		}
 		if len(kept) == 0 {
-			if len(valid) == 0 {
+			switch {
+			case len(valid) == 0 && len(failed) == 0:
 				a.Text = fmt.Sprintf("No model was measured validly at %s: the load generator limited every cell.", at)
-			} else {
+			case len(valid) == 0:
+				a.Text = fmt.Sprintf("No model kept up at %s.%s", at, failedText)
+				if generatorOnly {
+					a.Text += " The load generator limited the other cells."
+				}
+			default:
 				top := slices.MaxFunc(valid, func(a, b *Group) int { return cmp.Compare(a.Goodput.Med, b.Goodput.Med) })
-				a.Text = fmt.Sprintf("No model delivered %s of the offered %s as successful answers; the most was %s (%s).",
-					fmtShare(KeptFraction), at, top.Model, rateText(top.Goodput.Med))
+				a.Text = fmt.Sprintf("No model delivered %s of the offered %s as successful answers; the most was %s (%s).%s",
+					fmtShare(KeptFraction), at, top.Model, rateText(top.Goodput.Med), failedText)
 			}
 			r.Advice = append(r.Advice, a)
 			continue
@@ -239,6 +281,7 @@ func (r *Report) advise() {
 				fmt.Fprintf(&b, " It met %s at no measured rate.", r.SLOText)
 			}
 		}
+		b.WriteString(failedText)
 		a.Text = b.String()
 		r.Advice = append(r.Advice, a)
 	}

@@ -194,6 +194,15 @@ func fixtureFault(id string) *cellFault {
 	return nil
 }
 
+// fixtureServerFailure makes one cell invalid because its server failed, as
+// the benchmark records it, or returns "".
+func fixtureServerFailure(id string) string {
+	if id == "cluster.block.r200.1" { // its server log says so too
+		return "the server restarted 1 child process(es) during the cell"
+	}
+	return ""
+}
+
 // TestFixture checks that the committed fixture loads (TestMain regenerates
 // it first with -update).
 func TestFixture(t *testing.T) {
@@ -502,14 +511,17 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 	}
 
 	// Validity.
-	cell.Validity = runs.Validity{Valid: fault == nil}
+	cell.Validity = runs.Validity{Valid: true}
 	if fault != nil {
-		cell.Validity.Reasons = []string{fault.reason}
+		cell.Validity.Invalidate(runs.CauseGenerator, fault.reason)
 	}
 	if b.growth > 0 {
 		cell.Validity.OverCapacity = true
 		cell.Validity.Reasons = append(cell.Validity.Reasons, fmt.Sprintf(
 			"over capacity: answered %s of %s offered while the backlog grew through the window", fmtNum(cell.AchievedRPS), rateText(rate)))
+	}
+	if why := fixtureServerFailure(id); why != "" {
+		cell.Validity.Invalidate(runs.CauseServer, why)
 	}
 
 	// A few more files, as a real run leaves them.

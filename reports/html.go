@@ -139,7 +139,9 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 	for _, g := range r.Groups {
 		for _, c := range g.Cells {
 			cv := cellView{ID: c.ID, Validity: "valid", Invalid: !c.Validity.Valid, Reasons: c.Validity.Reasons}
-			if !c.Validity.Valid {
+			if c.Validity.ServerFailed() {
+				cv.Validity = "invalid: server failed"
+			} else if !c.Validity.Valid {
 				cv.Validity = "invalid: generator-bound"
 			} else if c.Validity.OverCapacity {
 				cv.Validity = "valid, over capacity"

@@ -57,7 +57,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 	b.WriteString("\n## Diagnosis\n\n")
 	if len(r.Diagnoses) == 0 {
-		b.WriteString("No rule fired: no blocked event loop, saturated pool, per-request threads, over-capacity or generator-bound cell.\n")
+		b.WriteString("No rule fired: no blocked event loop, saturated pool, per-request threads, over-capacity, failed server or generator-bound cell.\n")
 	}
 	for _, d := range r.Diagnoses {
 		who := ""

@@ -153,7 +153,8 @@ func Build(run *runs.Run) (*Report, error) {
 					k = Knee{Rate: rate, Met: true}
 					if i+1 < len(s.Rates) {
 						next := r.Group(m, s.Name, s.Rates[i+1])
-						k.Censored = next == nil || next.Invalid
+						// A failed server at the next rate is a measurement: it did not meet them.
+						k.Censored = next == nil || (next.Invalid && !next.ServerFailed())
 					}
 				}
 			}
@@ -290,11 +291,16 @@ func (r *Report) buildGroups() {
 func (r *Report) chooseRefRates() {
 	for _, s := range r.Scenarios {
 		s.RefRate, s.RefNote = 0, ""
+		failed := false
 		for i := len(s.Rates) - 1; i >= 0; i-- {
+			// A model whose server failed at a rate was measured there: it
+			// lost, and the answer must say so.
 			gs := r.groupsAt(s.Name, s.Rates[i])
 			all := len(gs) > 0
+			failed = false
 			for _, g := range gs {
-				all = all && !g.Invalid
+				all = all && (!g.Invalid || g.ServerFailed())
+				failed = failed || g.ServerFailed()
 			}
 			if all {
 				s.RefRate = s.Rates[i]
@@ -304,6 +310,9 @@ func (r *Report) chooseRefRates() {
 		if s.RefRate != 0 {
 			if len(s.Rates) > 1 {
 				s.RefNote = "the highest offered rate at which every model was measured validly"
+				if failed {
+					s.RefNote = "the highest offered rate at which every model was measured validly or its server failed"
+				}
 			}
 			continue
 		}

@@ -490,6 +490,7 @@ func TestDiagnosis(t *testing.T) {
 		"pool-bottleneck":     {"offload"},
 		"per-request-threads": {"thread"},
 		"over-capacity":       {"eventloop"},
+		"server-failed":       {"cluster"},
 		"generator-bound":     {""},
 	} {
 		if got := fired[kind]; !slices.Equal(got, want) {
@@ -503,6 +504,27 @@ func TestDiagnosis(t *testing.T) {
 	for _, sc := range []string{"cpu-mix", "cpu-mix-5", "redos", "block"} {
 		if best[sc] == "eventloop" || best[sc] == "" {
 			t.Errorf("best model for %s = %q; want a model whose loop was not blocked", sc, best[sc])
+		}
+	}
+	// cluster.block.r200.1's server failed: the finding names it, never as
+	// generator-bound, and cluster loses in block.
+	for _, d := range r.Diagnoses {
+		ev := strings.Join(d.Evidence, " ")
+		switch {
+		case d.Kind == "server-failed" && !strings.Contains(ev, "cluster.block.r200.1: the server failed: the server restarted 1 child process(es)"):
+			t.Errorf("server-failed evidence %q", ev)
+		case d.Kind == "generator-bound" && strings.Contains(ev, "cluster.block"):
+			t.Errorf("generator-bound evidence names the cell whose server failed: %q", ev)
+		}
+	}
+	for _, a := range r.Advice {
+		if a.Scenario == "block" && !strings.HasSuffix(a.Text, " cluster did not keep up: its server failed in 1 of 2 repetitions.") {
+			t.Errorf("block advice %q does not say cluster's server failed", a.Text)
+		}
+	}
+	for _, row := range r.Verdict() {
+		if row.Scenario == "block" && row.Model == "cluster" && row.Validity != "invalid: server failed in 1 rep of 2" {
+			t.Errorf("verdict of cluster in block: %q", row.Validity)
 		}
 	}
 }

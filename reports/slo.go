@@ -74,9 +74,10 @@ func victimSLOs(p *plan.Plan, heavy map[string]bool) (checks []sloCheck, default
 }
 
 // meetsSLOs reports whether every check that applies to a cheap class of g
-// passes on the group's medians. An invalid group never does.
+// passes on the group's medians. An invalid group never does, nor one whose
+// server failed in a repetition.
 func meetsSLOs(g *Group, checks []sloCheck) bool {
-	if g.Invalid {
+	if g.Invalid || g.ServerFailed() {
 		return false
 	}
 	applied := false

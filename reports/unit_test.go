@@ -252,3 +252,108 @@ func TestRenderEmptyPanel(t *testing.T) {
 		t.Fatalf("RenderPNG(empty panels) = %d bytes, %v", len(b), err)
 	}
 }
+
+// causeRun is a run of three models in one scenario at 200 and 500 req/s,
+// one repetition each, all valid and keeping up; change adjusts a cell.
+func causeRun(change func(c *runs.Cell)) *runs.Run {
+	s := plan.Scenario{Name: "mix", Mix: []plan.Class{{Name: "plain", Target: "/plain", Weight: 1}}, Rates: []float64{200, 500}}
+	run := &runs.Run{Schema: runs.SchemaVersion, Plan: plan.Plan{Name: "causes", Models: []string{"goroutine", "cluster", "thread"}, Reps: 1, Scenarios: []plan.Scenario{s}}}
+	for _, rate := range s.Rates {
+		for i, m := range run.Plan.Models {
+			n := int64(rate * 10)
+			l := runs.Latency{Count: n, P50: 0.3, P90: 0.5, P99: 0.9 + float64(i), P999: 1.5 + float64(i), P9999: 2 + float64(i), Max: 3 + float64(i)}
+			c := runs.Cell{ID: m + ".mix.r" + fmtNum(rate) + ".1", Model: m, Scenario: "mix", Rep: 1, Rate: rate, DurationSec: 10,
+				SentRPS: rate, AchievedRPS: rate, Requests: n, OK: n, Validity: runs.Validity{Valid: true},
+				Classes: []runs.Class{{Name: "plain", Target: "/plain", Weight: 1, Requests: n, OK: n, Response: l, Service: l}}}
+			change(&c)
+			run.Cells = append(run.Cells, c)
+		}
+	}
+	return run
+}
+
+// TestGoodput: goodput is the successful answers per second of the window.
+// Timeouts (no status) are not in the achieved rate and are errors: scaling
+// the achieved rate by the error share counted them twice, and dropped a
+// model that kept 97 % of 500 req/s from the ranking (470 req/s, 94 %).
+func TestGoodput(t *testing.T) {
+	r, err := Build(causeRun(func(c *runs.Cell) {
+		if c.Model == "goroutine" && c.Rate == 500 { // 3 % timed out: 4850 answers in 10 s
+			c.AchievedRPS, c.OK, c.Errors = 485, 4850, 150
+			c.Classes[0].OK, c.Classes[0].Errors, c.Classes[0].ErrorsByKind = 4850, 150, map[string]int64{"timeout": 150}
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := r.Group("goroutine", "mix", 500)
+	if g.Goodput.Med != 485 || !g.KeptUp() {
+		t.Errorf("goodput %g req/s, kept up %t; want 485, true", g.Goodput.Med, g.KeptUp())
+	}
+	if a := r.Advice[0]; a.Best != "goroutine" || !strings.Contains(a.Text, "delivering 485 of 500 req/s with 3.00 % errors") {
+		t.Errorf("advice %q: %s; want goroutine delivering 485 of 500 req/s", a.Best, a.Text)
+	}
+}
+
+// TestServerFailed: a cell whose server failed is reported as such, never as
+// generator-bound, and its model loses the ranking instead of leaving it; a
+// cell of an old file, invalid without a cause, reads as generator-bound.
+func TestServerFailed(t *testing.T) {
+	r, err := Build(causeRun(func(c *runs.Cell) {
+		switch c.ID {
+		case "goroutine.mix.r500.1": // every request refused: nothing but a fast p99
+			c.AchievedRPS, c.OK, c.Errors = 0, 0, c.Requests
+			c.Classes[0].OK, c.Classes[0].Errors = 0, c.Requests
+			c.Validity = runs.Validity{Cause: runs.CauseServer, Reasons: []string{"no request was answered successfully in the measured window: all 5000 failed (refused 5000)"}}
+		case "thread.mix.r200.1": // an old results file
+			c.Validity = runs.Validity{Reasons: []string{"Generator-bound: dispatch lag p99 was 25.00 ms."}}
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	validity := map[string]string{}
+	for _, row := range r.Verdict() {
+		validity[row.Model+" "+row.Offered] = row.Validity
+	}
+	if validity["goroutine 500"] != "invalid: server failed" || validity["thread 200"] != "invalid: generator-bound" || validity["cluster 500"] != "valid" {
+		t.Errorf("verdict validity: %v", validity)
+	}
+	// The failed model lost at 500 req/s, the rate the answer is about.
+	a := r.Advice[0]
+	if a.Rate != 500 || a.Best != "cluster" || !strings.Contains(a.Text, "goroutine did not keep up: its server failed.") {
+		t.Errorf("advice at %g req/s → %q: %s; want cluster at 500, saying goroutine's server failed", a.Rate, a.Best, a.Text)
+	}
+	if k := r.Knee("goroutine", "mix"); !k.Met || k.Rate != 200 || k.Censored {
+		t.Errorf("goroutine's knee %+v; want 200 req/s, not censored (its server failed at 500)", k)
+	}
+	var failed, generator []string
+	for _, d := range r.Diagnoses {
+		switch d.Kind {
+		case "server-failed":
+			failed = append(failed, d.Model+": "+d.Verdict+": "+strings.Join(d.Evidence, "; "))
+		case "generator-bound":
+			generator = append(generator, strings.Join(d.Evidence, "; "))
+		}
+	}
+	if len(failed) != 1 || !strings.HasPrefix(failed[0], "goroutine: the server failed: goroutine.mix.r500.1: the server failed: no request was answered") {
+		t.Errorf("server-failed diagnoses %q", failed)
+	}
+	if len(generator) != 1 || strings.Contains(generator[0], "goroutine") || !strings.Contains(generator[0], "thread.mix.r200.1") {
+		t.Errorf("generator-bound diagnoses %q; want the thread cell only", generator)
+	}
+	for _, c := range r.Charts {
+		for _, s := range c.Sentences {
+			if strings.Contains(s, "goroutine") && strings.Contains(s, "generator") {
+				t.Errorf("%s: %q calls the failed server generator-bound", c.File, s)
+			}
+		}
+		var labels []string
+		for _, e := range c.Legend {
+			labels = append(labels, e.Label)
+		}
+		if slices.Contains(labels, "goroutine (server failed)") && !slices.Contains(labels, "invalid: server failed") {
+			t.Errorf("%s: legend %q lacks the server-failed entry", c.File, labels)
+		}
+	}
+}

@@ -99,8 +99,10 @@ type Cell struct {
 	Validity Validity `json:"validity"`
 	// Resources is the server's process figures (all processes for cluster).
 	Resources Resources `json:"resources"`
-	// Server is the server's own /stats at the end of the window, with the
-	// loop-delay and queue-wait histograms narrowed to the window.
+	// Server is the server's own /stats at the end of the window (the first
+	// reading asked for at or after its end), with the loop-delay and
+	// queue-wait histograms and the runtime figures narrowed to the window
+	// (from the last reading answered by its start).
 	Server servers.Snapshot `json:"server"`
 	// Timeline has one entry per second of the measured window.
 	Timeline []Second `json:"timeline"`
@@ -144,15 +146,50 @@ type Latency struct {
 
 // Validity says whether a cell measured the server.
 type Validity struct {
-	// Valid is false when the generator, not the server, limited the cell; its
-	// latencies then describe the generator and must not be read as the server's.
+	// Valid is false when the cell's figures must not be read as the server's
+	// working figures; Cause says why.
 	Valid bool `json:"valid"`
 	// OverCapacity is set on a valid cell whose server could not keep up with
 	// the offered rate: latencies are real and include queueing.
 	OverCapacity bool `json:"over_capacity"`
+	// Cause says what made an invalid cell invalid (empty on a valid one):
+	//   - CauseGenerator: the load generator limited the cell (set by the
+	//     generator's own verdict, or by the orchestrator for a cell offered
+	//     too close to the generator's ceiling): its latencies describe the
+	//     generator, not the server.
+	//   - CauseServer: the server failed during the cell: it did not start,
+	//     exited, (cluster) restarted or lost a child process, or answered no
+	//     request successfully. The model failed at this load: that is the
+	//     finding.
+	// When both apply, Cause is CauseServer: a crashed server is the finding.
+	// Files written before this field existed have no Cause: read an invalid
+	// cell without one as CauseGenerator.
+	Cause string `json:"cause,omitempty"`
 	// Reasons explain every flag, one sentence each.
 	Reasons []string `json:"reasons,omitempty"`
 }
+
+// The causes of an invalid cell (Validity.Cause).
+const (
+	CauseGenerator = "generator"
+	CauseServer    = "server"
+)
+
+// Invalidate marks v invalid for cause, with one more reason (none when
+// reason is empty). CauseServer outranks CauseGenerator: once a cell's server
+// failed, the cause stays CauseServer.
+func (v *Validity) Invalidate(cause, reason string) {
+	v.Valid = false
+	if v.Cause != CauseServer {
+		v.Cause = cause
+	}
+	if reason != "" {
+		v.Reasons = append(v.Reasons, reason)
+	}
+}
+
+// ServerFailed reports whether v is invalid because the server failed.
+func (v Validity) ServerFailed() bool { return !v.Valid && v.Cause == CauseServer }
 
 // Resources are the server processes' figures over the measured window, sampled
 // every 250 ms from /proc.
@@ -194,8 +231,12 @@ type SLOResult struct {
 	Limit  float64 `json:"limit"`
 	Unit   string  `json:"unit"`
 	Passed bool    `json:"passed"`
-	// Skipped is set when the cell was invalid: its figure does not describe the server.
-	Skipped bool `json:"skipped,omitempty"`
+	// Skipped is set (and Passed left false) when the check could not be
+	// made: the cell was invalid, so its figure does not describe the server,
+	// or the class had no request in the measured window, so it has no figure.
+	// Reason says which.
+	Skipped bool   `json:"skipped,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // Load reads results.json from a results directory or a file path.

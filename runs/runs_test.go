@@ -51,3 +51,32 @@ func TestLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidate: a server failure outranks the generator, whichever came
+// first, and the cause survives a save and load.
+func TestInvalidate(t *testing.T) {
+	v := Validity{Valid: true}
+	v.Invalidate(CauseGenerator, "Generator-bound: lag.")
+	v.Invalidate(CauseServer, "the server exited")
+	v.Invalidate(CauseGenerator, "offered above the ceiling")
+	if v.Valid || v.Cause != CauseServer || !v.ServerFailed() || len(v.Reasons) != 3 {
+		t.Errorf("validity %+v; want invalid, cause server, 3 reasons", v)
+	}
+	g := Validity{Valid: true}
+	g.Invalidate(CauseGenerator, "")
+	if g.Cause != CauseGenerator || g.ServerFailed() || len(g.Reasons) != 0 {
+		t.Errorf("validity %+v; want invalid, cause generator, no reason", g)
+	}
+	dir := t.TempDir()
+	if err := Save(dir, &Run{Cells: []Cell{{ID: "a", Validity: v}}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, FileName))
+	if !strings.Contains(string(b), `"cause": "server"`) {
+		t.Errorf("results.json does not record the cause:\n%s", b)
+	}
+	got, err := Load(dir)
+	if err != nil || got.Cells[0].Validity.Cause != CauseServer {
+		t.Errorf("Load = %+v, %v; want the cause back", got, err)
+	}
+}
