@@ -122,7 +122,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	for _, a := range r.Advice {
-		fmt.Fprintf(w, "%s at %s: %s\n", a.Scenario, rateText(a.Rate), a.Text)
+		best := "no model"
+		if a.Best != "" {
+			best = a.Best
+		}
+		fmt.Fprintf(w, "%s at %s → %s. %s\n", a.Scenario, rateText(a.Rate), best, a.Text)
 	}
 	for _, d := range r.Diagnoses {
 		who := d.Model
