@@ -59,5 +59,18 @@ DURATION ?= 10s
 profile: build ## profile one cell: make profile MODEL=eventloop SCENARIO=cpu-mix [RATE=] [DURATION=10s]; prints the top functions
 	$(BIN) profile --model $(MODEL) --scenario $(SCENARIO) --duration $(DURATION) --out $(RESULTS)$(if $(RATE), --rate $(RATE))
 
+# ci-bench: the A/B regression check CI runs (README, "CI regression runs"): the
+# base commit (BASE=rev, default HEAD~1) and HEAD built from temporary git
+# worktrees, the short plan run with both interleaved CI_BENCH_REPS times each,
+# then `concbench compare`. Exits 1 only on a significant regression beyond
+# compare's default thresholds (or a real failure); skips (exit 0) when there
+# is no base to compare with. Accept an intended slowdown with
+# CONCBENCH_ACCEPT_REGRESSION=reason or an "Accept-Regression: reason" line in
+# the commit message.
+CI_BENCH_REPS ?= 7
+.PHONY: ci-bench
+ci-bench: ## A/B regression check of HEAD against BASE (default HEAD~1): interleaved short-plan runs, then compare (~4 min)
+	BASE='$(BASE)' CI_BENCH_REPS='$(CI_BENCH_REPS)' GO='$(GO)' scripts/ci-bench.sh
+
 clean: ## remove bin/ (results/ is kept)
 	rm -rf bin
