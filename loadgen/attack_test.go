@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -399,11 +400,16 @@ func TestCancel(t *testing.T) {
 		t.Errorf("cancelled attack returned after %s", d)
 	}
 	checkCounts(t, res)
-	if res.StoppedBy != "context" || len(res.Timeline) != 1 || res.Requests < 40 || res.Requests > 55 {
-		t.Errorf("stopped by %q, %d seconds, %d requests; want context, 1, about 50", res.StoppedBy, len(res.Timeline), res.Requests)
+	// When the cancellation lands depends on the machine's load, so the window's
+	// length is only bounded loosely; the requests must match the window at the
+	// offered rate (one request of slack at each edge), whatever its length:
+	// sent, or due and missed by a generator the machine starved.
+	window := res.Window.End.Sub(res.Window.Start)
+	if res.StoppedBy != "context" || window <= 0 || window > 2*time.Second || len(res.Timeline) != int(window/time.Second)+1 {
+		t.Errorf("stopped by %q, window %s, %d seconds; want context, a window under 2s, one second per started second", res.StoppedBy, window, len(res.Timeline))
 	}
-	if got := res.Window.End.Sub(res.Window.Start); got < 400*time.Millisecond || got > 600*time.Millisecond {
-		t.Errorf("window %s; want about 500ms", got)
+	if want := window.Seconds() * 100; math.Abs(float64(res.Requests+res.Missed)-want) > 2 {
+		t.Errorf("%d requests sent + %d missed in a %s window at 100 req/s; want %.0f ± 2", res.Requests, res.Missed, window, want)
 	}
 }
 
