@@ -14,6 +14,7 @@ import (
 
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
+	"github.com/concbench/concbench/servers/servertest"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -287,6 +288,7 @@ func TestGracefulShutdownAnswersInFlight(t *testing.T) {
 	if got := c.read(); got.status != 200 {
 		t.Fatal(got.status)
 	}
+	servertest.WaitInFlight(t, addr, 1) // the /io is parsed and waiting
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
 	got := c.read()

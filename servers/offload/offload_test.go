@@ -161,6 +161,9 @@ func TestGracefulShutdownAnswersOffloadedWork(t *testing.T) {
 	if got := c.read(); got.status != 200 {
 		t.Fatal(got.status)
 	}
+	// Stop only once the /cpu is in flight: the answer to /plain can reach
+	// the client before the loop has parsed the request behind it.
+	servertest.WaitInFlight(t, addr, 1)
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
 	if got := c.read(); got.status != 200 || !got.close {
