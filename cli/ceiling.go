@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/concbench/concbench/bench"
 	"github.com/concbench/concbench/loadgen"
+	"github.com/concbench/concbench/runner"
 )
 
 // cmdCeiling measures the highest rate the load generator sustains against
@@ -22,7 +22,7 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 	start := fs.Float64("start", 2000, "first offered rate in `req/s`; each sustained step multiplies it by 1.25")
 	wrkDur := fs.Duration("wrk-duration", 5*time.Second, "duration of the wrk run against each server")
 	wrk := fs.String("wrk", "", "wrk `executable` (default: wrk on PATH, skipped when absent; none: skip)")
-	out := fs.String("out", bench.DefaultOutDir, "`directory` to save "+bench.CeilingFile+" in (concbench run --out DIR reads it from there)")
+	out := fs.String("out", runner.DefaultOutDir, "`directory` to save "+runner.CeilingFile+" in (concbench run --out DIR reads it from there)")
 	serverCPUs := fs.String("server-cpus", "", "`CPUs` the servers run on (default: the second available CPU)")
 	loadgenCPUs := fs.String("loadgen-cpus", "", "`CPUs` the generator and wrk run on (default: the first available CPU)")
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -38,11 +38,11 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 		return usageError("ceiling: --start %g out of range (0, 1e6]", *start)
 	}
 	for _, c := range []struct{ flag, v string }{{"server-cpus", *serverCPUs}, {"loadgen-cpus", *loadgenCPUs}} {
-		if _, err := bench.ParseCPUs(c.v); err != nil {
+		if _, err := runner.ParseCPUs(c.v); err != nil {
 			return usageError("ceiling: --%s: %v", c.flag, err)
 		}
 	}
-	c, err := bench.MeasureCeiling(ctx, bench.CeilingOptions{
+	c, err := runner.MeasureCeiling(ctx, runner.CeilingOptions{
 		ServerCPUs:  *serverCPUs,
 		LoadgenCPUs: *loadgenCPUs,
 		Loadgen:     loadgen.CeilingOptions{Step: *step, Start: *start},
@@ -55,7 +55,7 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 	if c == nil {
 		return err
 	}
-	if errors.Is(err, bench.ErrInterrupted) {
+	if errors.Is(err, runner.ErrInterrupted) {
 		return withCode(ExitInterrupted, errors.New("ceiling: interrupted, nothing saved"))
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -84,12 +84,12 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("ceiling: %w", err)
 	}
-	path, serr := bench.SaveCeiling(*out, c)
+	path, serr := runner.SaveCeiling(*out, c)
 	if serr != nil {
 		return fmt.Errorf("ceiling: save: %w", serr)
 	}
 	fmt.Fprintf(env.Stdout, "\nceiling %.0f req/s saved to %s: concbench run flags cells offered above %.0f req/s as generator-bound\n",
-		c.RPS, path, bench.GeneratorBoundFraction*c.RPS)
+		c.RPS, path, runner.GeneratorBoundFraction*c.RPS)
 	return nil
 }
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/concbench/concbench/compare"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // cmdExportBench writes results in the Go benchmark format for benchstat and
@@ -24,9 +24,9 @@ func cmdExportBench(_ context.Context, env *Env, args []string) error {
 	if len(paths) == 0 {
 		return usageError("export-bench: want one or more results directories or results.json files")
 	}
-	rs := make([]*runs.Run, 0, len(paths))
+	rs := make([]*result.Run, 0, len(paths))
 	for _, p := range paths {
-		r, err := runs.Load(p)
+		r, err := result.Load(p)
 		if err != nil {
 			return usageError("export-bench: %v", err)
 		}
@@ -38,7 +38,7 @@ func cmdExportBench(_ context.Context, env *Env, args []string) error {
 		if *out == "" {
 			_, err = env.Stdout.Write(b.Bytes())
 		} else {
-			err = runs.WriteFileAtomic(*out, b.Bytes())
+			err = result.WriteFileAtomic(*out, b.Bytes())
 		}
 	}
 	if err != nil {

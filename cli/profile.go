@@ -16,9 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/concbench/concbench/bench"
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/runner"
 	"github.com/concbench/concbench/servers/models"
 )
 
@@ -120,9 +120,9 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	rate := fs.Float64("rate", 0, "offered rate in `req/s` (default: the scenario's first rate)")
 	duration := fs.Duration("duration", 10*time.Second, "measured window, profiled whole")
 	planRef := fs.String("plan", "", "plan `file` or built-in plan holding the scenario (default "+plan.DefaultBuiltin+")")
-	kinds := fs.String("profile", string(bench.ProfileCPU), "`profiles` to capture besides cpu: heap, goroutine, mutex, block, trace, all")
+	kinds := fs.String("profile", string(runner.ProfileCPU), "`profiles` to capture besides cpu: heap, goroutine, mutex, block, trace, all")
 	top := fs.Int("top", 15, "`rows` of each table")
-	out := fs.String("out", bench.DefaultOutDir, "parent `directory` of the results directory")
+	out := fs.String("out", runner.DefaultOutDir, "parent `directory` of the results directory")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -135,12 +135,12 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	if *top < 1 {
 		return usageError("profile: --top: %d must be ≥ 1", *top)
 	}
-	profiles, err := bench.ParseProfiles(*kinds)
+	profiles, err := runner.ParseProfiles(*kinds)
 	if err != nil {
 		return usageError("profile: --profile: %v", err)
 	}
-	if !slices.Contains(profiles, bench.ProfileCPU) {
-		profiles = append([]bench.ProfileKind{bench.ProfileCPU}, profiles...) // ProfileKinds order: cpu first
+	if !slices.Contains(profiles, runner.ProfileCPU) {
+		profiles = append([]runner.ProfileKind{runner.ProfileCPU}, profiles...) // ProfileKinds order: cpu first
 	}
 	p, err := plan.Resolve(*planRef)
 	if err != nil {
@@ -161,12 +161,12 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	}
 	p.SLOs = nil // a profiling session gates nothing
 
-	res, err := bench.Run(ctx, bench.Options{
+	res, err := runner.Run(ctx, runner.Options{
 		Plan: p, OutDir: *out, Profiles: profiles, Version: Version,
 		Log: env.Stderr, Terminal: env.Terminal,
 	})
 	switch {
-	case errors.Is(err, bench.ErrInterrupted):
+	case errors.Is(err, runner.ErrInterrupted):
 		return withCode(ExitInterrupted, fmt.Errorf("profile: interrupted"))
 	case err != nil:
 		return fmt.Errorf("profile: %w", err)
@@ -180,8 +180,8 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 // printProfile prints a profiled cell: what was measured, the server's own
 // figures for the window, the top functions of its CPU profile (the cluster's
 // children merged) and the command that opens it.
-func printProfile(w io.Writer, dir, bin string, c runs.Cell, top int) error {
-	paths := bench.ProfilePaths(c.Files, bench.ProfileCPU)
+func printProfile(w io.Writer, dir, bin string, c result.Cell, top int) error {
+	paths := runner.ProfilePaths(c.Files, runner.ProfileCPU)
 	state := "valid"
 	if c.Validity.ServerFailed() {
 		state = "INVALID: the server failed during the window"
@@ -206,16 +206,16 @@ func printProfile(w io.Writer, dir, bin string, c runs.Cell, top int) error {
 	for i, p := range paths {
 		full[i] = filepath.Join(dir, p)
 	}
-	prof, err := bench.ReadProfiles(full...)
+	prof, err := runner.ReadProfiles(full...)
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
-	byFlat, byCum, total, unit := bench.TopFunctions(prof, top)
+	byFlat, byCum, total, unit := runner.TopFunctions(prof, top)
 	if unit == nil || total == 0 {
 		return fmt.Errorf("profile: the CPU profile %s holds no samples", strings.Join(full, " "))
 	}
 	what := "CPU profile"
-	if _, own := c.Files[bench.ProfileFileKind(bench.ProfileCPU, -1)]; !own {
+	if _, own := c.Files[runner.ProfileFileKind(runner.ProfileCPU, -1)]; !own {
 		what = fmt.Sprintf("CPU profiles of %d cluster children, merged", len(full))
 		if len(full) == 1 {
 			what = "CPU profile of the cluster's only child"
@@ -232,7 +232,7 @@ func printProfile(w io.Writer, dir, bin string, c runs.Cell, top int) error {
 }
 
 // serverFigures prints the /stats figures that explain a profile.
-func serverFigures(w io.Writer, c runs.Cell) {
+func serverFigures(w io.Writer, c result.Cell) {
 	s := c.Server
 	us := func(v float64) string { return fmtDur(time.Duration(v * float64(time.Microsecond))) }
 	if d := s.LoopDelay; d != nil && d.Count > 0 {
@@ -258,7 +258,7 @@ func serverFigures(w io.Writer, c runs.Cell) {
 	}
 }
 
-func topTable(w io.Writer, rows []bench.FuncValue, total int64, unit string, withSum bool) {
+func topTable(w io.Writer, rows []runner.FuncValue, total int64, unit string, withSum bool) {
 	fmt.Fprintf(w, "  %9s %6s %6s %9s %6s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "function")
 	var sum int64
 	for _, r := range rows {

@@ -13,14 +13,14 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/concbench/concbench/bench"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/runner"
 	"github.com/concbench/concbench/servers"
 )
 
 func TestPprofPrefixAgrees(t *testing.T) {
-	if PprofPrefix != bench.PprofPrefix {
-		t.Errorf("cli.PprofPrefix %q != bench.PprofPrefix %q: the orchestrator would not find the pprof port", PprofPrefix, bench.PprofPrefix)
+	if PprofPrefix != runner.PprofPrefix {
+		t.Errorf("cli.PprofPrefix %q != runner.PprofPrefix %q: the orchestrator would not find the pprof port", PprofPrefix, runner.PprofPrefix)
 	}
 }
 
@@ -121,8 +121,8 @@ func TestPrintProfile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "c.cpu.pprof"), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := runs.Cell{ID: "c", Model: "eventloop", Scenario: "cpu-mix", Rate: 500, DurationSec: 2,
-		Validity: runs.Validity{Valid: true}, Files: map[string]string{"profile:cpu": "c.cpu.pprof"},
+	c := result.Cell{ID: "c", Model: "eventloop", Scenario: "cpu-mix", Rate: 500, DurationSec: 2,
+		Validity: result.Validity{Valid: true}, Files: map[string]string{"profile:cpu": "c.cpu.pprof"},
 		Server: servers.Snapshot{LoopDelay: &servers.HistSummary{Count: 200, P50Us: 15, P99Us: 40_000, MaxUs: 52_000},
 			Runtime: &servers.RuntimeStats{GCCycles: 3}}}
 	var out bytes.Buffer

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/concbench/concbench/reports"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // cmdReport regenerates the charts, report.html and summary.md of a results
@@ -23,7 +23,7 @@ func cmdReport(_ context.Context, env *Env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError("report: want 1 argument, RESULTS_DIR (a results directory holding %s), got %d", runs.FileName, len(pos))
+		return usageError("report: want 1 argument, RESULTS_DIR (a results directory holding %s), got %d", result.FileName, len(pos))
 	}
 	dir := pos[0]
 	st, err := os.Stat(dir)
@@ -31,9 +31,9 @@ func cmdReport(_ context.Context, env *Env, args []string) error {
 		return usageError("report: %v", err)
 	}
 	if !st.IsDir() {
-		return usageError("report: %s is not a directory (want a results directory holding %s)", dir, runs.FileName)
+		return usageError("report: %s is not a directory (want a results directory holding %s)", dir, result.FileName)
 	}
-	run, err := runs.Load(dir)
+	run, err := result.Load(dir)
 	if err != nil {
 		return usageError("report: %v", err)
 	}

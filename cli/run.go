@@ -15,10 +15,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/concbench/concbench/bench"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/reports"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/runner"
 )
 
 const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--allow-remote]"
@@ -37,12 +37,12 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	warmup := fs.Duration("warmup", 0, "warmup of every cell, not counted; 0 for none (default: the plan's)")
 	reps := fs.Int("reps", 0, "repetitions of every cell, interleaved (default: the plan's)")
 	maxConns := fs.Int("max-connections", 0, "the generator's connection pool of every cell (default: the plan's)")
-	out := fs.String("out", bench.DefaultOutDir, "parent `directory` of the run's results directory <UTC timestamp>-<plan>/")
+	out := fs.String("out", runner.DefaultOutDir, "parent `directory` of the run's results directory <UTC timestamp>-<plan>/")
 	saveRaw := fs.Bool("save-raw", false, "also save every cell's raw results in vegeta's format (vegeta report/plot read them)")
 	profileList := fs.String("profile", "", "capture these `profiles` of every cell's server during its window, beside the results: cpu, heap, goroutine, mutex, block, trace, or all")
 	serverCPUs := fs.String("server-cpus", "", "`CPUs` the servers run on, or none (default: the second available CPU, on 2 or more)")
 	loadgenCPUs := fs.String("loadgen-cpus", "", "`CPUs` the load generator runs on, or none (default: the first available CPU, on 2 or more)")
-	ceiling := fs.Float64("ceiling", 0, "the generator's ceiling in `req/s`: cells offered above 70% of it are invalid (default: from OUT/"+bench.CeilingFile+", written by concbench ceiling)")
+	ceiling := fs.Float64("ceiling", 0, "the generator's ceiling in `req/s`: cells offered above 70% of it are invalid (default: from OUT/"+runner.CeilingFile+", written by concbench ceiling)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback target (the servers run listens on 127.0.0.1 anyway)")
 	printPlan := fs.Bool("print-plan", false, "print the plan, with the flags applied and defaults filled in, as YAML and exit")
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -97,19 +97,19 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 		return enc.Close()
 	}
 	for _, c := range []struct{ flag, v string }{{"server-cpus", *serverCPUs}, {"loadgen-cpus", *loadgenCPUs}} {
-		if _, err := bench.ParseCPUs(c.v); err != nil {
+		if _, err := runner.ParseCPUs(c.v); err != nil {
 			return usageError("run: --%s: %v", c.flag, err)
 		}
 	}
 	if *ceiling < 0 || math.IsNaN(*ceiling) {
 		return usageError("run: --ceiling: %g must be > 0", *ceiling)
 	}
-	profiles, err := bench.ParseProfiles(*profileList)
+	profiles, err := runner.ParseProfiles(*profileList)
 	if err != nil {
 		return usageError("run: --profile: %v", err)
 	}
 
-	opts := bench.Options{
+	opts := runner.Options{
 		Plan:        p,
 		OutDir:      *out,
 		SaveRaw:     *saveRaw,
@@ -124,14 +124,14 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	}
 	if *ceiling > 0 {
 		opts.CeilingSource = "--ceiling"
-	} else if c, err := bench.LoadCeiling(*out); err == nil {
+	} else if c, err := runner.LoadCeiling(*out); err == nil {
 		opts.CeilingRPS = c.RPS
-		opts.CeilingSource = fmt.Sprintf("%s/%s, measured %s", *out, bench.CeilingFile, c.Measured.Local().Format("2006-01-02 15:04"))
+		opts.CeilingSource = fmt.Sprintf("%s/%s, measured %s", *out, runner.CeilingFile, c.Measured.Local().Format("2006-01-02 15:04"))
 	} else if !errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(env.Stderr, "concbench: ignoring the saved ceiling: %v\n", err)
 	}
 
-	res, err := bench.Run(ctx, opts)
+	res, err := runner.Run(ctx, opts)
 	if res == nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 }
 
 // runExit prints the verdicts of a run and picks its exit code.
-func runExit(w io.Writer, res *bench.Outcome, err error) error {
+func runExit(w io.Writer, res *runner.Outcome, err error) error {
 	r := res.Run
 	for _, s := range r.SLOs {
 		if !s.Passed && !s.Skipped {
@@ -151,11 +151,11 @@ func runExit(w io.Writer, res *bench.Outcome, err error) error {
 		fmt.Fprintf(w, "%d SLO checks skipped (invalid cells, or classes without requests)\n", res.SLOSkipped)
 	}
 	if res.Invalid > 0 {
-		fmt.Fprintf(w, "%d of %d cells invalid: their figures describe the load generator or a failed server, not the model (reasons in %s)\n", res.Invalid, len(r.Cells), runs.FileName)
+		fmt.Fprintf(w, "%d of %d cells invalid: their figures describe the load generator or a failed server, not the model (reasons in %s)\n", res.Invalid, len(r.Cells), result.FileName)
 	}
 	fmt.Fprintf(w, "results: %s\n", res.Dir)
 	switch {
-	case errors.Is(err, bench.ErrInterrupted):
+	case errors.Is(err, runner.ErrInterrupted):
 		return withCode(ExitInterrupted, fmt.Errorf("run: interrupted; %d finished cells kept in %s", len(r.Cells), res.Dir))
 	case err != nil:
 		return fmt.Errorf("run: %w (finished cells kept in %s)", err, res.Dir)
@@ -191,7 +191,7 @@ func splitList(s string) []string {
 // writeReport renders a run's report (charts, report.html, summary.md) and
 // prints its verdict table. The measurements are already saved: a report that
 // fails is a warning, and `concbench report DIR` can render it again.
-func writeReport(env *Env, dir string, r *runs.Run) {
+func writeReport(env *Env, dir string, r *result.Run) {
 	if len(r.Cells) == 0 {
 		fmt.Fprintln(env.Stdout, "no cell finished: no report")
 		return

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/concbench/concbench/bench"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/runner"
 )
 
 func TestListeningPrefixAgrees(t *testing.T) {
-	if ListeningPrefix != bench.ListeningPrefix {
-		t.Errorf("cli.ListeningPrefix %q != bench.ListeningPrefix %q: the orchestrator would not find the port", ListeningPrefix, bench.ListeningPrefix)
+	if ListeningPrefix != runner.ListeningPrefix {
+		t.Errorf("cli.ListeningPrefix %q != runner.ListeningPrefix %q: the orchestrator would not find the port", ListeningPrefix, runner.ListeningPrefix)
 	}
 }
 
@@ -70,11 +70,11 @@ func TestRunPrintPlan(t *testing.T) {
 
 // TestRunExit: interrupted beats broken SLOs, which beat invalid cells.
 func TestRunExit(t *testing.T) {
-	out := func(invalid, broken int) *bench.Outcome {
-		return &bench.Outcome{Dir: "results/x", Run: &runs.Run{Cells: make([]runs.Cell, 4)}, Invalid: invalid, SLOBroken: broken}
+	out := func(invalid, broken int) *runner.Outcome {
+		return &runner.Outcome{Dir: "results/x", Run: &result.Run{Cells: make([]result.Cell, 4)}, Invalid: invalid, SLOBroken: broken}
 	}
 	tests := []struct {
-		o    *bench.Outcome
+		o    *runner.Outcome
 		err  error
 		want int
 	}{
@@ -82,7 +82,7 @@ func TestRunExit(t *testing.T) {
 		{out(1, 0), nil, ExitInvalid},
 		{out(0, 1), nil, ExitSLO},
 		{out(1, 1), nil, ExitSLO},
-		{out(1, 1), bench.ErrInterrupted, ExitInterrupted},
+		{out(1, 1), runner.ErrInterrupted, ExitInterrupted},
 		{out(0, 0), errors.New("disk full"), ExitError},
 	}
 	for _, tt := range tests {

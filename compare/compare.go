@@ -22,7 +22,7 @@ import (
 
 	"golang.org/x/perf/benchmath"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // Confidence is the level of the confidence intervals around the medians.
@@ -79,7 +79,7 @@ func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
 // not the server, limited them) are left out and counted in Dropped.
 type Side struct {
 	Paths []string
-	Runs  []*runs.Run
+	Runs  []*result.Run
 	// Dropped lists the IDs of the invalid cells left out.
 	Dropped []string
 
@@ -110,7 +110,7 @@ func Load(paths []string) (*Side, error) {
 		return nil, inputErrorf("no results given")
 	}
 	seen := map[string]bool{}
-	rs := make([]*runs.Run, 0, len(paths))
+	rs := make([]*result.Run, 0, len(paths))
 	for _, p := range paths {
 		if p == "" {
 			return nil, inputErrorf("empty results path")
@@ -122,7 +122,7 @@ func Load(paths []string) (*Side, error) {
 			}
 			seen[abs] = true
 		}
-		r, err := runs.Load(p)
+		r, err := result.Load(p)
 		if err != nil {
 			return nil, &InputError{err}
 		}
@@ -132,7 +132,7 @@ func Load(paths []string) (*Side, error) {
 }
 
 // NewSide builds a side from runs already read; paths only label it.
-func NewSide(paths []string, rs []*runs.Run) *Side {
+func NewSide(paths []string, rs []*result.Run) *Side {
 	s := &Side{Paths: paths, Runs: rs, cells: map[CellKey]*cellSamples{}}
 	for _, r := range rs {
 		for i := range r.Cells {
@@ -142,7 +142,7 @@ func NewSide(paths []string, rs []*runs.Run) *Side {
 	return s
 }
 
-func (s *Side) add(c *runs.Cell) {
+func (s *Side) add(c *result.Cell) {
 	if !c.Validity.Valid {
 		s.Dropped = append(s.Dropped, c.ID)
 		return
@@ -491,7 +491,7 @@ func summarize(label string, s *Side, common []CellKey) SideSummary {
 	return sum
 }
 
-func machine(e runs.Environment) string {
+func machine(e result.Environment) string {
 	m := e.CPUModel
 	if m == "" {
 		m = "unknown CPU"

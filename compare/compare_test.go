@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/concbench/concbench/compare"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
@@ -145,12 +145,12 @@ func TestUnusableInput(t *testing.T) {
 	if err := os.MkdirAll(schema2, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(good, runs.FileName))
+	b, err := os.ReadFile(filepath.Join(good, result.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b = bytes.Replace(b, []byte(`"schema": 1,`), []byte(`"schema": 2,`), 1)
-	if err := os.WriteFile(filepath.Join(schema2, runs.FileName), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(schema2, result.FileName), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	allInvalid := synth{seed: 10, reps: 1, invalid: map[string]bool{
@@ -171,7 +171,7 @@ func TestUnusableInput(t *testing.T) {
 		{"garbage file", []string{garbage}, []string{good}, "", "", 0,
 			"old: " + garbage + ": not a concbench results file: invalid character 'g' looking for beginning of value"},
 		{"wrong schema", []string{good}, []string{schema2}, "", "", 0,
-			"new: " + filepath.Join(schema2, runs.FileName) + ": results schema 2, this concbench reads 1"},
+			"new: " + filepath.Join(schema2, result.FileName) + ": results schema 2, this concbench reads 1"},
 		{"missing dir", []string{missing}, []string{good}, "", "", 0,
 			"old: open " + missing + ": no such file or directory"},
 		{"same run twice", []string{good, good}, []string{good}, "", "", 0,

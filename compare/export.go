@@ -9,7 +9,7 @@ import (
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchunit"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // ExportStats says what WriteBench wrote.
@@ -33,7 +33,7 @@ type ExportStats struct {
 // ns per request. Unit lines first say which way is better. To compare two
 // exports whose commits differ, tell benchstat to ignore the commit:
 // `benchstat -ignore commit old.txt new.txt` (or `benchstat -col commit both.txt`).
-func WriteBench(w io.Writer, rs []*runs.Run) (ExportStats, error) {
+func WriteBench(w io.Writer, rs []*result.Run) (ExportStats, error) {
 	var st ExportStats
 	bw := benchfmt.NewWriter(w)
 	for _, f := range Figures {

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/perf/benchfmt"
 
 	"github.com/concbench/concbench/compare"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // record is a benchmark line as benchfmt reads it, copied out of the Reader.
@@ -64,14 +64,14 @@ func TestWriteBenchRoundTrip(t *testing.T) {
 	r1 := synth{seed: 20, reps: 2, commit: "aaaa"}.run()
 	r2 := synth{seed: 21, reps: 1, commit: "bbbb", invalid: map[string]bool{"goroutine.cpu-mix.r500.1": true}}.run()
 	var b bytes.Buffer
-	st, err := compare.WriteBench(&b, []*runs.Run{r1, r2})
+	st, err := compare.WriteBench(&b, []*result.Run{r1, r2})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// What should be there, built from the runs directly.
 	var want []record
-	for _, r := range []*runs.Run{r1, r2} {
+	for _, r := range []*result.Run{r1, r2} {
 		cfg := "goos=linux goarch=amd64 cpu=Synthetic CPU @ 3.00GHz commit=" + r.Env.Commit + " plan=synthetic"
 		for _, c := range r.Cells {
 			if !c.Validity.Valid {
@@ -121,7 +121,7 @@ func TestWriteBenchRoundTrip(t *testing.T) {
 func TestWriteBenchGolden(t *testing.T) {
 	r := synth{seed: 22, reps: 1, commit: "0123456789abcdef", models: []string{"eventloop"}}.run()
 	var b bytes.Buffer
-	if _, err := compare.WriteBench(&b, []*runs.Run{r}); err != nil {
+	if _, err := compare.WriteBench(&b, []*result.Run{r}); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "export.golden", b.String())
@@ -148,10 +148,10 @@ func TestBenchstatReadsExport(t *testing.T) {
 	dir := t.TempDir()
 	oldRun := synth{seed: 1, reps: 6, commit: "aaaa"}
 	newRun := synth{seed: 2, reps: 6, commit: "bbbb", factor: slower("eventloop", 1000, "cheap", compare.P99, 1.20)}
-	files := map[string]*runs.Run{"old.txt": oldRun.run(), "new.txt": newRun.run()}
+	files := map[string]*result.Run{"old.txt": oldRun.run(), "new.txt": newRun.run()}
 	for name, r := range files {
 		var b bytes.Buffer
-		if _, err := compare.WriteBench(&b, []*runs.Run{r}); err != nil {
+		if _, err := compare.WriteBench(&b, []*result.Run{r}); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {

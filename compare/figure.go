@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/perf/benchunit"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // Figure is one measured quantity that compare and export-bench read from a
@@ -15,10 +15,10 @@ import (
 type Figure int
 
 const (
-	// Throughput is the cell's achieved rate: answers received per second (runs.Cell.AchievedRPS).
+	// Throughput is the cell's achieved rate: answers received per second (result.Cell.AchievedRPS).
 	Throughput Figure = iota
 	// P50, P99 and P999 are a class's response-time percentiles, counted from
-	// each request's intended send time (runs.Class.Response).
+	// each request's intended send time (result.Class.Response).
 	P50
 	P99
 	P999
@@ -117,7 +117,7 @@ func (f Figure) Format(v float64) string {
 
 // cellValue reads a cell-level figure; ok is false when the cell did not
 // measure it (no resource samples).
-func (f Figure) cellValue(c *runs.Cell) (v float64, ok bool) {
+func (f Figure) cellValue(c *result.Cell) (v float64, ok bool) {
 	switch f {
 	case Throughput:
 		return c.AchievedRPS, true
@@ -130,7 +130,7 @@ func (f Figure) cellValue(c *runs.Cell) (v float64, ok bool) {
 }
 
 // classValue reads a per-class figure; ok is false when the class got no answer.
-func (f Figure) classValue(cl *runs.Class) (v float64, ok bool) {
+func (f Figure) classValue(cl *result.Class) (v float64, ok bool) {
 	if cl.Response.Count == 0 {
 		return 0, false
 	}

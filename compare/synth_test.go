@@ -10,7 +10,7 @@ import (
 
 	"github.com/concbench/concbench/compare"
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // synth describes a synthetic run: every figure is a fixed "true" value times
@@ -51,7 +51,7 @@ const (
 	sigmaP999 = 0.10
 )
 
-func (s synth) run() *runs.Run {
+func (s synth) run() *result.Run {
 	rng := rand.New(rand.NewPCG(s.seed, 0x5eed))
 	noise := func(sigma float64) float64 { return math.Exp(sigma * rng.NormFloat64()) }
 	models := s.models
@@ -69,25 +69,25 @@ func (s synth) run() *runs.Run {
 	for _, c := range synthClasses {
 		mix = append(mix, plan.Class{Name: c.name, Target: "/" + c.name, Weight: c.weight, Heavy: c.heavy})
 	}
-	r := &runs.Run{
+	r := &result.Run{
 		Plan: plan.Plan{Name: "synthetic", Models: models, Reps: s.reps,
 			Duration: plan.Duration(3e9), Warmup: plan.Duration(1e9),
 			Scenarios: []plan.Scenario{{Name: "cpu-mix", Mix: mix, Rates: synthRates}}},
-		Env: runs.Environment{ConcbenchVersion: "test", Commit: s.commit, GoVersion: "go1.26", OS: "linux", Arch: "amd64",
+		Env: result.Environment{ConcbenchVersion: "test", Commit: s.commit, GoVersion: "go1.26", OS: "linux", Arch: "amd64",
 			Kernel: "6.1", CPUModel: "Synthetic CPU @ 3.00GHz", Cores: 2, Hostname: "ci-1"},
 	}
 	for rep := 1; rep <= s.reps; rep++ {
 		for _, m := range models {
 			for _, rate := range synthRates {
 				id := fmt.Sprintf("%s.cpu-mix.r%g.%d", m, rate, rep)
-				c := runs.Cell{
+				c := result.Cell{
 					ID: id, Model: m, Scenario: "cpu-mix", Rep: rep, Rate: rate, DurationSec: 3, WarmupSec: 1,
 					SentRPS:     rate,
 					AchievedRPS: round(rate*noise(sigmaRPS)*factor(m, rate, "", compare.Throughput), 0.1),
 					Requests:    int64(rate * 3),
 					OK:          int64(rate * 3),
-					Validity:    runs.Validity{Valid: !s.invalid[id]},
-					Resources: runs.Resources{Samples: 12,
+					Validity:    result.Validity{Valid: !s.invalid[id]},
+					Resources: result.Resources{Samples: 12,
 						PeakRSSBytes:  int64(40 << 20 * noise(sigmaRSS) * factor(m, rate, "", compare.RSS)),
 						CPUPer1kReqMs: round(120*noise(sigmaCPU)*factor(m, rate, "", compare.CPU), 0.01)},
 				}
@@ -96,9 +96,9 @@ func (s synth) run() *runs.Run {
 				}
 				for _, sc := range synthClasses {
 					n := int64(rate*3) * int64(sc.weight) / 10
-					c.Classes = append(c.Classes, runs.Class{
+					c.Classes = append(c.Classes, result.Class{
 						Name: sc.name, Target: "/" + sc.name, Weight: sc.weight, Heavy: sc.heavy, Requests: n, OK: n,
-						Response: runs.Latency{Count: n,
+						Response: result.Latency{Count: n,
 							P50:  round(sc.p50*noise(sigmaP50)*factor(m, rate, sc.name, compare.P50), 0.001),
 							P99:  round(sc.p99*noise(sigmaP99)*factor(m, rate, sc.name, compare.P99), 0.001),
 							P999: round(sc.p999*noise(sigmaP999)*factor(m, rate, sc.name, compare.P999), 0.001)},
@@ -118,7 +118,7 @@ func (s synth) save(t *testing.T, dir, name string) string {
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := runs.Save(d, s.run()); err != nil {
+	if err := result.Save(d, s.run()); err != nil {
 		t.Fatal(err)
 	}
 	return d

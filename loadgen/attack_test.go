@@ -21,7 +21,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 var transports = []string{TransportFastHTTP, TransportNetHTTP}
@@ -213,7 +213,7 @@ func checkHgrm(t *testing.T, path string, want int64) {
 
 // checkHlog reads an interval log: one histogram per second, adding up to the
 // class's requests and distribution.
-func checkHlog(t *testing.T, path string, c runs.Class, seconds int) {
+func checkHlog(t *testing.T, path string, c result.Class, seconds int) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -356,7 +356,7 @@ func TestRefused(t *testing.T) {
 			// A generator that a busy machine starved judges itself
 			// generator-bound, rightly (attack retried up to 3 times); the
 			// verdict on the server is then not ours to check.
-			if v := res.Validity; v.Cause == runs.CauseGenerator {
+			if v := res.Validity; v.Cause == result.CauseGenerator {
 				t.Logf("validity not checked: the generator was starved on every attempt: %v", v.Reasons)
 			} else if !v.Valid || !v.OverCapacity {
 				t.Errorf("validity %+v; want valid, over capacity (no answers)", v)

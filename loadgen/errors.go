@@ -2,7 +2,7 @@ package loadgen
 
 import "strings"
 
-// Error kinds, as recorded in runs.Class.ErrorsByKind and runs.Second.ErrorKind.
+// Error kinds, as recorded in result.Class.ErrorsByKind and result.Second.ErrorKind.
 const (
 	KindTimeout   = "timeout"    // no complete answer within Config.Timeout
 	KindRefused   = "refused"    // connect: connection refused (nothing listening, or a full accept backlog)

@@ -1,6 +1,6 @@
 // Package loadgen runs one open-loop attack of one cell — a constant offered
 // rate of weighted requests against one server — with vegeta's lib as the
-// engine, and returns what it measured in the shape of package runs.
+// engine, and returns what it measured in the shape of package result.
 //
 // # What is measured
 //
@@ -46,7 +46,7 @@
 // p99, nor 5 % of the requests not being sent. Counts compared with the
 // offered rate get one request of slack for the window's edges.
 //
-// The cell is generator-bound — Valid=false, Cause=runs.CauseGenerator: its
+// The cell is generator-bound — Valid=false, Cause=result.CauseGenerator: its
 // latencies describe the generator and must not be read as the server's —
 // when any of:
 //
@@ -111,7 +111,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // Thresholds of the validity rules (see the package documentation).
@@ -225,11 +225,11 @@ type Progress struct {
 type Result struct {
 	// Classes follow Config.Mix: counts, errors by kind, response and
 	// service time.
-	Classes []runs.Class
+	Classes []result.Class
 	// Timeline has one entry per second of the measured window (the last one
 	// may be partial): requests sent in that second, their errors and
 	// response time p50/p99.
-	Timeline []runs.Second
+	Timeline []result.Second
 	// OfferedRPS is Config.Rate; SentRPS the rate of measured requests (sent
 	// during the window; how late they left is DispatchLag); AchievedRPS the
 	// rate of answers with an HTTP status (any) received during the window.
@@ -240,12 +240,12 @@ type Result struct {
 	// Missed counts requests due by the window's end that were not sent by
 	// then (the generator, or a full pool, held them back).
 	Missed      int64
-	DispatchLag runs.Latency
+	DispatchLag result.Latency
 	// PeakInFlight is the most requests in flight at once during the window;
 	// PoolFull the share of the window during which every connection was busy.
 	PeakInFlight int
 	PoolFull     float64
-	Validity     runs.Validity
+	Validity     result.Validity
 	// Files maps a kind ("hgrm:CLASS", "hgrm-service:CLASS", "hlog:CLASS") to
 	// a path relative to OutDir. The raw output goes to Config.RawOut.
 	Files map[string]string

@@ -14,7 +14,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // Histogram geometry: microseconds, 1 µs .. 60 s, 3 significant digits.
@@ -65,7 +65,7 @@ type recorder struct {
 
 	secs     []*secRec // open seconds of the window, nil once written
 	next     int       // first second not yet written
-	timeline []runs.Second
+	timeline []result.Second
 
 	// answers counts the answers received in the window; answersToMax those
 	// received by maxEnd, the window's end when MaxRequests stops the attack.
@@ -384,7 +384,7 @@ func (r *recorder) flush(upTo int, now time.Time, final bool) {
 
 // writeSecond appends second s to the timeline and the interval logs.
 func (r *recorder) writeSecond(s int, sec *secRec) {
-	out := runs.Second{T: s}
+	out := result.Second{T: s}
 	r.scratch.Reset()
 	if sec != nil {
 		out.Requests, out.Errors = sec.requests, sec.errors
@@ -484,13 +484,13 @@ func (r *recorder) progress() {
 }
 
 // summary summarizes a histogram of microseconds in milliseconds.
-func summary(h *hdr.Histogram) runs.Latency {
+func summary(h *hdr.Histogram) result.Latency {
 	n := h.TotalCount()
 	if n == 0 {
-		return runs.Latency{}
+		return result.Latency{}
 	}
 	q := func(p float64) float64 { return round3(float64(h.ValueAtQuantile(p)) / 1000) }
-	return runs.Latency{
+	return result.Latency{
 		Count:  n,
 		Mean:   round3(h.Mean() / 1000),
 		P50:    q(50),
@@ -563,7 +563,7 @@ func (r *recorder) result() (*Result, error) {
 
 	for i, c := range r.classes {
 		mc := cfg.Mix[i]
-		rc := runs.Class{
+		rc := result.Class{
 			Name:         mc.Name,
 			Target:       mc.Target,
 			Weight:       mc.Weight,
@@ -649,7 +649,7 @@ func (r *recorder) writeHgrm(name string, h *hdr.Histogram) error {
 	if _, err := h.PercentilesPrint(&b, 5, 1000); err != nil {
 		return fmt.Errorf("loadgen: %s: %w", name, err)
 	}
-	if err := runs.WriteFileAtomic(filepath.Join(r.cfg.OutDir, name), []byte(b.String())); err != nil {
+	if err := result.WriteFileAtomic(filepath.Join(r.cfg.OutDir, name), []byte(b.String())); err != nil {
 		return fmt.Errorf("loadgen: %w", err)
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 func TestMixSeq(t *testing.T) {
@@ -180,7 +180,7 @@ func TestJudge(t *testing.T) {
 			t.Errorf("%s: judge(%+v) = valid %t, over capacity %t; want %t, %t (reasons %q)", tt.name, in, v.Valid, v.OverCapacity, tt.valid, tt.over, v.Reasons)
 			continue
 		}
-		if wantCause := map[bool]string{true: "", false: runs.CauseGenerator}[tt.valid]; v.Cause != wantCause {
+		if wantCause := map[bool]string{true: "", false: result.CauseGenerator}[tt.valid]; v.Cause != wantCause {
 			t.Errorf("%s: cause %q; want %q", tt.name, v.Cause, wantCause)
 		}
 		if tt.reason == "" {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // verdictInput is what the validity rules look at (see the package
@@ -46,10 +46,10 @@ func (r *Result) verdictInput(measured time.Duration, due, answers int64, ceilin
 }
 
 // judge applies the validity rules.
-func judge(in verdictInput) runs.Validity {
-	v := runs.Validity{Valid: true}
+func judge(in verdictInput) result.Validity {
+	v := result.Validity{Valid: true}
 	bound := func(format string, args ...any) {
-		v.Invalidate(runs.CauseGenerator, "Generator-bound: "+fmt.Sprintf(format, args...))
+		v.Invalidate(result.CauseGenerator, "Generator-bound: "+fmt.Sprintf(format, args...))
 	}
 	if in.measured <= 0 || in.due == 0 {
 		bound("nothing was measured: the attack stopped (%s) before its measured window began.", in.stop)

@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // Stat is one figure of a group over its repetitions: the median (the mean of
@@ -42,7 +42,7 @@ func statOf(vs []float64) Stat {
 }
 
 // statBy is statOf over f of every cell.
-func statBy(cells []*runs.Cell, f func(*runs.Cell) float64) Stat {
+func statBy(cells []*result.Cell, f func(*result.Cell) float64) Stat {
 	vs := make([]float64, len(cells))
 	for i, c := range cells {
 		vs[i] = f(c)
@@ -63,14 +63,14 @@ func (p Percentiles) at(i int) Stat {
 	return [...]Stat{p.P50, p.P90, p.P99, p.P999, p.P9999}[i]
 }
 
-func percentilesOf(ls []runs.Latency) Percentiles {
-	var kept []runs.Latency
+func percentilesOf(ls []result.Latency) Percentiles {
+	var kept []result.Latency
 	for _, l := range ls {
 		if l.Count > 0 {
 			kept = append(kept, l)
 		}
 	}
-	f := func(get func(runs.Latency) float64) Stat {
+	f := func(get func(result.Latency) float64) Stat {
 		vs := make([]float64, len(kept))
 		for i, l := range kept {
 			vs[i] = get(l)
@@ -78,20 +78,20 @@ func percentilesOf(ls []runs.Latency) Percentiles {
 		return statOf(vs)
 	}
 	return Percentiles{
-		P50:   f(func(l runs.Latency) float64 { return l.P50 }),
-		P90:   f(func(l runs.Latency) float64 { return l.P90 }),
-		P99:   f(func(l runs.Latency) float64 { return l.P99 }),
-		P999:  f(func(l runs.Latency) float64 { return l.P999 }),
-		P9999: f(func(l runs.Latency) float64 { return l.P9999 }),
-		Max:   f(func(l runs.Latency) float64 { return l.Max }),
-		Mean:  f(func(l runs.Latency) float64 { return l.Mean }),
+		P50:   f(func(l result.Latency) float64 { return l.P50 }),
+		P90:   f(func(l result.Latency) float64 { return l.P90 }),
+		P99:   f(func(l result.Latency) float64 { return l.P99 }),
+		P999:  f(func(l result.Latency) float64 { return l.P999 }),
+		P9999: f(func(l result.Latency) float64 { return l.P9999 }),
+		Max:   f(func(l result.Latency) float64 { return l.Max }),
+		Mean:  f(func(l result.Latency) float64 { return l.Mean }),
 	}
 }
 
 // worst combines several classes of one cell into the figure of their worst
 // class at every percentile (a victim's p99 is the worst victim class's p99).
-func worst(ls []runs.Latency) runs.Latency {
-	var w runs.Latency
+func worst(ls []result.Latency) result.Latency {
+	var w result.Latency
 	for _, l := range ls {
 		if l.Count == 0 {
 			continue
@@ -136,7 +136,7 @@ type PoolFigures struct {
 // figures. Figures are medians over the valid repetitions, or over all of them
 // when none is valid (the group is then Invalid and drawn as such).
 //
-// A repetition is invalid for one of two causes (runs.Validity.Cause): the
+// A repetition is invalid for one of two causes (result.Validity.Cause): the
 // load generator limited it, and its figures describe the generator; or the
 // server failed (died, lost or restarted a child, answered nothing). The
 // first is left out of every comparison. The second is a finding about the
@@ -145,7 +145,7 @@ type Group struct {
 	Model, Scenario string
 	Rate            float64
 	// Cells holds every repetition, by Rep; Used those the figures summarise.
-	Cells, Used []*runs.Cell
+	Cells, Used []*result.Cell
 	// Invalid is set when no repetition measured the server.
 	Invalid bool
 	// InvalidReps counts invalid repetitions (excluded from the figures of a
@@ -210,8 +210,8 @@ func (g *Group) KeptUp() bool {
 // successful answers for "throughput kept".
 const KeptFraction = 0.95
 
-func newGroup(model, scenario string, rate float64, cells []*runs.Cell) *Group {
-	slices.SortFunc(cells, func(a, b *runs.Cell) int { return cmp.Compare(a.Rep, b.Rep) })
+func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group {
+	slices.SortFunc(cells, func(a, b *result.Cell) int { return cmp.Compare(a.Rep, b.Rep) })
 	g := &Group{Model: model, Scenario: scenario, Rate: rate, Cells: cells}
 	for _, c := range cells {
 		if c.Validity.Valid {
@@ -239,27 +239,27 @@ func newGroup(model, scenario string, rate float64, cells []*runs.Cell) *Group {
 			g.GOMAXPROCS = c.Server.GOMAXPROCS
 		}
 	}
-	g.Achieved = statBy(used, func(c *runs.Cell) float64 { return c.AchievedRPS })
-	g.ErrorRate = statBy(used, func(c *runs.Cell) float64 { return ratio(c.Errors, c.Requests) })
+	g.Achieved = statBy(used, func(c *result.Cell) float64 { return c.AchievedRPS })
+	g.ErrorRate = statBy(used, func(c *result.Cell) float64 { return ratio(c.Errors, c.Requests) })
 	// Goodput: successful answers per second of the window. (AchievedRPS
 	// counts answers with any status and leaves out failures without one, such
 	// as timeouts, which Errors counts: scaling it by the error share would
 	// count those twice.)
-	g.Goodput = statBy(used, func(c *runs.Cell) float64 {
+	g.Goodput = statBy(used, func(c *result.Cell) float64 {
 		if c.DurationSec <= 0 {
 			return math.NaN()
 		}
 		return float64(c.OK) / c.DurationSec
 	})
-	g.PeakRSS = statBy(used, func(c *runs.Cell) float64 { return positive(float64(c.Resources.PeakRSSBytes)) })
-	g.PeakThreads = statBy(used, func(c *runs.Cell) float64 { return positive(float64(c.Resources.PeakThreads)) })
-	g.PeakInFlight = statBy(used, func(c *runs.Cell) float64 { return positive(float64(c.PeakInFlight)) })
-	g.CPUPer1k = statBy(used, func(c *runs.Cell) float64 { return positive(c.Resources.CPUPer1kReqMs) })
+	g.PeakRSS = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.PeakRSSBytes)) })
+	g.PeakThreads = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.PeakThreads)) })
+	g.PeakInFlight = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.PeakInFlight)) })
+	g.CPUPer1k = statBy(used, func(c *result.Cell) float64 { return positive(c.Resources.CPUPer1kReqMs) })
 
 	// Classes, in the order of the first repetition (then any extra ones).
-	var victims, heavies []runs.Latency
-	perRepVictim := make([]runs.Latency, 0, len(used))
-	perRepHeavy := make([]runs.Latency, 0, len(used))
+	var victims, heavies []result.Latency
+	perRepVictim := make([]result.Latency, 0, len(used))
+	perRepHeavy := make([]result.Latency, 0, len(used))
 	for _, c := range used {
 		victims, heavies = victims[:0], heavies[:0]
 		for _, cl := range c.Classes {
@@ -284,7 +284,7 @@ func newGroup(model, scenario string, rate float64, cells []*runs.Cell) *Group {
 	g.Heavy = percentilesOf(perRepHeavy)
 	for i := range g.Classes {
 		cf := &g.Classes[i]
-		var resp, svc []runs.Latency
+		var resp, svc []result.Latency
 		var errs []float64
 		for _, c := range used {
 			for _, cl := range c.Classes {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -630,7 +630,7 @@ func (r *Report) holSentences(f *Family) []string {
 // ---- 4. Over time ----
 
 // timelineCell picks the repetition a timeline shows: the first valid one.
-func timelineCell(g *Group) *runs.Cell {
+func timelineCell(g *Group) *result.Cell {
 	for _, c := range g.Cells {
 		if c.Validity.Valid && len(c.Timeline) > 0 {
 			return c
@@ -651,7 +651,7 @@ func (r *Report) timelineCharts() {
 			gs := r.groupsAt(s.Name, rate)
 			type pick struct {
 				g *Group
-				c *runs.Cell
+				c *result.Cell
 			}
 			var picks []pick
 			for _, g := range gs {
@@ -682,13 +682,13 @@ func (r *Report) timelineCharts() {
 			}
 			for _, pk := range picks {
 				inv, failed := !pk.c.Validity.Valid, pk.c.Validity.ServerFailed()
-				get := []func(runs.Second) (float64, bool){
-					func(s runs.Second) (float64, bool) { return float64(s.Requests), true },
-					func(s runs.Second) (float64, bool) { return s.P99, s.P99 > 0 },
-					func(s runs.Second) (float64, bool) { return float64(s.Errors), true },
-					func(s runs.Second) (float64, bool) { return s.LoopDelayMs, pk.g.Loop != nil },
-					func(s runs.Second) (float64, bool) { return float64(s.QueueDepth), pk.g.Pool != nil },
-					func(s runs.Second) (float64, bool) { return float64(s.RSSBytes) / (1 << 20), s.RSSBytes > 0 },
+				get := []func(result.Second) (float64, bool){
+					func(s result.Second) (float64, bool) { return float64(s.Requests), true },
+					func(s result.Second) (float64, bool) { return s.P99, s.P99 > 0 },
+					func(s result.Second) (float64, bool) { return float64(s.Errors), true },
+					func(s result.Second) (float64, bool) { return s.LoopDelayMs, pk.g.Loop != nil },
+					func(s result.Second) (float64, bool) { return float64(s.QueueDepth), pk.g.Pool != nil },
+					func(s result.Second) (float64, bool) { return float64(s.RSSBytes) / (1 << 20), s.RSSBytes > 0 },
 				}
 				for i, f := range get {
 					ser := Series{Name: pk.g.Model, Key: pk.g.Model, Line: true}
@@ -713,7 +713,7 @@ func (r *Report) timelineCharts() {
 			panels[4].Note = "no worker pool in this scenario"
 			ch.Panels = panels
 			chartDecor(ch)
-			cells := make([]*runs.Cell, len(picks))
+			cells := make([]*result.Cell, len(picks))
 			for i, pk := range picks {
 				cells[i] = pk.c
 			}
@@ -727,7 +727,7 @@ func (r *Report) timelineCharts() {
 	}
 }
 
-func timelineSentences(rate float64, cells []*runs.Cell) []string {
+func timelineSentences(rate float64, cells []*result.Cell) []string {
 	var out []string
 	var dips []string
 	for _, c := range cells {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // Thresholds of the diagnosis (in the spirit of clinic.js Doctor).
@@ -124,7 +124,7 @@ func (r *Report) diagnose() {
 }
 
 // reasonsText is an invalid cell's reasons in one line.
-func reasonsText(c *runs.Cell) string {
+func reasonsText(c *result.Cell) string {
 	if why := strings.Join(c.Validity.Reasons, " "); why != "" {
 		return why
 	}

@@ -25,7 +25,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/servers"
 )
 
@@ -206,7 +206,7 @@ func fixtureServerFailure(id string) string {
 // TestFixture checks that the committed fixture loads (TestMain regenerates
 // it first with -update).
 func TestFixture(t *testing.T) {
-	run, err := runs.Load(fixtureDir)
+	run, err := result.Load(fixtureDir)
 	if err != nil {
 		t.Fatalf("committed fixture: %v (regenerate with -update)", err)
 	}
@@ -224,12 +224,12 @@ func writeFixture(dir string) error {
 	}
 	p := fixturePlan()
 	start := time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
-	run := &runs.Run{
+	run := &result.Run{
 		Plan: p,
-		Env: runs.Environment{
+		Env: result.Environment{
 			ConcbenchVersion: "v0.4.0", Commit: "88f8908", GoVersion: "go1.26.0", OS: "linux", Arch: "amd64",
 			Kernel: "6.12.0-fixture", CPUModel: "Fixture CPU @ 3.0GHz", Cores: 8, MemoryBytes: 16 << 30, Hostname: "fixture",
-			Pinning:           runs.Pinning{ServerCPUs: "2-5", LoadgenCPUs: "0-1", Note: "sched_setaffinity"},
+			Pinning:           result.Pinning{ServerCPUs: "2-5", LoadgenCPUs: "0-1", Note: "sched_setaffinity"},
 			LoadgenGOMAXPROCS: 2, CeilingRPS: 52000,
 		},
 		Started: start,
@@ -251,7 +251,7 @@ func writeFixture(dir string) error {
 		}
 	}
 	run.Finished = clock
-	return runs.Save(dir, run)
+	return result.Save(dir, run)
 }
 
 type sample struct {
@@ -274,12 +274,12 @@ func record(h *hdr.Histogram, ms float64) {
 	_ = h.RecordValue(min(max(us, 1), h.HighestTrackableValue()))
 }
 
-func latencyOf(h *hdr.Histogram) runs.Latency {
+func latencyOf(h *hdr.Histogram) result.Latency {
 	if h.TotalCount() == 0 {
-		return runs.Latency{}
+		return result.Latency{}
 	}
 	q := func(p float64) float64 { return float64(h.ValueAtQuantile(p)) / 1000 }
-	return runs.Latency{
+	return result.Latency{
 		Count: h.TotalCount(), Mean: round3(h.Mean() / 1000), P50: q(50), P90: q(90), P99: q(99), P999: q(99.9), P9999: q(99.99),
 		Max: float64(h.Max()) / 1000, StdDev: round3(h.StdDev() / 1000),
 	}
@@ -287,7 +287,7 @@ func latencyOf(h *hdr.Histogram) runs.Latency {
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
-func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model string, rate float64, rep int) (runs.Cell, error) {
+func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model string, rate float64, rep int) (result.Cell, error) {
 	id := fmt.Sprintf("%s.%s.r%s.%d", model, s.Name, fmtNum(rate), rep)
 	b := behave(model, s, rate)
 	fault := fixtureFault(id)
@@ -368,7 +368,7 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 	}
 
 	// Classes, from their histograms.
-	cell := runs.Cell{
+	cell := result.Cell{
 		ID: id, Model: model, Scenario: s.Name, Rep: rep, Rate: rate, DurationSec: dur, WarmupSec: p.Warmup.D().Seconds(),
 		ServerArgs:     []string{"concbench", "serve", "--model", model, "--addr", "127.0.0.1:0", "--max-threads", "256", "--workers", "2", "--procs", "4"},
 		MaxConnections: maxConns,
@@ -378,7 +378,7 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 	allResp := newHist()
 	for ci, c := range s.Mix {
 		hr, hs := newHist(), newHist()
-		cl := runs.Class{Name: c.Name, Target: c.Target, Weight: c.Weight, Heavy: c.Heavy}
+		cl := result.Class{Name: c.Name, Target: c.Target, Weight: c.Weight, Heavy: c.Heavy}
 		for _, smp := range samples {
 			if smp.class != ci {
 				continue
@@ -434,7 +434,7 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 		cpuMs += b.overhead
 	}
 	cpuS := cpuMs / 1000 * (1 + 0.03*rng.NormFloat64())
-	cell.Resources = runs.Resources{
+	cell.Resources = result.Resources{
 		Samples: int(dur * 4), CPUSeconds: round3(cpuS), MeanCPUPct: round3(100 * cpuS / dur), PeakCPUPct: round3(130 * cpuS / dur),
 		PeakRSSBytes: int64(rss * (1 << 20)), MeanRSSBytes: int64(rss * 0.93 * (1 << 20)), PeakThreads: int(threads),
 		VoluntaryCtx: int64(cell.Requests) * 2, InvolCtx: int64(cell.Requests) / 50,
@@ -471,7 +471,7 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 	// Timeline: every second, from the same samples.
 	for sec := 0; sec < int(dur); sec++ {
 		h := newHist()
-		var st runs.Second
+		var st result.Second
 		st.T = sec
 		var queued float64
 		for _, smp := range samples {
@@ -511,9 +511,9 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 	}
 
 	// Validity.
-	cell.Validity = runs.Validity{Valid: true}
+	cell.Validity = result.Validity{Valid: true}
 	if fault != nil {
-		cell.Validity.Invalidate(runs.CauseGenerator, fault.reason)
+		cell.Validity.Invalidate(result.CauseGenerator, fault.reason)
 	}
 	if b.growth > 0 {
 		cell.Validity.OverCapacity = true
@@ -521,7 +521,7 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 			"over capacity: answered %s of %s offered while the backlog grew through the window", fmtNum(cell.AchievedRPS), rateText(rate)))
 	}
 	if why := fixtureServerFailure(id); why != "" {
-		cell.Validity.Invalidate(runs.CauseServer, why)
+		cell.Validity.Invalidate(result.CauseServer, why)
 	}
 
 	// A few more files, as a real run leaves them.

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 //go:embed report.html.tmpl
@@ -25,7 +25,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 }).Parse(htmlSource))
 
 // pinningText describes CPU pinning in a few words.
-func pinningText(p runs.Pinning) string {
+func pinningText(p result.Pinning) string {
 	if p.ServerCPUs == "" && p.LoadgenCPUs == "" {
 		s := "not pinned"
 		if p.Note != "" {

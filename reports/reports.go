@@ -1,4 +1,4 @@
-// Package reports renders a benchmark run (runs.Run, read from results.json)
+// Package reports renders a benchmark run (result.Run, read from results.json)
 // as PNG charts, one self-contained HTML page, a Markdown summary and a plain
 // text table.
 //
@@ -20,14 +20,14 @@ import (
 	"strings"
 
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/servers"
 )
 
 // Report is a run aggregated for rendering. Build makes it; it is read-only
 // afterwards and safe for concurrent use by renderers.
 type Report struct {
-	Run *runs.Run
+	Run *result.Run
 	// Models and Scenarios are in the plan's order (then any others the cells name).
 	Models    []string
 	Scenarios []*Scenario
@@ -127,7 +127,7 @@ type Omission struct {
 }
 
 // Build aggregates run. It fails only on a nil run.
-func Build(run *runs.Run) (*Report, error) {
+func Build(run *result.Run) (*Report, error) {
 	if run == nil {
 		return nil, errors.New("reports: nil run")
 	}
@@ -212,7 +212,7 @@ func (r *Report) groupsAt(scenario string, rate float64) []*Group {
 	return gs
 }
 
-func modelOrder(run *runs.Run) []string {
+func modelOrder(run *result.Run) []string {
 	seen := map[string]bool{}
 	for _, c := range run.Cells {
 		seen[c.Model] = true
@@ -271,7 +271,7 @@ func (r *Report) buildGroups() {
 		model, scenario string
 		rate            float64
 	}
-	cells := map[key][]*runs.Cell{}
+	cells := map[key][]*result.Cell{}
 	for i := range r.Run.Cells {
 		c := &r.Run.Cells[i]
 		k := key{c.Model, c.Scenario, c.Rate}

@@ -18,7 +18,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 var update = flag.Bool("update", false, "regenerate testdata/run and the golden files")
@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 
 // fixtureCopy copies the committed results directory to a temporary one, so
 // that reports are written beside the cells' files without touching testdata.
-func fixtureCopy(t *testing.T) (string, *runs.Run) {
+func fixtureCopy(t *testing.T) (string, *result.Run) {
 	t.Helper()
 	dir := t.TempDir()
 	err := filepath.WalkDir(fixtureDir, func(path string, d fs.DirEntry, err error) error {
@@ -53,7 +53,7 @@ func fixtureCopy(t *testing.T) (string, *runs.Run) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := runs.Load(dir)
+	run, err := result.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func fixtureCopy(t *testing.T) (string, *runs.Run) {
 
 func buildFixture(t *testing.T) *Report {
 	t.Helper()
-	run, err := runs.Load(fixtureDir)
+	run, err := result.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +399,7 @@ func chartsText(r *Report) []byte {
 func TestSentencesQuoteTheFixture(t *testing.T) {
 	r := buildFixture(t)
 	// The median of two repetitions is their mean.
-	med := func(model, scenario string, rate float64, f func(*runs.Cell) float64) float64 {
+	med := func(model, scenario string, rate float64, f func(*result.Cell) float64) float64 {
 		var vs []float64
 		for _, c := range r.Run.Cells {
 			if c.Model == model && c.Scenario == scenario && c.Rate == rate && c.Validity.Valid {
@@ -415,8 +415,8 @@ func TestSentencesQuoteTheFixture(t *testing.T) {
 		}
 		return vs[len(vs)/2]
 	}
-	class := func(name string, svc bool, get func(runs.Latency) float64) func(*runs.Cell) float64 {
-		return func(c *runs.Cell) float64 {
+	class := func(name string, svc bool, get func(result.Latency) float64) func(*result.Cell) float64 {
+		return func(c *result.Cell) float64 {
 			for _, cl := range c.Classes {
 				if cl.Name == name {
 					if svc {
@@ -428,8 +428,8 @@ func TestSentencesQuoteTheFixture(t *testing.T) {
 			return math.NaN()
 		}
 	}
-	p99 := func(l runs.Latency) float64 { return l.P99 }
-	p50 := func(l runs.Latency) float64 { return l.P50 }
+	p99 := func(l result.Latency) float64 { return l.P99 }
+	p50 := func(l result.Latency) float64 { return l.P50 }
 	chart := func(file string) string {
 		for _, c := range r.Charts {
 			if c.File == file {
@@ -475,7 +475,7 @@ func TestSentencesQuoteTheFixture(t *testing.T) {
 		"eventloop's cheap-request p99 went from "+fmtMs(med("eventloop", "cpu-mix", 200, class("plain", false, p99))))
 
 	mem := chart("cost-memory.png")
-	threads := med("thread", "io-wait", 2000, func(c *runs.Cell) float64 { return float64(c.Resources.PeakThreads) })
+	threads := med("thread", "io-wait", 2000, func(c *result.Cell) float64 { return float64(c.Resources.PeakThreads) })
 	check("cost", mem, "thread peaked at", fmtNum(threads)+" OS threads")
 }
 

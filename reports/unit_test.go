@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 func TestStatOf(t *testing.T) {
@@ -120,22 +120,22 @@ func TestLogAxis(t *testing.T) {
 
 // miniRun is a run of one model, built from the given scenarios with one
 // valid cell per rate, for the shape tests.
-func miniRun(scenarios ...plan.Scenario) *runs.Run {
-	run := &runs.Run{Schema: runs.SchemaVersion, Plan: plan.Plan{Name: "mini", Models: []string{"goroutine"}, Reps: 1, Scenarios: scenarios}}
+func miniRun(scenarios ...plan.Scenario) *result.Run {
+	run := &result.Run{Schema: result.SchemaVersion, Plan: plan.Plan{Name: "mini", Models: []string{"goroutine"}, Reps: 1, Scenarios: scenarios}}
 	for _, s := range scenarios {
 		for _, rate := range s.Rates {
-			c := runs.Cell{ID: s.Name, Model: "goroutine", Scenario: s.Name, Rep: 1, Rate: rate, DurationSec: 1,
+			c := result.Cell{ID: s.Name, Model: "goroutine", Scenario: s.Name, Rep: 1, Rate: rate, DurationSec: 1,
 				AchievedRPS: rate, Requests: int64(rate), OK: int64(rate), PeakInFlight: 3,
-				Validity:  runs.Validity{Valid: true},
-				Resources: runs.Resources{PeakRSSBytes: 12 << 20, PeakThreads: 9, CPUPer1kReqMs: 40},
-				Timeline:  []runs.Second{{T: 0, Requests: int64(rate), P50: 0.3, P99: 0.9}},
+				Validity:  result.Validity{Valid: true},
+				Resources: result.Resources{PeakRSSBytes: 12 << 20, PeakThreads: 9, CPUPer1kReqMs: 40},
+				Timeline:  []result.Second{{T: 0, Requests: int64(rate), P50: 0.3, P99: 0.9}},
 			}
 			for _, cl := range s.Mix {
-				l := runs.Latency{Count: 10, P50: 0.3, P90: 0.5, P99: 0.9, P999: 1.5, P9999: 2, Max: 2}
+				l := result.Latency{Count: 10, P50: 0.3, P90: 0.5, P99: 0.9, P999: 1.5, P9999: 2, Max: 2}
 				if cl.Heavy {
-					l = runs.Latency{Count: 10, P50: 30, P90: 40, P99: 50, P999: 55, P9999: 60, Max: 60}
+					l = result.Latency{Count: 10, P50: 30, P90: 40, P99: 50, P999: 55, P9999: 60, Max: 60}
 				}
-				c.Classes = append(c.Classes, runs.Class{Name: cl.Name, Target: cl.Target, Weight: cl.Weight, Heavy: cl.Heavy,
+				c.Classes = append(c.Classes, result.Class{Name: cl.Name, Target: cl.Target, Weight: cl.Weight, Heavy: cl.Heavy,
 					Requests: 10, OK: 10, Response: l, Service: l})
 			}
 			run.Cells = append(run.Cells, c)
@@ -221,7 +221,7 @@ func TestLeftOut(t *testing.T) {
 }
 
 func TestEmptyRun(t *testing.T) {
-	run := &runs.Run{Schema: runs.SchemaVersion, Plan: plan.Plan{Name: "empty"}}
+	run := &result.Run{Schema: result.SchemaVersion, Plan: plan.Plan{Name: "empty"}}
 	dir := t.TempDir()
 	if err := Write(dir, run); err != nil {
 		t.Fatalf("Write(empty run) = %v", err)
@@ -255,16 +255,16 @@ func TestRenderEmptyPanel(t *testing.T) {
 
 // causeRun is a run of three models in one scenario at 200 and 500 req/s,
 // one repetition each, all valid and keeping up; change adjusts a cell.
-func causeRun(change func(c *runs.Cell)) *runs.Run {
+func causeRun(change func(c *result.Cell)) *result.Run {
 	s := plan.Scenario{Name: "mix", Mix: []plan.Class{{Name: "plain", Target: "/plain", Weight: 1}}, Rates: []float64{200, 500}}
-	run := &runs.Run{Schema: runs.SchemaVersion, Plan: plan.Plan{Name: "causes", Models: []string{"goroutine", "cluster", "thread"}, Reps: 1, Scenarios: []plan.Scenario{s}}}
+	run := &result.Run{Schema: result.SchemaVersion, Plan: plan.Plan{Name: "causes", Models: []string{"goroutine", "cluster", "thread"}, Reps: 1, Scenarios: []plan.Scenario{s}}}
 	for _, rate := range s.Rates {
 		for i, m := range run.Plan.Models {
 			n := int64(rate * 10)
-			l := runs.Latency{Count: n, P50: 0.3, P90: 0.5, P99: 0.9 + float64(i), P999: 1.5 + float64(i), P9999: 2 + float64(i), Max: 3 + float64(i)}
-			c := runs.Cell{ID: m + ".mix.r" + fmtNum(rate) + ".1", Model: m, Scenario: "mix", Rep: 1, Rate: rate, DurationSec: 10,
-				SentRPS: rate, AchievedRPS: rate, Requests: n, OK: n, Validity: runs.Validity{Valid: true},
-				Classes: []runs.Class{{Name: "plain", Target: "/plain", Weight: 1, Requests: n, OK: n, Response: l, Service: l}}}
+			l := result.Latency{Count: n, P50: 0.3, P90: 0.5, P99: 0.9 + float64(i), P999: 1.5 + float64(i), P9999: 2 + float64(i), Max: 3 + float64(i)}
+			c := result.Cell{ID: m + ".mix.r" + fmtNum(rate) + ".1", Model: m, Scenario: "mix", Rep: 1, Rate: rate, DurationSec: 10,
+				SentRPS: rate, AchievedRPS: rate, Requests: n, OK: n, Validity: result.Validity{Valid: true},
+				Classes: []result.Class{{Name: "plain", Target: "/plain", Weight: 1, Requests: n, OK: n, Response: l, Service: l}}}
 			change(&c)
 			run.Cells = append(run.Cells, c)
 		}
@@ -277,7 +277,7 @@ func causeRun(change func(c *runs.Cell)) *runs.Run {
 // the achieved rate by the error share counted them twice, and dropped a
 // model that kept 97 % of 500 req/s from the ranking (470 req/s, 94 %).
 func TestGoodput(t *testing.T) {
-	r, err := Build(causeRun(func(c *runs.Cell) {
+	r, err := Build(causeRun(func(c *result.Cell) {
 		if c.Model == "goroutine" && c.Rate == 500 { // 3 % timed out: 4850 answers in 10 s
 			c.AchievedRPS, c.OK, c.Errors = 485, 4850, 150
 			c.Classes[0].OK, c.Classes[0].Errors, c.Classes[0].ErrorsByKind = 4850, 150, map[string]int64{"timeout": 150}
@@ -299,14 +299,14 @@ func TestGoodput(t *testing.T) {
 // generator-bound, and its model loses the ranking instead of leaving it; a
 // cell of an old file, invalid without a cause, reads as generator-bound.
 func TestServerFailed(t *testing.T) {
-	r, err := Build(causeRun(func(c *runs.Cell) {
+	r, err := Build(causeRun(func(c *result.Cell) {
 		switch c.ID {
 		case "goroutine.mix.r500.1": // every request refused: nothing but a fast p99
 			c.AchievedRPS, c.OK, c.Errors = 0, 0, c.Requests
 			c.Classes[0].OK, c.Classes[0].Errors = 0, c.Requests
-			c.Validity = runs.Validity{Cause: runs.CauseServer, Reasons: []string{"no request was answered successfully in the measured window: all 5000 failed (refused 5000)"}}
+			c.Validity = result.Validity{Cause: result.CauseServer, Reasons: []string{"no request was answered successfully in the measured window: all 5000 failed (refused 5000)"}}
 		case "thread.mix.r200.1": // an old results file
-			c.Validity = runs.Validity{Reasons: []string{"Generator-bound: dispatch lag p99 was 25.00 ms."}}
+			c.Validity = result.Validity{Reasons: []string{"Generator-bound: dispatch lag p99 was 25.00 ms."}}
 		}
 	}))
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // VerdictRow is one line of the verdict table (model × scenario × rate),
@@ -94,7 +94,7 @@ func (v VerdictRow) cells() []string {
 
 // Table writes the verdict table of run as plain text, then the answer per
 // scenario: what `concbench report` and the end of a run print on stdout.
-func Table(w io.Writer, run *runs.Run) error {
+func Table(w io.Writer, run *result.Run) error {
 	r, err := Build(run)
 	if err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // File names written into the results directory besides the charts.
@@ -21,7 +21,7 @@ const (
 // summary.md and report.html, which links the PNGs and the cells' files by
 // relative paths. Each file is replaced atomically; report.html is written
 // last, so a page never points at charts that were not written.
-func Write(dir string, run *runs.Run) error {
+func Write(dir string, run *result.Run) error {
 	r, err := Build(run)
 	if err != nil {
 		return err
@@ -51,7 +51,7 @@ func (r *Report) Write(dir string) ([]string, error) {
 	}
 	var names []string
 	for i, c := range r.Charts {
-		if err := runs.WriteFileAtomic(filepath.Join(dir, c.File), pngs[i]); err != nil {
+		if err := result.WriteFileAtomic(filepath.Join(dir, c.File), pngs[i]); err != nil {
 			return names, err
 		}
 		names = append(names, c.File)
@@ -60,7 +60,7 @@ func (r *Report) Write(dir string) ([]string, error) {
 	if err := r.WriteMarkdown(&md); err != nil {
 		return names, err
 	}
-	if err := runs.WriteFileAtomic(filepath.Join(dir, MarkdownFile), md.Bytes()); err != nil {
+	if err := result.WriteFileAtomic(filepath.Join(dir, MarkdownFile), md.Bytes()); err != nil {
 		return names, err
 	}
 	names = append(names, MarkdownFile)
@@ -68,7 +68,7 @@ func (r *Report) Write(dir string) ([]string, error) {
 	if err := r.WriteHTML(&page, dir); err != nil {
 		return names, fmt.Errorf("%s: %w", HTMLFile, err)
 	}
-	if err := runs.WriteFileAtomic(filepath.Join(dir, HTMLFile), page.Bytes()); err != nil {
+	if err := result.WriteFileAtomic(filepath.Join(dir, HTMLFile), page.Bytes()); err != nil {
 		return names, err
 	}
 	return append(names, HTMLFile), nil

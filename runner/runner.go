@@ -1,4 +1,4 @@
-// Package bench runs a benchmark plan: for every cell (model × scenario × rate
+// Package runner runs a benchmark plan: for every cell (model × scenario × rate
 // × repetition) it starts the model as a `concbench serve` child process pinned
 // to the server CPUs, drives it with the load generator pinned to the others,
 // samples the server's process figures and /stats, stops it, and writes
@@ -17,11 +17,11 @@
 //     unless the generator ran out of ports or file descriptors).
 //
 // When the server failed, Cause is server whatever else happened: a crashed
-// server is the finding (see runs.Validity).
+// server is the finding (see result.Validity).
 //
 // Invalid cells are kept in results.json with their reasons, and skipped by
 // the SLO checks (as are classes without a request in the window).
-package bench
+package runner
 
 import (
 	"context"
@@ -41,7 +41,7 @@ import (
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/servers"
 )
 
@@ -102,7 +102,7 @@ type Options struct {
 
 	// Test hooks.
 	attack    func(context.Context, loadgen.Config) (*loadgen.Result, error)
-	cellDone  func(i int, c runs.Cell)
+	cellDone  func(i int, c result.Cell)
 	pprofAddr func(reported string) string // the address profiles are fetched from
 }
 
@@ -110,7 +110,7 @@ type Options struct {
 type Outcome struct {
 	// Dir is the run's results directory.
 	Dir string
-	Run *runs.Run
+	Run *result.Run
 	// Invalid counts invalid cells; SLOBroken and SLOSkipped count SLO checks
 	// that failed and that were skipped (on invalid cells).
 	Invalid               int
@@ -146,8 +146,8 @@ func cells(p plan.Plan) []cellSpec {
 	return out
 }
 
-// runner holds what every cell of a run shares.
-type runner struct {
+// cellRunner holds what every cell of a run shares.
+type cellRunner struct {
 	opts       Options
 	bin        string
 	dir        string
@@ -168,7 +168,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", p.Name, err)
 	}
-	r := &runner{opts: opts, bin: opts.Binary, prog: newProgress(opts.Log, opts.Terminal), attack: opts.attack, ceilingRPS: opts.CeilingRPS}
+	r := &cellRunner{opts: opts, bin: opts.Binary, prog: newProgress(opts.Log, opts.Terminal), attack: opts.attack, ceilingRPS: opts.CeilingRPS}
 	if r.attack == nil {
 		r.attack = loadgen.Attack
 	}
@@ -202,8 +202,8 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if r.dir, err = makeRunDir(outDir, started, p.Name); err != nil {
 		return nil, err
 	}
-	run := &runs.Run{Plan: p, Env: env, Started: started.UTC(), Cells: []runs.Cell{}}
-	if err := runs.Save(r.dir, run); err != nil {
+	run := &result.Run{Plan: p, Env: env, Started: started.UTC(), Cells: []result.Cell{}}
+	if err := result.Save(r.dir, run); err != nil {
 		return nil, fmt.Errorf("save results: %w", err)
 	}
 	out := &Outcome{Dir: r.dir, Run: run}
@@ -234,7 +234,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		}
 		r.prog.logf("%s", cellLine(label, cell))
 		run.Finished = time.Now().UTC()
-		if err := runs.Save(r.dir, run); err != nil {
+		if err := result.Save(r.dir, run); err != nil {
 			return out, fmt.Errorf("save results: %w", err)
 		}
 		if opts.cellDone != nil {
@@ -245,7 +245,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	out.SLOBroken, out.SLOSkipped = SLOCounts(run.SLOs)
 	run.Finished = time.Now().UTC()
 	run.Interrupted = errors.Is(runErr, ErrInterrupted)
-	if err := runs.Save(r.dir, run); err != nil {
+	if err := result.Save(r.dir, run); err != nil {
 		return out, fmt.Errorf("save results: %w", err)
 	}
 	if runErr != nil {
@@ -303,7 +303,7 @@ func linkLatest(parent, name string) {
 }
 
 // serverArgs is the `concbench serve` command line of a cell (without argv[0]).
-func (r *runner) serverArgs(model string) []string {
+func (r *cellRunner) serverArgs(model string) []string {
 	args := []string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--grace", serverGrace.String()}
 	args = append(args, r.serverPin...)
 	if len(r.opts.Profiles) > 0 {
@@ -326,11 +326,11 @@ func (r *runner) serverArgs(model string) []string {
 
 // runCell runs one cell. It returns an error only when ctx was cancelled (the
 // cell is then dropped); every other failure makes an invalid cell with its reason.
-func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs.Cell, error) {
+func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (result.Cell, error) {
 	p := r.opts.Plan
 	warmup, dur := spec.sc.Warmup.D(), spec.sc.Duration.D()
 	args := r.serverArgs(spec.model)
-	cell := runs.Cell{
+	cell := result.Cell{
 		ID:             spec.id(),
 		Model:          spec.model,
 		Scenario:       spec.sc.Name,
@@ -340,10 +340,10 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 		WarmupSec:      warmup.Seconds(),
 		ServerArgs:     append([]string{"concbench"}, args...),
 		MaxConnections: spec.sc.MaxConnections,
-		Classes:        []runs.Class{},
-		Timeline:       []runs.Second{},
+		Classes:        []result.Class{},
+		Timeline:       []result.Second{},
 	}
-	invalid := func(cause, format string, a ...any) runs.Cell {
+	invalid := func(cause, format string, a ...any) result.Cell {
 		cell.Validity.Invalidate(cause, fmt.Sprintf(format, a...))
 		return cell
 	}
@@ -354,7 +354,7 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 		if ctx.Err() != nil {
 			return cell, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
 		}
-		return invalid(runs.CauseServer, "server did not start: %v", err), nil
+		return invalid(result.CauseServer, "server did not start: %v", err), nil
 	}
 	smp := startSampler(srv)
 	first, _ := smp.statsNow(ctx) // baseline: restarts, pids
@@ -432,7 +432,7 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 		if aerr == nil {
 			aerr = errors.New("no result")
 		}
-		return invalid(runs.CauseGenerator, "load generator failed: %v", aerr), nil
+		return invalid(result.CauseGenerator, "load generator failed: %v", aerr), nil
 	}
 
 	// What the generator measured.
@@ -478,11 +478,11 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 		v.Reasons = append(v.Reasons, fmt.Sprintf("no /stats at the end of the window: %v", lastErr))
 	}
 	if aerr != nil {
-		v.Invalidate(runs.CauseGenerator, fmt.Sprintf("load generator stopped early: %v", aerr))
+		v.Invalidate(result.CauseGenerator, fmt.Sprintf("load generator stopped early: %v", aerr))
 	}
 	r.judge(&v, spec, res, first, last, died, srv)
 	if gone := smp.vanished(ws, we); len(gone) > 0 && !died {
-		v.Invalidate(runs.CauseServer, fmt.Sprintf("server process(es) %v exited during the measured window", gone))
+		v.Invalidate(result.CauseServer, fmt.Sprintf("server process(es) %v exited during the measured window", gone))
 	}
 	if stopErr != nil {
 		v.Reasons = append(v.Reasons, "stopping the server: "+stopErr.Error())
@@ -499,7 +499,7 @@ func (r *runner) runCell(ctx context.Context, spec cellSpec, label string) (runs
 
 // startProfiling starts the capture of the cell's profiles, when asked. It
 // returns nil and a note when there is nothing to capture from.
-func (r *runner) startProfiling(ctx context.Context, srv *server, spec cellSpec, id string, first *servers.Snapshot, warmup, dur time.Duration) (*profiling, []string) {
+func (r *cellRunner) startProfiling(ctx context.Context, srv *server, spec cellSpec, id string, first *servers.Snapshot, warmup, dur time.Duration) (*profiling, []string) {
 	if len(r.opts.Profiles) == 0 {
 		return nil, nil
 	}
@@ -522,36 +522,36 @@ func (r *runner) startProfiling(ctx context.Context, srv *server, spec cellSpec,
 }
 
 // judge adds the orchestrator's validity rules to the generator's verdict.
-func (r *runner) judge(v *runs.Validity, spec cellSpec, res *loadgen.Result, first, last *servers.Snapshot, died bool, srv *server) {
+func (r *cellRunner) judge(v *result.Validity, spec cellSpec, res *loadgen.Result, first, last *servers.Snapshot, died bool, srv *server) {
 	flag := func(cause, format string, a ...any) {
 		v.Invalidate(cause, fmt.Sprintf(format, a...))
 	}
 	if r.ceilingRPS > 0 && spec.rate > GeneratorBoundFraction*r.ceilingRPS && !mentionsCeiling(v.Reasons) {
-		flag(runs.CauseGenerator, "generator-bound: offered %s req/s is above %.0f%% of the generator's measured ceiling of %s req/s",
+		flag(result.CauseGenerator, "generator-bound: offered %s req/s is above %.0f%% of the generator's measured ceiling of %s req/s",
 			fmtRate(spec.rate), 100*GeneratorBoundFraction, fmtRate(r.ceilingRPS))
 	}
 	if died {
-		flag(runs.CauseServer, "the server exited during the cell (%v)%s", srv.waitErr, srv.stderr.suffix())
+		flag(result.CauseServer, "the server exited during the cell (%v)%s", srv.waitErr, srv.stderr.suffix())
 	}
 	// (The cluster's supervisor reports restarts in /stats.)
 	if first != nil && last != nil && last.Restarts > first.Restarts {
-		flag(runs.CauseServer, "the server restarted %d child process(es) during the cell", last.Restarts-first.Restarts)
+		flag(result.CauseServer, "the server restarted %d child process(es) during the cell", last.Restarts-first.Restarts)
 	}
 	switch {
 	case res.OK > 0:
 	case res.Generator.ExhaustionErrors > 0:
 		// The generator ran out of ports or descriptors: its verdict says so.
 	case res.Requests == 0 && res.PoolFull >= loadgen.SaturatedShare:
-		flag(runs.CauseServer, "no request was answered in the measured window: none could even be sent, every connection stayed busy with requests the server did not answer")
+		flag(result.CauseServer, "no request was answered in the measured window: none could even be sent, every connection stayed busy with requests the server did not answer")
 	case res.Requests == 0:
-		flag(runs.CauseGenerator, "no request was sent in the measured window")
+		flag(result.CauseGenerator, "no request was sent in the measured window")
 	default:
-		flag(runs.CauseServer, "no request was answered successfully in the measured window: all %d failed (%s)", res.Requests, errorKinds(res.Classes))
+		flag(result.CauseServer, "no request was answered successfully in the measured window: all %d failed (%s)", res.Requests, errorKinds(res.Classes))
 	}
 }
 
 // errorKinds sums the classes' errors by kind: "refused 20, timeout 5".
-func errorKinds(classes []runs.Class) string {
+func errorKinds(classes []result.Class) string {
 	n := map[string]int64{}
 	for _, c := range classes {
 		for k, v := range c.ErrorsByKind {
@@ -582,7 +582,7 @@ func mentionsCeiling(reasons []string) bool {
 	return false
 }
 
-func addFile(c *runs.Cell, kind, path string) {
+func addFile(c *result.Cell, kind, path string) {
 	if c.Files == nil {
 		c.Files = map[string]string{}
 	}
@@ -628,7 +628,7 @@ func mergePIDs(a, b []int) []int {
 }
 
 // cellLine is the one-line account of a finished cell.
-func cellLine(label string, c runs.Cell) string {
+func cellLine(label string, c result.Cell) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s req/s, %d errors", label, fmtRate(c.AchievedRPS), c.Errors)
 	for _, cl := range c.Classes {

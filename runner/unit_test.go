@@ -1,4 +1,4 @@
-package bench
+package runner
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/servers"
 )
 
@@ -156,7 +156,7 @@ func TestResources(t *testing.T) {
 	if r.PeakRSSBytes != 18<<20 || r.PeakThreads != 6 || r.VoluntaryCtx != 800 || r.InvolCtx != 80 {
 		t.Errorf("resources = %+v", r)
 	}
-	tl := []runs.Second{{T: 0}, {T: 1}}
+	tl := []result.Second{{T: 0}, {T: 1}}
 	s.joinTimeline(tl, t0)
 	if !near(tl[0].CPUPct, 40+5) || tl[1].RSSBytes != 18<<20 || tl[1].Threads != 6 {
 		t.Errorf("timeline = %+v", tl)
@@ -170,15 +170,15 @@ func TestEvaluateSLOs(t *testing.T) {
 		{Expr: "p99 <= 50ms", Class: "plain"},
 		{Expr: "errors < 1%", Model: "eventloop"},
 	}}
-	cell := func(id, model string, valid bool, p99 float64, errs int64) runs.Cell {
-		return runs.Cell{ID: id, Model: model, Scenario: "mix", Validity: runs.Validity{Valid: valid}, Classes: []runs.Class{
-			{Name: "plain", Requests: 100, Errors: errs, Response: runs.Latency{P99: p99}},
-			{Name: "cpu", Requests: 10, Response: runs.Latency{P99: 900}},
+	cell := func(id, model string, valid bool, p99 float64, errs int64) result.Cell {
+		return result.Cell{ID: id, Model: model, Scenario: "mix", Validity: result.Validity{Valid: valid}, Classes: []result.Class{
+			{Name: "plain", Requests: 100, Errors: errs, Response: result.Latency{P99: p99}},
+			{Name: "cpu", Requests: 10, Response: result.Latency{P99: 900}},
 		}}
 	}
 	empty := cell("d", "goroutine", true, 0, 0) // no plain request in the window: no p99 to check
-	empty.Classes[0] = runs.Class{Name: "plain"}
-	got := EvaluateSLOs(p, []runs.Cell{
+	empty.Classes[0] = result.Class{Name: "plain"}
+	got := EvaluateSLOs(p, []result.Cell{
 		cell("a", "goroutine", true, 10, 0),
 		cell("b", "eventloop", true, 80, 2),
 		cell("c", "eventloop", false, 80, 50),
@@ -214,7 +214,7 @@ func TestEvaluateSLOs(t *testing.T) {
 	}
 }
 
-func verdict(r runs.SLOResult) string {
+func verdict(r result.SLOResult) string {
 	switch {
 	case r.Skipped:
 		return "skipped"
@@ -292,17 +292,17 @@ func TestVanished(t *testing.T) {
 func TestJudge(t *testing.T) {
 	spec := cellSpec{model: "cluster", rate: 100}
 	refused := func() *loadgen.Result {
-		return &loadgen.Result{Requests: 100, Errors: 100, Classes: []runs.Class{
+		return &loadgen.Result{Requests: 100, Errors: 100, Classes: []result.Class{
 			{Name: "plain", Requests: 90, Errors: 90, ErrorsByKind: map[string]int64{"refused": 80, "reset": 10}},
 			{Name: "cpu", Requests: 10, Errors: 10, ErrorsByKind: map[string]int64{"refused": 10}},
 		}}
 	}
 	ok := &loadgen.Result{Requests: 100, OK: 100}
-	genBound := runs.Validity{Valid: false, Cause: runs.CauseGenerator, Reasons: []string{"Generator-bound: lag."}}
+	genBound := result.Validity{Valid: false, Cause: result.CauseGenerator, Reasons: []string{"Generator-bound: lag."}}
 	for _, tt := range []struct {
 		name        string
 		ceiling     float64
-		in          runs.Validity
+		in          result.Validity
 		res         *loadgen.Result
 		first, last *servers.Snapshot
 		died        bool
@@ -310,22 +310,22 @@ func TestJudge(t *testing.T) {
 		cause       string
 		reason      string // in the last reason
 	}{
-		{name: "healthy", in: runs.Validity{Valid: true}, res: ok, valid: true},
-		{name: "every request refused", in: runs.Validity{Valid: true, OverCapacity: true}, res: refused(), cause: runs.CauseServer,
+		{name: "healthy", in: result.Validity{Valid: true}, res: ok, valid: true},
+		{name: "every request refused", in: result.Validity{Valid: true, OverCapacity: true}, res: refused(), cause: result.CauseServer,
 			reason: "no request was answered successfully in the measured window: all 100 failed (refused 90, reset 10)"},
-		{name: "refused while generator-bound", in: genBound, res: refused(), cause: runs.CauseServer, reason: "no request was answered successfully"},
+		{name: "refused while generator-bound", in: genBound, res: refused(), cause: result.CauseServer, reason: "no request was answered successfully"},
 		{name: "ports ran out", in: genBound, res: &loadgen.Result{Requests: 100, Errors: 100, Generator: loadgen.Generator{ExhaustionErrors: 100}},
-			cause: runs.CauseGenerator, reason: "Generator-bound: lag."},
-		{name: "nothing sent, pool free", in: genBound, res: &loadgen.Result{}, cause: runs.CauseGenerator, reason: "no request was sent"},
-		{name: "nothing sent, pool held by the server", in: runs.Validity{Valid: true, OverCapacity: true}, res: &loadgen.Result{PoolFull: 1},
-			cause: runs.CauseServer, reason: "every connection stayed busy"},
-		{name: "above the ceiling", ceiling: 120, in: runs.Validity{Valid: true}, res: ok, cause: runs.CauseGenerator, reason: "generator's measured ceiling"},
-		{name: "died", in: runs.Validity{Valid: true}, res: ok, died: true, cause: runs.CauseServer, reason: "the server exited during the cell"},
-		{name: "died while generator-bound", ceiling: 120, in: genBound, res: ok, died: true, cause: runs.CauseServer, reason: "the server exited"},
-		{name: "child restarted", in: runs.Validity{Valid: true}, res: ok, first: &servers.Snapshot{}, last: &servers.Snapshot{Restarts: 1},
-			cause: runs.CauseServer, reason: "restarted 1 child process(es)"},
+			cause: result.CauseGenerator, reason: "Generator-bound: lag."},
+		{name: "nothing sent, pool free", in: genBound, res: &loadgen.Result{}, cause: result.CauseGenerator, reason: "no request was sent"},
+		{name: "nothing sent, pool held by the server", in: result.Validity{Valid: true, OverCapacity: true}, res: &loadgen.Result{PoolFull: 1},
+			cause: result.CauseServer, reason: "every connection stayed busy"},
+		{name: "above the ceiling", ceiling: 120, in: result.Validity{Valid: true}, res: ok, cause: result.CauseGenerator, reason: "generator's measured ceiling"},
+		{name: "died", in: result.Validity{Valid: true}, res: ok, died: true, cause: result.CauseServer, reason: "the server exited during the cell"},
+		{name: "died while generator-bound", ceiling: 120, in: genBound, res: ok, died: true, cause: result.CauseServer, reason: "the server exited"},
+		{name: "child restarted", in: result.Validity{Valid: true}, res: ok, first: &servers.Snapshot{}, last: &servers.Snapshot{Restarts: 1},
+			cause: result.CauseServer, reason: "restarted 1 child process(es)"},
 	} {
-		r := &runner{ceilingRPS: tt.ceiling}
+		r := &cellRunner{ceilingRPS: tt.ceiling}
 		v := tt.in
 		v.Reasons = slices.Clone(v.Reasons)
 		r.judge(&v, spec, tt.res, tt.first, tt.last, tt.died, &server{stderr: &tailBuffer{max: 64}})

@@ -1,4 +1,4 @@
-package bench
+package runner
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/procstat"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/servers"
 )
 
@@ -185,10 +185,10 @@ func bracket[T any](xs []T, at func(T) time.Time, start, end time.Time) (first, 
 
 // resources summarises the /proc samples of the window [start, end] for a
 // cell that answered requests.
-func (s *sampler) resources(start, end time.Time, requests int64) runs.Resources {
+func (s *sampler) resources(start, end time.Time, requests int64) result.Resources {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var r runs.Resources
+	var r result.Resources
 	first, last := bracket(s.procs, func(p procSample) time.Time { return p.at }, start, end)
 	if first < 0 || last <= first {
 		return r
@@ -255,7 +255,7 @@ func (s *sampler) windowStats(start, end time.Time) (first, last *servers.Snapsh
 // joinTimeline adds the server's figures to each second of the timeline: peak
 // RSS and threads, CPU %, the loop delay p99 of that second and the deepest
 // queue seen.
-func (s *sampler) joinTimeline(tl []runs.Second, start time.Time) {
+func (s *sampler) joinTimeline(tl []result.Second, start time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	procAt := func(p procSample) time.Time { return p.at }

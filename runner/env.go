@@ -1,4 +1,4 @@
-package bench
+package runner
 
 import (
 	"bufio"
@@ -13,13 +13,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // environment describes this machine and build. commit, when empty, is read
 // with git from the working directory (left empty outside a checkout).
-func environment(version, commit string) runs.Environment {
-	env := runs.Environment{
+func environment(version, commit string) result.Environment {
+	env := result.Environment{
 		ConcbenchVersion: version,
 		Commit:           commit,
 		GoVersion:        runtime.Version(),

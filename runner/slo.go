@@ -1,8 +1,8 @@
-package bench
+package runner
 
 import (
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // EvaluateSLOs checks every SLO of p against every matching class of every
@@ -13,8 +13,8 @@ import (
 // why) on an invalid cell, whose figures do not describe the server, and on a
 // class that had no request in the measured window: it has no figure, and a
 // threshold would pass vacuously.
-func EvaluateSLOs(p plan.Plan, cells []runs.Cell) []runs.SLOResult {
-	var out []runs.SLOResult
+func EvaluateSLOs(p plan.Plan, cells []result.Cell) []result.SLOResult {
+	var out []result.SLOResult
 	for _, slo := range p.SLOs {
 		e, err := plan.ParseExpr(slo.Expr)
 		if err != nil {
@@ -25,7 +25,7 @@ func EvaluateSLOs(p plan.Plan, cells []runs.Cell) []runs.SLOResult {
 				if !slo.Matches(c.Model, c.Scenario, cl.Name) {
 					continue
 				}
-				r := runs.SLOResult{Expr: e.String(), Cell: c.ID, Class: cl.Name, Limit: e.Limit, Unit: e.Unit}
+				r := result.SLOResult{Expr: e.String(), Cell: c.ID, Class: cl.Name, Limit: e.Limit, Unit: e.Unit}
 				switch {
 				case !c.Validity.Valid:
 					r.Skipped = true
@@ -48,7 +48,7 @@ func EvaluateSLOs(p plan.Plan, cells []runs.Cell) []runs.SLOResult {
 }
 
 // figure reads one SLO figure of a class: milliseconds, or percent for errors.
-func figure(name string, c runs.Class) float64 {
+func figure(name string, c result.Class) float64 {
 	l := c.Response
 	switch name {
 	case "p50":
@@ -73,7 +73,7 @@ func figure(name string, c runs.Class) float64 {
 }
 
 // SLOCounts counts broken and skipped checks.
-func SLOCounts(rs []runs.SLOResult) (broken, skipped int) {
+func SLOCounts(rs []result.SLOResult) (broken, skipped int) {
 	for _, r := range rs {
 		switch {
 		case r.Skipped:
@@ -86,7 +86,7 @@ func SLOCounts(rs []runs.SLOResult) (broken, skipped int) {
 }
 
 // invalidCause says in a few words why an invalid cell is invalid.
-func invalidCause(v runs.Validity) string {
+func invalidCause(v result.Validity) string {
 	if v.ServerFailed() {
 		return "the server failed"
 	}

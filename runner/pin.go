@@ -1,4 +1,4 @@
-package bench
+package runner
 
 import (
 	"fmt"
@@ -10,12 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/concbench/concbench/cpuset"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // pinning is how a run's processes are pinned.
 type pinning struct {
-	rec        runs.Pinning
+	rec        result.Pinning
 	serverArgs []string   // flags for `concbench serve`
 	serverSet  cpuset.Set // affinity the server starts with (nil: inherited)
 }

@@ -1,4 +1,4 @@
-package bench
+package runner
 
 // Profiling a cell: with Options.Profiles set, every server is started with
 // `--pprof-addr 127.0.0.1:0` (it prints the bound address before its listening

@@ -1,4 +1,4 @@
-package bench
+package runner
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/servers"
 )
 
@@ -50,7 +50,7 @@ scenarios:
 }
 
 // profileNotes returns the cell's profiling notes.
-func profileNotes(c runs.Cell) []string {
+func profileNotes(c result.Cell) []string {
 	var out []string
 	for _, r := range c.Validity.Reasons {
 		if strings.HasPrefix(r, "profiling:") {
@@ -62,7 +62,7 @@ func profileNotes(c runs.Cell) []string {
 
 // checkProfileFile asserts that the cell lists kind and that the file is on
 // disk and parses; it returns the profile (nil for a trace).
-func checkProfileFile(t *testing.T, dir string, c runs.Cell, key string) *profile.Profile {
+func checkProfileFile(t *testing.T, dir string, c result.Cell, key string) *profile.Profile {
 	t.Helper()
 	rel, ok := c.Files[key]
 	if !ok {
@@ -113,7 +113,7 @@ func TestProfileRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := runs.Load(o.Dir) // what results.json says
+	r, err := result.Load(o.Dir) // what results.json says
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package bench
+package runner
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/loadgen"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 )
 
 // CeilingFile is the name of the file `concbench ceiling` writes in the results
@@ -48,11 +48,11 @@ type CeilingOptions struct {
 type Ceiling struct {
 	Measured time.Time `json:"measured"`
 	// RPS is the figure runs use: the lowest generator ceiling over the servers.
-	RPS       float64           `json:"rps"`
-	Transport string            `json:"transport"`
-	Env       runs.Environment  `json:"environment"`
-	Servers   []CeilingOfServer `json:"servers"`
-	Wrk       string            `json:"wrk,omitempty"` // wrk's version line, when it ran
+	RPS       float64            `json:"rps"`
+	Transport string             `json:"transport"`
+	Env       result.Environment `json:"environment"`
+	Servers   []CeilingOfServer  `json:"servers"`
+	Wrk       string             `json:"wrk,omitempty"` // wrk's version line, when it ran
 }
 
 // CeilingOfServer is one server's row.
@@ -218,7 +218,7 @@ func SaveCeiling(dir string, c *Ceiling) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, CeilingFile)
-	return path, runs.WriteFileAtomic(path, append(b, '\n'))
+	return path, result.WriteFileAtomic(path, append(b, '\n'))
 }
 
 // LoadCeiling reads dir/CeilingFile. It refuses a file measured on another

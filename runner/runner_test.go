@@ -1,4 +1,4 @@
-package bench
+package runner
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/reports"
-	"github.com/concbench/concbench/runs"
+	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/servers/models"
 )
 
@@ -89,7 +89,7 @@ func checkNoChildren(t *testing.T) {
 // checkCell asserts what every measured cell must hold. Whether a cell is
 // valid depends on the machine (a busy shared machine delays the generator),
 // so it is only checked when mustBeInvalid; every invalid cell must say why.
-func checkCell(t *testing.T, dir string, c runs.Cell, mustBeInvalid bool) {
+func checkCell(t *testing.T, dir string, c result.Cell, mustBeInvalid bool) {
 	t.Helper()
 	if mustBeInvalid && c.Validity.Valid {
 		t.Errorf("%s: valid; want invalid", c.ID)
@@ -170,7 +170,7 @@ func TestRunEveryModel(t *testing.T) {
 	if filepath.Dir(o.Dir) != out || !strings.HasSuffix(o.Dir, "-test") {
 		t.Errorf("results dir %s; want %s/<timestamp>-test", o.Dir, out)
 	}
-	r, err := runs.Load(o.Dir)
+	r, err := result.Load(o.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestRunEveryModel(t *testing.T) {
 
 // checkReport renders the report of a real run and checks that every chart
 // decodes and is not blank, and that the page and summary are there.
-func checkReport(t *testing.T, dir string, r *runs.Run) {
+func checkReport(t *testing.T, dir string, r *result.Run) {
 	t.Helper()
 	if err := reports.Write(dir, r); err != nil {
 		t.Fatalf("reports.Write on a real run: %v", err)
@@ -293,7 +293,7 @@ func TestInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	opts := Options{Plan: p, Binary: binary, OutDir: t.TempDir()}
-	opts.cellDone = func(i int, c runs.Cell) {
+	opts.cellDone = func(i int, c result.Cell) {
 		if i == 0 {
 			time.AfterFunc(700*time.Millisecond, cancel)
 		}
@@ -306,7 +306,7 @@ func TestInterrupt(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("interrupted run took %s to return", d)
 	}
-	r, lerr := runs.Load(o.Dir)
+	r, lerr := result.Load(o.Dir)
 	if lerr != nil {
 		t.Fatal(lerr)
 	}
@@ -380,7 +380,7 @@ func TestPinning(t *testing.T) {
 	p := testPlan(t, []string{"goroutine"}, 50)
 	opts := Options{Plan: p, Binary: binary, OutDir: t.TempDir()}
 	var during map[string]int
-	opts.cellDone = func(int, runs.Cell) { during = threadMasks(t) }
+	opts.cellDone = func(int, result.Cell) { during = threadMasks(t) }
 	o, err := Run(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,7 @@
 // results.json, and reading and writing them. The load generator fills it once;
 // every renderer (plots, HTML, Markdown, comparisons) reads the same model and
 // never recomputes what was measured.
-package runs
+package result
 
 import (
 	"encoding/json"
