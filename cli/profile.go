@@ -16,10 +16,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/runner"
-	"github.com/concbench/concbench/servers/models"
 )
 
 // PprofPrefix starts the line `concbench serve --pprof-addr ADDR` prints on
@@ -115,7 +115,7 @@ const profileArgs = "[--model eventloop] [--scenario cpu-mix] [--rate R] [--dura
 // server-side figures of the same window and how to open the profile.
 func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "profile", profileArgs)
-	model := fs.String("model", "eventloop", "server `model`: "+strings.Join(models.Names(), ", "))
+	model := fs.String("model", "eventloop", "server `model`: "+strings.Join(catalog.Names(), ", "))
 	scenario := fs.String("scenario", "cpu-mix", "the plan's `scenario` to offer")
 	rate := fs.Float64("rate", 0, "offered rate in `req/s` (default: the scenario's first rate)")
 	duration := fs.Duration("duration", 10*time.Second, "measured window, profiled whole")
@@ -126,8 +126,8 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if _, ok := models.Lookup(*model); !ok {
-		return usageError("profile: --model: unknown model %q (one of %s)", *model, strings.Join(models.Names(), ", "))
+	if _, ok := catalog.Lookup(*model); !ok {
+		return usageError("profile: --model: unknown model %q (one of %s)", *model, strings.Join(catalog.Names(), ", "))
 	}
 	if *rate < 0 || math.IsNaN(*rate) || math.IsInf(*rate, 0) {
 		return usageError("profile: --rate: %g must be > 0", *rate)

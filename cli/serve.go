@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/models"
@@ -23,7 +24,9 @@ const ListeningPrefix = "listening on "
 
 func cmdServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "serve", "--model M [--addr 127.0.0.1:PORT] [flags]")
-	model := fs.String("model", "", "server model: "+strings.Join(models.Names(), ", ")+" (required)")
+	// serve runs the Go models; the other catalog entries are started by their own command.
+	goModels := strings.Join(catalog.Builtin().NamesOf(catalog.GoModel), ", ")
+	model := fs.String("model", "", "server model: "+goModels+" (required)")
 	var cfg servers.Config
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "loopback `address` to serve on (port 0 picks a free port)")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback `address` (off when empty)")
@@ -38,12 +41,12 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	m, ok := models.Lookup(*model)
+	newServer, ok := models.New(*model)
 	if !ok {
 		if *model == "" {
-			return usageError("serve: --model is required (one of %s)", strings.Join(models.Names(), ", "))
+			return usageError("serve: --model is required (one of %s)", goModels)
 		}
-		return usageError("serve: unknown model %q (one of %s)", *model, strings.Join(models.Names(), ", "))
+		return usageError("serve: unknown model %q (one of %s)", *model, goModels)
 	}
 	if *verbose {
 		cfg.Log = slog.New(slog.NewTextHandler(env.Stderr, nil))
@@ -68,7 +71,7 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 			return usageError("serve: --cpus: %v", err)
 		}
 	}
-	srv, err := m.New(cfg)
+	srv, err := newServer(cfg)
 	if err != nil {
 		return usageError("serve: %v", err)
 	}
@@ -100,7 +103,7 @@ func cmdModels(_ context.Context, env *Env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	for _, m := range models.All() {
+	for _, m := range catalog.All() {
 		fmt.Fprintf(tw, "%s\t%s\n", m.Name, m.Summary)
 	}
 	return tw.Flush()

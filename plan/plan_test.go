@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/concbench/concbench/servers/models"
+	"github.com/concbench/concbench/catalog"
 )
 
 // base is a minimal valid YAML plan; bad plans are built by editing it.
@@ -98,7 +98,7 @@ func TestParseForms(t *testing.T) {
 }
 
 func TestParseBad(t *testing.T) {
-	known := strings.Join(models.Names(), ", ")
+	known := strings.Join(catalog.Names(), ", ")
 	tests := []struct {
 		name, src, want string
 	}{
@@ -204,8 +204,8 @@ func TestBuiltin(t *testing.T) {
 		if p.Name != name {
 			t.Errorf("Builtin(%q).Name = %q", name, p.Name)
 		}
-		if len(p.Models) != len(models.Names()) {
-			t.Errorf("plan %s runs %v; want every model %v", name, p.Models, models.Names())
+		if len(p.Models) != len(catalog.Names()) {
+			t.Errorf("plan %s runs %v; want every model %v", name, p.Models, catalog.Names())
 		}
 		// Start, stop and drain of a server take about 1.5 s per cell.
 		est := p.Estimate() + time.Duration(p.NumCells())*1500*time.Millisecond
@@ -284,7 +284,7 @@ func TestApply(t *testing.T) {
 		o    Overrides
 		want string
 	}{
-		{Overrides{Models: []string{"nodejs"}}, `--models: unknown model "nodejs" (one of ` + strings.Join(models.Names(), ", ") + ")"},
+		{Overrides{Models: []string{"nodejs"}}, `--models: unknown model "nodejs" (one of ` + strings.Join(catalog.Names(), ", ") + ")"},
 		{Overrides{Scenarios: []string{"io"}}, `--scenario: no scenario "io" in plan t (one of mix)`},
 		{Overrides{Rates: []float64{-1}}, "--rates: -1 out of range (0, 1e+06]"},
 		{Overrides{Duration: time.Millisecond}, "--duration: 1ms out of range [500ms, 30m0s]"},

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/concbench/concbench/servers/models"
+	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -95,13 +95,13 @@ func (p *Plan) Validate() error {
 		return fieldError("name", "%q must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", p.Name)
 	}
 	if len(p.Models) == 0 {
-		return fieldError("models", "at least one model is required (%s)", strings.Join(models.Names(), ", "))
+		return fieldError("models", "at least one model is required (%s)", strings.Join(catalog.Names(), ", "))
 	}
 	seen := map[string]bool{}
 	for i, m := range p.Models {
 		f := fmt.Sprintf("models[%d]", i)
-		if _, ok := models.Lookup(m); !ok {
-			return fieldError(f, "unknown model %q (one of %s)", m, strings.Join(models.Names(), ", "))
+		if _, ok := catalog.Lookup(m); !ok {
+			return fieldError(f, "unknown model %q (one of %s)", m, strings.Join(catalog.Names(), ", "))
 		}
 		if seen[m] {
 			return fieldError(f, "%q is listed twice", m)
@@ -269,8 +269,8 @@ func (p *Plan) checkSLO(f string, s SLO) error {
 		return fieldError(f+".expr", "%v", err)
 	}
 	if !matchAll(s.Model) {
-		if _, ok := models.Lookup(s.Model); !ok {
-			return fieldError(f+".model", "unknown model %q (one of %s, or \"*\")", s.Model, strings.Join(models.Names(), ", "))
+		if _, ok := catalog.Lookup(s.Model); !ok {
+			return fieldError(f+".model", "unknown model %q (one of %s, or \"*\")", s.Model, strings.Join(catalog.Names(), ", "))
 		}
 	}
 	found := matchAll(s.Scenario)
@@ -431,8 +431,8 @@ func (p *Plan) Apply(o Overrides) error {
 func (o Overrides) check() error {
 	seen := map[string]bool{}
 	for _, m := range o.Models {
-		if _, ok := models.Lookup(m); !ok {
-			return fmt.Errorf("--models: unknown model %q (one of %s)", m, strings.Join(models.Names(), ", "))
+		if _, ok := catalog.Lookup(m); !ok {
+			return fmt.Errorf("--models: unknown model %q (one of %s)", m, strings.Join(catalog.Names(), ", "))
 		}
 		if seen[m] {
 			return fmt.Errorf("--models: %q is listed twice", m)

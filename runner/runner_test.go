@@ -17,11 +17,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/reports"
 	"github.com/concbench/concbench/result"
-	"github.com/concbench/concbench/servers/models"
 )
 
 // binary is the concbench executable the tests start servers from: built once
@@ -158,7 +158,7 @@ func checkCell(t *testing.T, dir string, c result.Cell, mustBeInvalid bool) {
 func TestRunEveryModel(t *testing.T) {
 	needBinary(t)
 	defer checkNoChildren(t)
-	names := models.Names()
+	names := catalog.Names()
 	p := testPlan(t, names, 100)
 	out := t.TempDir()
 	var log strings.Builder

@@ -1,4 +1,6 @@
-// Package models lists the concurrency models concbench can serve, by name.
+// Package models holds the constructors of the Go concurrency models, keyed by
+// their catalog name. Only `concbench serve` needs them; everything else reads
+// names and summaries from the catalog package without linking the servers.
 package models
 
 import (
@@ -10,15 +12,11 @@ import (
 	"github.com/concbench/concbench/servers/thread"
 )
 
-// Model is one entry of the list.
-type Model struct {
-	Name    string
-	Summary string
-	New     func(servers.Config) (servers.Server, error)
-}
+// Constructor builds a model from its configuration.
+type Constructor func(servers.Config) (servers.Server, error)
 
-// adapt turns a model package's typed constructor into the list's.
-func adapt[S servers.Server](f func(servers.Config) (S, error)) func(servers.Config) (servers.Server, error) {
+// adapt turns a model package's typed constructor into a Constructor.
+func adapt[S servers.Server](f func(servers.Config) (S, error)) Constructor {
 	return func(c servers.Config) (servers.Server, error) {
 		s, err := f(c)
 		if err != nil {
@@ -28,32 +26,17 @@ func adapt[S servers.Server](f func(servers.Config) (S, error)) func(servers.Con
 	}
 }
 
-var all = []Model{
-	{"thread", "thread per request (Apache): each in-flight request holds an OS thread; --max-threads caps them", adapt(thread.New)},
-	{"eventloop", "one event loop on one thread (Node.js): handlers run on the loop, CPU work blocks every request", adapt(eventloop.New)},
-	{"offload", "event loop + bounded worker pool (libuv): CPU and regex work run on --workers threads", adapt(offload.New)},
-	{"cluster", "N event-loop processes sharing the port with SO_REUSEPORT (Node cluster); --procs", adapt(cluster.New)},
-	{"goroutine", "Go's net/http, a goroutine per connection: the reference row", adapt(goroutine.New)},
+// constructors has one entry per catalog.GoModel entry (models_test checks both ways).
+var constructors = map[string]Constructor{
+	"thread":    adapt(thread.New),
+	"eventloop": adapt(eventloop.New),
+	"offload":   adapt(offload.New),
+	"cluster":   adapt(cluster.New),
+	"goroutine": adapt(goroutine.New),
 }
 
-// All returns every model, in the order reports show them.
-func All() []Model { return append([]Model(nil), all...) }
-
-// Names returns the model names.
-func Names() []string {
-	names := make([]string, len(all))
-	for i, m := range all {
-		names[i] = m.Name
-	}
-	return names
-}
-
-// Lookup finds a model by name.
-func Lookup(name string) (Model, bool) {
-	for _, m := range all {
-		if m.Name == name {
-			return m, true
-		}
-	}
-	return Model{}, false
+// New returns the constructor of the Go model named name in the catalog.
+func New(name string) (Constructor, bool) {
+	c, ok := constructors[name]
+	return c, ok
 }

@@ -1,0 +1,31 @@
+package catalog
+
+// builtin is the catalog of what ships with concbench. Reference entries go
+// after the Go model they stand beside.
+var builtin = mustNew(
+	Entry{Name: "thread", Kind: GoModel, Summary: "thread per request (Apache): each in-flight request holds an OS thread; --max-threads caps them"},
+	Entry{Name: "eventloop", Kind: GoModel, Summary: "one event loop on one thread (Node.js): handlers run on the loop, CPU work blocks every request"},
+	Entry{Name: "offload", Kind: GoModel, Summary: "event loop + bounded worker pool (libuv): CPU and regex work run on --workers threads"},
+	Entry{Name: "cluster", Kind: GoModel, Summary: "N event-loop processes sharing the port with SO_REUSEPORT (Node cluster); --procs"},
+	Entry{Name: "goroutine", Kind: GoModel, Summary: "Go's net/http, a goroutine per connection: the reference row"},
+)
+
+func mustNew(entries ...Entry) *Catalog {
+	c, err := New(entries...)
+	if err != nil {
+		panic(err) // the built-in list is a constant: its test catches this
+	}
+	return c
+}
+
+// Builtin returns the catalog of the servers that ship with concbench.
+func Builtin() *Catalog { return builtin }
+
+// Lookup finds a built-in entry by name.
+func Lookup(name string) (Entry, bool) { return builtin.Lookup(name) }
+
+// Names returns the built-in names, in the order reports show them.
+func Names() []string { return builtin.Names() }
+
+// All returns the built-in entries, in the order reports show them.
+func All() []Entry { return builtin.All() }
