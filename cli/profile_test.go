@@ -16,6 +16,7 @@ import (
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/runner"
 	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 func TestPprofPrefixAgrees(t *testing.T) {
@@ -123,8 +124,8 @@ func TestPrintProfile(t *testing.T) {
 	}
 	c := result.Cell{ID: "c", Model: "eventloop", Scenario: "cpu-mix", Rate: 500, DurationSec: 2,
 		Validity: result.Validity{Valid: true}, Files: map[string]string{"profile:cpu": "c.cpu.pprof"},
-		Server: servers.Snapshot{LoopDelay: &servers.HistSummary{Count: 200, P50Us: 15, P99Us: 40_000, MaxUs: 52_000},
-			Runtime: &servers.RuntimeStats{GCCycles: 3}}}
+		Server: stats.Snapshot{LoopDelay: &stats.HistSummary{Count: 200, P50Us: 15, P99Us: 40_000, MaxUs: 52_000},
+			Runtime: &stats.RuntimeStats{GCCycles: 3}}}
 	var out bytes.Buffer
 	if err := printProfile(&out, dir, "/usr/local/bin/concbench", c, 3); err != nil {
 		t.Fatal(err)

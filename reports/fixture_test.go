@@ -26,7 +26,7 @@ import (
 
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
-	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 const fixtureDir = "testdata/run"
@@ -442,7 +442,7 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 	}
 
 	// The server's own /stats.
-	cell.Server = servers.Snapshot{
+	cell.Server = stats.Snapshot{
 		Model: model, PIDs: []int{40000 + len(id)}, UptimeSec: dur + cell.WarmupSec + 0.4, Completed: map[string]uint64{},
 		Responses: map[string]uint64{"2xx": uint64(cell.OK)}, OSThreads: int(threads) - 1, PeakOSThr: int(threads),
 		Goroutines: 12 + int(peak), RSSBytes: int64(rss * 0.97 * (1 << 20)), GOMAXPROCS: 4,
@@ -455,7 +455,7 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 		record(loopHist, d.ms)
 	}
 	if b.loop {
-		ld := servers.Summarize(loopHist)
+		ld := stats.Summarize(loopHist)
 		cell.Server.LoopDelay = &ld
 	}
 	waitHist := newHist()
@@ -465,7 +465,7 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 				record(waitHist, math.Max(smp.wait, 0.001))
 			}
 		}
-		cell.Server.Pool = &servers.PoolStats{Workers: 2, QueueCap: 64, QueueWait: servers.Summarize(waitHist)}
+		cell.Server.Pool = &stats.PoolStats{Workers: 2, QueueCap: 64, QueueWait: stats.Summarize(waitHist)}
 	}
 
 	// Timeline: every second, from the same samples.

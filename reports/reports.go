@@ -21,7 +21,7 @@ import (
 
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
-	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 // Report is a run aggregated for rendering. Build makes it; it is read-only
@@ -505,11 +505,11 @@ func (r *Report) findFamilies() ([]*Family, []Omission) {
 
 // loopDelay returns the event loop's delay of a snapshot: its own, or the
 // worst child's for a cluster supervisor.
-func loopDelay(s *servers.Snapshot) *servers.HistSummary {
+func loopDelay(s *stats.Snapshot) *stats.HistSummary {
 	if s.LoopDelay != nil {
 		return s.LoopDelay
 	}
-	var w *servers.HistSummary
+	var w *stats.HistSummary
 	for i := range s.Procs {
 		if d := loopDelay(&s.Procs[i]); d != nil && (w == nil || d.MaxUs > w.MaxUs) {
 			w = d

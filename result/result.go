@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 // SchemaVersion is the version of results.json this package writes. Readers
@@ -103,7 +103,7 @@ type Cell struct {
 	// reading asked for at or after its end), with the loop-delay and
 	// queue-wait histograms and the runtime figures narrowed to the window
 	// (from the last reading answered by its start).
-	Server servers.Snapshot `json:"server"`
+	Server stats.Snapshot `json:"server"`
 	// Timeline has one entry per second of the measured window.
 	Timeline []Second `json:"timeline"`
 	// Files maps a kind ("hgrm:CLASS", "hlog:CLASS", "raw", "profile:cpu", ...)

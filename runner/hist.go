@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 // subtract returns the histogram of what end recorded after start: end and
@@ -13,25 +13,25 @@ import (
 // holds fewer values than start, or fewer in some bucket: the histogram was
 // reset in between (a restarted process) or the readings are of different
 // processes — there is no such histogram, and subtract returns an error.
-func subtract(end, start servers.HistSummary) (servers.HistSummary, error) {
+func subtract(end, start stats.HistSummary) (stats.HistSummary, error) {
 	he, err := end.Decode()
 	if err != nil {
-		return servers.HistSummary{}, fmt.Errorf("decode histogram: %w", err)
+		return stats.HistSummary{}, fmt.Errorf("decode histogram: %w", err)
 	}
 	if start.HDR == "" || start.Count == 0 {
-		return servers.Summarize(he), nil
+		return stats.Summarize(he), nil
 	}
 	hs, err := start.Decode()
 	if err != nil {
-		return servers.HistSummary{}, fmt.Errorf("decode histogram: %w", err)
+		return stats.HistSummary{}, fmt.Errorf("decode histogram: %w", err)
 	}
 	se, ss := he.Export(), hs.Export()
 	if se.LowestTrackableValue != ss.LowestTrackableValue || se.HighestTrackableValue != ss.HighestTrackableValue ||
 		se.SignificantFigures != ss.SignificantFigures {
-		return servers.HistSummary{}, fmt.Errorf("histograms of different ranges")
+		return stats.HistSummary{}, fmt.Errorf("histograms of different ranges")
 	}
 	if te, ts := he.TotalCount(), hs.TotalCount(); te < ts {
-		return servers.HistSummary{}, fmt.Errorf("the end reading holds %d values, fewer than the %d of the start one (was the histogram reset?)", te, ts)
+		return stats.HistSummary{}, fmt.Errorf("the end reading holds %d values, fewer than the %d of the start one (was the histogram reset?)", te, ts)
 	}
 	for i, n := range ss.Counts {
 		var e int64
@@ -39,7 +39,7 @@ func subtract(end, start servers.HistSummary) (servers.HistSummary, error) {
 			e = se.Counts[i]
 		}
 		if e < n {
-			return servers.HistSummary{}, fmt.Errorf("a bucket of the end reading holds %d values, fewer than the %d of the start one (was the histogram reset?)", e, n)
+			return stats.HistSummary{}, fmt.Errorf("a bucket of the end reading holds %d values, fewer than the %d of the start one (was the histogram reset?)", e, n)
 		}
 	}
 	for i := range se.Counts {
@@ -47,20 +47,20 @@ func subtract(end, start servers.HistSummary) (servers.HistSummary, error) {
 			se.Counts[i] -= ss.Counts[i]
 		}
 	}
-	return servers.Summarize(hdrhistogram.Import(se)), nil
+	return stats.Summarize(hdrhistogram.Import(se)), nil
 }
 
 // narrow returns end with its loop-delay and queue-wait histograms and its
 // runtime figures (and those of each cluster child found in start by pid)
 // narrowed to what was recorded after start. A histogram that cannot be
 // narrowed is kept whole and noted.
-func narrow(end, start *servers.Snapshot) (servers.Snapshot, []string) {
+func narrow(end, start *stats.Snapshot) (stats.Snapshot, []string) {
 	out := *end
 	if start == nil {
 		return out, []string{"no /stats reading before the window: loop delay, queue wait and runtime figures cover the server's whole life"}
 	}
 	var notes []string
-	narrowHist := func(what string, e **servers.HistSummary, s *servers.HistSummary) {
+	narrowHist := func(what string, e **stats.HistSummary, s *stats.HistSummary) {
 		if *e == nil || s == nil {
 			return
 		}
@@ -84,9 +84,9 @@ func narrow(end, start *servers.Snapshot) (servers.Snapshot, []string) {
 		out.Pool = &pool
 	}
 	if len(end.Procs) > 0 {
-		out.Procs = make([]servers.Snapshot, len(end.Procs))
+		out.Procs = make([]stats.Snapshot, len(end.Procs))
 		for i := range end.Procs {
-			var match *servers.Snapshot
+			var match *stats.Snapshot
 			for j := range start.Procs {
 				if len(end.Procs[i].PIDs) > 0 && len(start.Procs[j].PIDs) > 0 && start.Procs[j].PIDs[0] == end.Procs[i].PIDs[0] {
 					match = &start.Procs[j]

@@ -17,7 +17,7 @@ import (
 
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
-	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 // hashFunc is the workload's hashing loop, which a CPU profile of /cpu
@@ -368,13 +368,13 @@ func TestTopFunctions(t *testing.T) {
 
 // TestNarrowRuntime: the runtime figures kept next to a profile are the window's.
 func TestNarrowRuntime(t *testing.T) {
-	rt := func(cycles uint64, n uint64) *servers.RuntimeStats {
-		return &servers.RuntimeStats{GCCycles: cycles,
-			SchedLatency: servers.NewRuntimeHist([]servers.RuntimeBucket{{LeUs: 1, N: n}, {LeUs: 4096, N: n / 10}}),
-			GCPauses:     servers.NewRuntimeHist([]servers.RuntimeBucket{{LeUs: 50, N: 2 * cycles}})}
+	rt := func(cycles uint64, n uint64) *stats.RuntimeStats {
+		return &stats.RuntimeStats{GCCycles: cycles,
+			SchedLatency: stats.NewRuntimeHist([]stats.RuntimeBucket{{LeUs: 1, N: n}, {LeUs: 4096, N: n / 10}}),
+			GCPauses:     stats.NewRuntimeHist([]stats.RuntimeBucket{{LeUs: 50, N: 2 * cycles}})}
 	}
-	start := &servers.Snapshot{Runtime: rt(10, 100), Procs: []servers.Snapshot{{PIDs: []int{7}, Runtime: rt(4, 50)}}}
-	end := &servers.Snapshot{Runtime: rt(13, 300), Procs: []servers.Snapshot{{PIDs: []int{7}, Runtime: rt(5, 80)}}}
+	start := &stats.Snapshot{Runtime: rt(10, 100), Procs: []stats.Snapshot{{PIDs: []int{7}, Runtime: rt(4, 50)}}}
+	end := &stats.Snapshot{Runtime: rt(13, 300), Procs: []stats.Snapshot{{PIDs: []int{7}, Runtime: rt(5, 80)}}}
 	got, notes := narrow(end, start)
 	if len(notes) != 0 {
 		t.Errorf("notes %q", notes)

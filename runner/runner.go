@@ -42,7 +42,7 @@ import (
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
-	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 // GeneratorBoundFraction is the share of the generator's measured ceiling
@@ -499,7 +499,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 
 // startProfiling starts the capture of the cell's profiles, when asked. It
 // returns nil and a note when there is nothing to capture from.
-func (r *cellRunner) startProfiling(ctx context.Context, srv *server, spec cellSpec, id string, first *servers.Snapshot, warmup, dur time.Duration) (*profiling, []string) {
+func (r *cellRunner) startProfiling(ctx context.Context, srv *server, spec cellSpec, id string, first *stats.Snapshot, warmup, dur time.Duration) (*profiling, []string) {
 	if len(r.opts.Profiles) == 0 {
 		return nil, nil
 	}
@@ -522,7 +522,7 @@ func (r *cellRunner) startProfiling(ctx context.Context, srv *server, spec cellS
 }
 
 // judge adds the orchestrator's validity rules to the generator's verdict.
-func (r *cellRunner) judge(v *result.Validity, spec cellSpec, res *loadgen.Result, first, last *servers.Snapshot, died bool, srv *server) {
+func (r *cellRunner) judge(v *result.Validity, spec cellSpec, res *loadgen.Result, first, last *stats.Snapshot, died bool, srv *server) {
 	flag := func(cause, format string, a ...any) {
 		v.Invalidate(cause, fmt.Sprintf(format, a...))
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/result"
-	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 // SampleEvery is how often a server's process figures and /stats are sampled.
@@ -34,7 +34,7 @@ type procSample struct {
 // The server took its snapshot somewhere in between.
 type statsSample struct {
 	at, replied time.Time
-	snap        *servers.Snapshot
+	snap        *stats.Snapshot
 }
 
 // sampler reads a server's figures every SampleEvery until stopped: /proc in
@@ -113,7 +113,7 @@ func (s *sampler) sampleProcs(context.Context) {
 func (s *sampler) sampleStats(ctx context.Context) { _, _ = s.statsNow(ctx) }
 
 // statsNow reads /stats now, adds the reading to the series and returns it.
-func (s *sampler) statsNow(ctx context.Context) (*servers.Snapshot, error) {
+func (s *sampler) statsNow(ctx context.Context) (*stats.Snapshot, error) {
 	at := time.Now()
 	snap, err := s.srv.stats(ctx)
 	if err != nil {
@@ -228,7 +228,7 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 // all of it. Without a reading answered by start it falls back on the last
 // one asked for by start, else the first, and says so in a note; without a
 // reading asked for after end, end is nil. Both are nil without readings.
-func (s *sampler) windowStats(start, end time.Time) (first, last *servers.Snapshot, notes []string) {
+func (s *sampler) windowStats(start, end time.Time) (first, last *stats.Snapshot, notes []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, x := range s.stats {

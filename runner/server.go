@@ -22,6 +22,7 @@ import (
 
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 // ListeningPrefix starts the line `concbench serve` prints once it accepts
@@ -200,7 +201,7 @@ func (s *server) waitHealthy(ctx context.Context) error {
 func (s *server) url(path string) string { return "http://" + s.addr + path }
 
 // stats reads /stats.
-func (s *server) stats(ctx context.Context) (*servers.Snapshot, error) {
+func (s *server) stats(ctx context.Context) (*stats.Snapshot, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", s.url("/stats"), nil)
 	if err != nil {
 		return nil, err
@@ -213,7 +214,7 @@ func (s *server) stats(ctx context.Context) (*servers.Snapshot, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("/stats: %s", resp.Status)
 	}
-	var snap servers.Snapshot
+	var snap stats.Snapshot
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&snap); err != nil {
 		return nil, fmt.Errorf("/stats: %w", err)
 	}

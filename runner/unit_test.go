@@ -15,6 +15,7 @@ import (
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 // TestSubtract: the window's histogram is the end reading minus the start one.
@@ -40,12 +41,12 @@ func TestSubtract(t *testing.T) {
 		t.Errorf("the difference's encoding decodes to %v, %v", back, err)
 	}
 	// Nothing before the window: the whole histogram.
-	if d, err := subtract(end, servers.HistSummary{}); err != nil || d.Count != 110 {
+	if d, err := subtract(end, stats.HistSummary{}); err != nil || d.Count != 110 {
 		t.Errorf("subtract(end, zero) = %d values, %v; want 110", d.Count, err)
 	}
 	oh := hdrhistogram.New(1, 1000, 2)
 	_ = oh.RecordValue(5)
-	other := servers.Summarize(oh)
+	other := stats.Summarize(oh)
 	if _, err := subtract(end, other); err == nil {
 		t.Errorf("subtract of histograms of different ranges: no error")
 	}
@@ -69,15 +70,15 @@ func TestSubtractReset(t *testing.T) {
 	for range 150 {
 		more.Record(500 * time.Millisecond)
 	}
-	for name, end := range map[string]servers.HistSummary{"fewer values": fewer.Summary(), "a bucket went down": more.Summary()} {
+	for name, end := range map[string]stats.HistSummary{"fewer values": fewer.Summary(), "a bucket went down": more.Summary()} {
 		if d, err := subtract(end, start); err == nil {
 			t.Errorf("%s: subtract = %d values, no error; want an error", name, d.Count)
 		}
 	}
 	e := more.Summary()
-	child := servers.Snapshot{PIDs: []int{7}, LoopDelay: &e}
-	got, notes := narrow(&servers.Snapshot{Procs: []servers.Snapshot{child}},
-		&servers.Snapshot{Procs: []servers.Snapshot{{PIDs: []int{7}, LoopDelay: &start}}})
+	child := stats.Snapshot{PIDs: []int{7}, LoopDelay: &e}
+	got, notes := narrow(&stats.Snapshot{Procs: []stats.Snapshot{child}},
+		&stats.Snapshot{Procs: []stats.Snapshot{{PIDs: []int{7}, LoopDelay: &start}}})
 	if len(notes) != 1 || !strings.Contains(notes[0], "loop delay not narrowed to the window") || got.Procs[0].LoopDelay.Count != 150 {
 		t.Errorf("narrow of a reset histogram: %d values, notes %q; want the whole 150 and a note", got.Procs[0].LoopDelay.Count, notes)
 	}
@@ -89,10 +90,10 @@ func TestNarrow(t *testing.T) {
 	s0 := h.Summary()
 	h.Record(2 * time.Second)
 	s1 := h.Summary()
-	start := &servers.Snapshot{Model: "offload", LoopDelay: &s0, Pool: &servers.PoolStats{QueueWait: s0},
-		Procs: []servers.Snapshot{{PIDs: []int{7}, LoopDelay: &s0}}}
-	end := &servers.Snapshot{Model: "offload", LoopDelay: &s1, Pool: &servers.PoolStats{QueueWait: s1, Workers: 4},
-		Procs: []servers.Snapshot{{PIDs: []int{7}, LoopDelay: &s1}, {PIDs: []int{8}, LoopDelay: &s1}}}
+	start := &stats.Snapshot{Model: "offload", LoopDelay: &s0, Pool: &stats.PoolStats{QueueWait: s0},
+		Procs: []stats.Snapshot{{PIDs: []int{7}, LoopDelay: &s0}}}
+	end := &stats.Snapshot{Model: "offload", LoopDelay: &s1, Pool: &stats.PoolStats{QueueWait: s1, Workers: 4},
+		Procs: []stats.Snapshot{{PIDs: []int{7}, LoopDelay: &s1}, {PIDs: []int{8}, LoopDelay: &s1}}}
 	got, notes := narrow(end, start)
 	if len(notes) != 0 {
 		t.Errorf("notes %q", notes)
@@ -304,7 +305,7 @@ func TestJudge(t *testing.T) {
 		ceiling     float64
 		in          result.Validity
 		res         *loadgen.Result
-		first, last *servers.Snapshot
+		first, last *stats.Snapshot
 		died        bool
 		valid       bool
 		cause       string
@@ -322,7 +323,7 @@ func TestJudge(t *testing.T) {
 		{name: "above the ceiling", ceiling: 120, in: result.Validity{Valid: true}, res: ok, cause: result.CauseGenerator, reason: "generator's measured ceiling"},
 		{name: "died", in: result.Validity{Valid: true}, res: ok, died: true, cause: result.CauseServer, reason: "the server exited during the cell"},
 		{name: "died while generator-bound", ceiling: 120, in: genBound, res: ok, died: true, cause: result.CauseServer, reason: "the server exited"},
-		{name: "child restarted", in: result.Validity{Valid: true}, res: ok, first: &servers.Snapshot{}, last: &servers.Snapshot{Restarts: 1},
+		{name: "child restarted", in: result.Validity{Valid: true}, res: ok, first: &stats.Snapshot{}, last: &stats.Snapshot{Restarts: 1},
 			cause: result.CauseServer, reason: "restarted 1 child process(es)"},
 	} {
 		r := &cellRunner{ceilingRPS: tt.ceiling}
@@ -347,7 +348,7 @@ func TestJudge(t *testing.T) {
 func TestWindowStats(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	snaps := map[string]*servers.Snapshot{}
+	snaps := map[string]*stats.Snapshot{}
 	s := &sampler{}
 	// Added out of order, as two goroutines' readings may be answered.
 	for _, x := range []struct {
@@ -360,7 +361,7 @@ func TestWindowStats(t *testing.T) {
 		{"D", 3100, 3120},
 		{"C", 2900, 3005}, // asked before the end
 	} {
-		snaps[x.name] = &servers.Snapshot{Model: x.name}
+		snaps[x.name] = &stats.Snapshot{Model: x.name}
 		s.add(statsSample{at: at(x.asked), replied: at(x.answer), snap: snaps[x.name]})
 	}
 	var order []string

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/procstat"
+	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -69,53 +70,11 @@ func (s *Stats) notePeak(n int) {
 	}
 }
 
-// Snapshot is the JSON body of /stats. Model-specific figures are set by the
-// model; the cluster supervisor sums its children's and lists them in Procs.
-type Snapshot struct {
-	Model      string            `json:"model"`
-	PIDs       []int             `json:"pids"`
-	UptimeSec  float64           `json:"uptime_sec"`
-	InFlight   int64             `json:"in_flight"`
-	Completed  map[string]uint64 `json:"completed"`
-	Responses  map[string]uint64 `json:"responses"`
-	OSThreads  int               `json:"os_threads"`
-	PeakOSThr  int               `json:"os_threads_peak"`
-	Goroutines int               `json:"goroutines"`
-	RSSBytes   int64             `json:"rss_bytes"`
-	GOMAXPROCS int               `json:"gomaxprocs"`
-
-	// MaxThreads is the thread model's cap on concurrent requests.
-	MaxThreads int `json:"max_threads,omitempty"`
-	// LoopDelay is the event loop's lateness, sampled every 10 ms (loop models).
-	LoopDelay *HistSummary `json:"loop_delay,omitempty"`
-	// Pool describes the offload model's worker pool.
-	Pool *PoolStats `json:"pool,omitempty"`
-	// Procs lists each cluster child's own snapshot; Restarts counts children
-	// the supervisor had to start again.
-	Procs    []Snapshot `json:"procs,omitempty"`
-	Restarts int        `json:"restarts,omitempty"`
-	// Runtime is the Go runtime's own account of the process: scheduling
-	// latency and GC pauses (every model; the cluster's merges its
-	// children's). Absent from the /stats of older versions.
-	Runtime *RuntimeStats `json:"runtime,omitempty"`
-}
-
-// PoolStats describes a bounded worker pool.
-type PoolStats struct {
-	Workers        int         `json:"workers"`
-	QueueCap       int         `json:"queue_cap"`
-	QueueDepth     int         `json:"queue_depth"`
-	QueueDepthPeak int         `json:"queue_depth_peak"`
-	Busy           int         `json:"busy"`
-	Rejected       uint64      `json:"rejected"`
-	QueueWait      HistSummary `json:"queue_wait"`
-}
-
 // Snapshot reads the counters and this process's figures.
-func (s *Stats) Snapshot() Snapshot {
+func (s *Stats) Snapshot() stats.Snapshot {
 	rss, threads, _ := procstat.ReadSelf() // zero figures rather than no /stats
 	s.notePeak(threads)
-	snap := Snapshot{
+	snap := stats.Snapshot{
 		Model:      s.model,
 		PIDs:       []int{os.Getpid()},
 		UptimeSec:  time.Since(s.start).Seconds(),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
+	"github.com/concbench/concbench/stats"
 )
 
 // IsChild reports whether this process was started as a cluster child.
@@ -29,7 +30,7 @@ func ChildMain(ctx context.Context) error {
 	if err := json.Unmarshal([]byte(raw), &cc); err != nil {
 		return fmt.Errorf("cluster child: bad %s: %w", ChildEnv, err)
 	}
-	askSupervisor := func() (servers.Snapshot, error) {
+	askSupervisor := func() (stats.Snapshot, error) {
 		return fetchStats(context.Background(), cc.Supervisor)
 	}
 	srv, err := eventloop.NewWithOptions(servers.Config{Addr: cc.Addr, Grace: cc.Grace},

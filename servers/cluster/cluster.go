@@ -33,6 +33,7 @@ import (
 
 	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 )
 
 // ChildEnv is the environment variable that makes a process of this binary a
@@ -293,12 +294,12 @@ func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
 
 // Snapshot collects every child's figures and adds them up. The supervisor's
 // own pid comes first in PIDs, so a sampler of /proc counts it too.
-func (s *Server) Snapshot(ctx context.Context) servers.Snapshot {
+func (s *Server) Snapshot(ctx context.Context) stats.Snapshot {
 	children := s.snapshotChildren()
 	s.mu.Lock()
 	restarts := s.restarts
 	s.mu.Unlock()
-	procs := make([]servers.Snapshot, len(children))
+	procs := make([]stats.Snapshot, len(children))
 	var wg sync.WaitGroup
 	for i, c := range children {
 		wg.Add(1)
@@ -307,7 +308,7 @@ func (s *Server) Snapshot(ctx context.Context) servers.Snapshot {
 			if snap, err := fetchStats(ctx, c.socket); err == nil {
 				procs[i] = snap
 			} else {
-				procs[i] = servers.Snapshot{Model: "eventloop"} // a child between restarts
+				procs[i] = stats.Snapshot{Model: "eventloop"} // a child between restarts
 			}
 		}()
 	}
@@ -317,8 +318,8 @@ func (s *Server) Snapshot(ctx context.Context) servers.Snapshot {
 
 // Aggregate sums the children's snapshots into the cluster's. Loop delay
 // histograms and runtime figures are merged exactly.
-func Aggregate(supervisorPID int, procs []servers.Snapshot, restarts int) servers.Snapshot {
-	agg := servers.Snapshot{
+func Aggregate(supervisorPID int, procs []stats.Snapshot, restarts int) stats.Snapshot {
+	agg := stats.Snapshot{
 		Model:     "cluster",
 		PIDs:      []int{supervisorPID},
 		Completed: map[string]uint64{},
@@ -330,8 +331,8 @@ func Aggregate(supervisorPID int, procs []servers.Snapshot, restarts int) server
 		agg.RSSBytes, agg.OSThreads, agg.PeakOSThr = rss, threads, threads
 	}
 	delay := servers.NewHistogram()
-	var rt servers.RuntimeStats
-	var sched, pauses []servers.RuntimeHist
+	var rt stats.RuntimeStats
+	var sched, pauses []stats.RuntimeHist
 	for _, p := range procs {
 		agg.PIDs = append(agg.PIDs, p.PIDs...)
 		agg.UptimeSec = max(agg.UptimeSec, p.UptimeSec)
@@ -359,14 +360,14 @@ func Aggregate(supervisorPID int, procs []servers.Snapshot, restarts int) server
 	}
 	sum := delay.Summary()
 	agg.LoopDelay = &sum
-	rt.SchedLatency, rt.GCPauses = servers.MergeRuntimeHists(sched...), servers.MergeRuntimeHists(pauses...)
+	rt.SchedLatency, rt.GCPauses = stats.MergeRuntimeHists(sched...), stats.MergeRuntimeHists(pauses...)
 	agg.Runtime = &rt
 	return agg
 }
 
 // fetchStats asks a child (or the supervisor) for /stats over its Unix socket.
-func fetchStats(ctx context.Context, socket string) (servers.Snapshot, error) {
-	var snap servers.Snapshot
+func fetchStats(ctx context.Context, socket string) (stats.Snapshot, error) {
+	var snap stats.Snapshot
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://unix/stats", nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/cluster"
 	"github.com/concbench/concbench/servers/servertest"
+	"github.com/concbench/concbench/stats"
 )
 
 // TestMain lets this test binary be a cluster child too: the supervisor starts
@@ -128,7 +129,7 @@ func TestChildReplaced(t *testing.T) {
 		if code := getRetry(t, addr, "/plain"); code != 200 {
 			t.Fatalf("GET /plain during restart = %d; want 200", code)
 		}
-		var snap servers.Snapshot
+		var snap stats.Snapshot
 		if code := getJSON(t, addr, "/stats", &snap); code != 200 {
 			t.Fatalf("GET /stats during restart = %d; want 200", code)
 		}

@@ -55,6 +55,7 @@ import (
 
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/httpwire"
+	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -81,7 +82,7 @@ type Offloader interface {
 	TrySubmit(job func()) bool
 	// Stats reports the offloader's figures for /stats. It is called on the
 	// loop and must be safe for concurrent use with the workers.
-	Stats() servers.PoolStats
+	Stats() stats.PoolStats
 }
 
 // An Option configures a Server beyond servers.Config.
@@ -91,7 +92,7 @@ type options struct {
 	reusePort bool
 	offloader Offloader
 	model     string
-	statsFunc func() (servers.Snapshot, error)
+	statsFunc func() (stats.Snapshot, error)
 }
 
 // WithReusePort sets SO_REUSEPORT on the listening socket (default off), so
@@ -117,7 +118,7 @@ func WithModel(name string) Option { return func(o *options) { o.model = name } 
 // its own, never on the loop, so it may block, e.g. to ask a supervisor; its
 // answer is posted back onto the loop like an /io completion. An error answers
 // 503. [Server.Snapshot] gives f this process's own figures.
-func WithStatsFunc(f func() (servers.Snapshot, error)) Option {
+func WithStatsFunc(f func() (stats.Snapshot, error)) Option {
 	return func(o *options) { o.statsFunc = f }
 }
 
@@ -193,7 +194,7 @@ func NewWithOptions(cfg servers.Config, opts ...Option) (*Server, error) {
 
 // Snapshot returns this process's /stats figures, with the loop delay and, for
 // an offloading server, the pool. It is safe for concurrent use.
-func (s *Server) Snapshot() servers.Snapshot {
+func (s *Server) Snapshot() stats.Snapshot {
 	snap := s.stats.Snapshot()
 	d := s.delay.Summary()
 	snap.LoopDelay = &d
@@ -386,7 +387,7 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 }
 
 // statsResponse renders /stats from snap.
-func statsResponse(snap servers.Snapshot, err error) workloads.Response {
+func statsResponse(snap stats.Snapshot, err error) workloads.Response {
 	if err != nil {
 		return workloads.Response{Status: 503, ContentType: workloads.TextPlain, Body: []byte("stats: " + err.Error() + "\n")}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
 	"github.com/concbench/concbench/servers/servertest"
+	schema "github.com/concbench/concbench/stats" // the helper stats() takes the plain name
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -342,15 +343,15 @@ func TestPipelineBacklogIsBounded(t *testing.T) {
 }
 
 func TestStatsFunc(t *testing.T) {
-	addr := start(t, eventloop.WithStatsFunc(func() (servers.Snapshot, error) {
-		return servers.Snapshot{Model: "cluster", Restarts: 7}, nil
+	addr := start(t, eventloop.WithStatsFunc(func() (schema.Snapshot, error) {
+		return schema.Snapshot{Model: "cluster", Restarts: 7}, nil
 	}))
 	snap := stats(t, dial(t, addr).roundTrip("/stats"))
 	if snap.Model != "cluster" || snap.Restarts != 7 {
 		t.Errorf("/stats = %+v; want the stats function's", snap)
 	}
-	addr = start(t, eventloop.WithStatsFunc(func() (servers.Snapshot, error) {
-		return servers.Snapshot{}, errors.New("supervisor away")
+	addr = start(t, eventloop.WithStatsFunc(func() (schema.Snapshot, error) {
+		return schema.Snapshot{}, errors.New("supervisor away")
 	}))
 	if got := dial(t, addr).roundTrip("/stats"); got.status != 503 || !strings.Contains(got.body, "supervisor away") {
 		t.Errorf("/stats with a failing stats function = %d %q; want 503", got.status, got.body)

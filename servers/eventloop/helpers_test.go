@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/servers"
+	schema "github.com/concbench/concbench/stats" // the helper stats() takes the plain name
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -125,12 +126,12 @@ func (c *client) roundTrip(target string) answer {
 }
 
 // stats decodes a /stats answer.
-func stats(t testing.TB, a answer) servers.Snapshot {
+func stats(t testing.TB, a answer) schema.Snapshot {
 	t.Helper()
 	if a.status != 200 {
 		t.Fatalf("/stats status %d: %s", a.status, a.body)
 	}
-	var snap servers.Snapshot
+	var snap schema.Snapshot
 	if err := json.Unmarshal([]byte(a.body), &snap); err != nil {
 		t.Fatalf("/stats body: %v\n%s", err, a.body)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -141,7 +142,7 @@ func write(w http.ResponseWriter, resp workloads.Response) {
 }
 
 // statsResponse renders /stats.
-func statsResponse(snap servers.Snapshot) workloads.Response {
+func statsResponse(snap stats.Snapshot) workloads.Response {
 	b, err := json.Marshal(snap)
 	if err != nil { // a Snapshot has no values JSON refuses
 		return workloads.Response{Status: 500, ContentType: workloads.TextPlain, Body: []byte("stats: " + err.Error() + "\n")}

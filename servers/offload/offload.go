@@ -19,6 +19,7 @@ import (
 
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
+	"github.com/concbench/concbench/stats"
 )
 
 // Model is the model's name, as reported in /stats.
@@ -62,7 +63,7 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 }
 
 // Snapshot returns this process's /stats figures. It is safe for concurrent use.
-func (s *Server) Snapshot() servers.Snapshot { return s.loop.Snapshot() }
+func (s *Server) Snapshot() stats.Snapshot { return s.loop.Snapshot() }
 
 // Pool is a fixed set of worker goroutines reading jobs from one buffered
 // channel. That is all libuv's pool is too (N threads, one FIFO queue), and a
@@ -162,8 +163,8 @@ func (p *Pool) TrySubmit(fn func()) bool {
 }
 
 // Stats reports the pool's figures.
-func (p *Pool) Stats() servers.PoolStats {
-	return servers.PoolStats{
+func (p *Pool) Stats() stats.PoolStats {
+	return stats.PoolStats{
 		Workers:        p.workers,
 		QueueCap:       cap(p.jobs),
 		QueueDepth:     len(p.jobs),

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -165,15 +166,15 @@ func Dial(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
 }
 
 // Stats gets /stats and decodes it, failing the test unless it is a 200
-// application/json answer that decodes into a servers.Snapshot with no
+// application/json answer that decodes into a stats.Snapshot with no
 // unknown fields.
-func Stats(t testing.TB, addr string) servers.Snapshot {
+func Stats(t testing.TB, addr string) stats.Snapshot {
 	t.Helper()
 	status, body, h := Get(t, addr, "/stats")
 	if status != 200 || h.Get("Content-Type") != workloads.JSON {
 		t.Fatalf("GET /stats = %d (Content-Type %q) %q; want 200 %s", status, h.Get("Content-Type"), body, workloads.JSON)
 	}
-	var snap servers.Snapshot
+	var snap stats.Snapshot
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&snap); err != nil {
