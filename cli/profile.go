@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/concbench/concbench/catalog"
@@ -21,11 +19,6 @@ import (
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/runner"
 )
-
-// PprofPrefix starts the line `concbench serve --pprof-addr ADDR` prints on
-// stdout, just before its listening line: "pprof on 127.0.0.1:PORT", the
-// address bound (port 0 picks a free one). The run orchestrator reads it.
-const PprofPrefix = "pprof on "
 
 // Sampling of the mutex and block profiles under `serve --profile-rates`.
 const (
@@ -46,66 +39,6 @@ func setProfileRates() {
 	runtime.SetMutexProfileFraction(MutexProfileFraction)
 	runtime.SetBlockProfileRate(BlockProfileRate)
 	_ = os.Setenv(profileRatesEnv, "1")
-}
-
-// addrCatcher is a slog.Handler that passes records on to next and keeps the
-// "addr" of the first "pprof serving" record: every model logs the pprof
-// address it bound that way (servertest.Pprof relies on it too). It is safe for
-// concurrent use.
-type addrCatcher struct {
-	next slog.Handler
-	mu   *sync.Mutex // guards *got, shared by the handlers WithAttrs makes
-	got  *string
-}
-
-func catchPprofAddr(next *slog.Logger) *addrCatcher {
-	h := slog.Handler(slog.DiscardHandler)
-	if next != nil {
-		h = next.Handler()
-	}
-	return &addrCatcher{next: h, mu: &sync.Mutex{}, got: new(string)}
-}
-
-// addr returns the address caught so far ("" for none; also on a nil catcher).
-func (c *addrCatcher) addr() string {
-	if c == nil {
-		return ""
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return *c.got
-}
-
-func (c *addrCatcher) Enabled(ctx context.Context, l slog.Level) bool {
-	return c.next.Enabled(ctx, l) || (l >= slog.LevelInfo && c.addr() == "")
-}
-
-func (c *addrCatcher) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == "pprof serving" {
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key != "addr" {
-				return true
-			}
-			c.mu.Lock()
-			if *c.got == "" {
-				*c.got = a.Value.String()
-			}
-			c.mu.Unlock()
-			return false
-		})
-	}
-	if c.next.Enabled(ctx, r.Level) {
-		return c.next.Handle(ctx, r)
-	}
-	return nil
-}
-
-func (c *addrCatcher) WithAttrs(as []slog.Attr) slog.Handler {
-	return &addrCatcher{next: c.next.WithAttrs(as), mu: c.mu, got: c.got}
-}
-
-func (c *addrCatcher) WithGroup(name string) slog.Handler {
-	return &addrCatcher{next: c.next.WithGroup(name), mu: c.mu, got: c.got}
 }
 
 const profileArgs = "[--model eventloop] [--scenario cpu-mix] [--rate R] [--duration 10s] [--plan quick] [--profile cpu,...] [--top 15] [--out DIR]"

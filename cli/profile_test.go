@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,39 +12,10 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/result"
-	"github.com/concbench/concbench/runner"
-	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/stats"
 )
-
-func TestPprofPrefixAgrees(t *testing.T) {
-	if PprofPrefix != runner.PprofPrefix {
-		t.Errorf("cli.PprofPrefix %q != runner.PprofPrefix %q: the orchestrator would not find the pprof port", PprofPrefix, runner.PprofPrefix)
-	}
-}
-
-// TestAddrCatcher: the address comes from the models' "pprof serving" record,
-// whatever the logger does with the records otherwise.
-func TestAddrCatcher(t *testing.T) {
-	var verbose bytes.Buffer
-	for _, next := range []*slog.Logger{nil, slog.New(slog.NewTextHandler(&verbose, nil))} {
-		c := catchPprofAddr(next)
-		log := slog.New(c).With("model", "x")
-		log.Info("serving", "addr", "127.0.0.1:1")
-		log.Info("pprof serving", "addr", "127.0.0.1:2", "children", "/child/I/debug/pprof/")
-		log.Info("pprof serving", "addr", "127.0.0.1:3")
-		if got := c.addr(); got != "127.0.0.1:2" {
-			t.Errorf("caught %q; want the first pprof address 127.0.0.1:2", got)
-		}
-	}
-	if !strings.Contains(verbose.String(), `msg="pprof serving" model=x addr=127.0.0.1:2`) {
-		t.Errorf("the records did not reach the verbose log: %q", verbose.String())
-	}
-	if (*addrCatcher)(nil).addr() != "" {
-		t.Error("a nil catcher has an address")
-	}
-}
 
 // TestServePrintsPprofAddr: serve prints the pprof address it bound just
 // before its listening line.
@@ -59,7 +29,7 @@ func TestServePrintsPprofAddr(t *testing.T) {
 	}()
 	var lines []string
 	for range 200 {
-		if s := out.String(); strings.Contains(s, ListeningPrefix) {
+		if s := out.String(); strings.Contains(s, launch.ListeningPrefix) {
 			lines = strings.Split(strings.TrimSpace(s), "\n")
 			break
 		}
@@ -69,10 +39,10 @@ func TestServePrintsPprofAddr(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Errorf("serve exited %d", code)
 	}
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], PprofPrefix+"127.0.0.1:") || !strings.HasPrefix(lines[1], ListeningPrefix) {
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], launch.PprofPrefix+"127.0.0.1:") || !strings.HasPrefix(lines[1], launch.ListeningPrefix) {
 		t.Fatalf("serve printed %q; want the pprof line, then the listening line", lines)
 	}
-	if err := servers.CheckLoopback(strings.TrimPrefix(lines[0], PprofPrefix)); err != nil {
+	if err := launch.CheckLoopback(strings.TrimPrefix(lines[0], launch.PprofPrefix)); err != nil {
 		t.Error(err)
 	}
 }

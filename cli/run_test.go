@@ -13,12 +13,6 @@ import (
 	"github.com/concbench/concbench/runner"
 )
 
-func TestListeningPrefixAgrees(t *testing.T) {
-	if ListeningPrefix != runner.ListeningPrefix {
-		t.Errorf("cli.ListeningPrefix %q != runner.ListeningPrefix %q: the orchestrator would not find the port", ListeningPrefix, runner.ListeningPrefix)
-	}
-}
-
 // TestRunUsage: bad plans and flags exit 2 with one line naming the field,
 // before any server starts.
 func TestRunUsage(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/concbench/concbench/launch"
 )
 
 // Plan is one benchmark plan. Durations marshal as Go duration strings ("5s").
@@ -35,13 +37,9 @@ type Plan struct {
 	SLOs      []SLO          `json:"slos,omitempty" yaml:"slos,omitempty"`
 }
 
-// ServerSettings are the model settings of a plan; zero means the model's default.
-type ServerSettings struct {
-	MaxThreads int `json:"max_threads,omitempty" yaml:"max_threads,omitempty"`
-	Workers    int `json:"workers,omitempty" yaml:"workers,omitempty"`
-	Queue      int `json:"queue,omitempty" yaml:"queue,omitempty"`
-	Procs      int `json:"procs,omitempty" yaml:"procs,omitempty"`
-}
+// ServerSettings are the model settings of a plan; zero means the model's
+// default. launch owns them, with their flags and bounds.
+type ServerSettings = launch.Tuning
 
 // Scenario is a traffic mix offered at one or more constant rates (one cell per
 // rate and model).

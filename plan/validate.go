@@ -120,8 +120,8 @@ func (p *Plan) Validate() error {
 	if err := checkConns("max_connections", p.MaxConnections); err != nil {
 		return err
 	}
-	if err := p.Server.check(); err != nil {
-		return err
+	if err := p.Server.Check(); err != nil {
+		return fmt.Errorf("server.%w", err)
 	}
 	if len(p.Scenarios) == 0 {
 		return fieldError("scenarios", "at least one scenario is required")
@@ -194,18 +194,6 @@ func checkTimes(prefix string, d, w Duration) error {
 func checkConns(field string, n int) error {
 	if n < 1 || n > MaxMaxConnections {
 		return fieldError(field, "%d out of range [1, %d]", n, MaxMaxConnections)
-	}
-	return nil
-}
-
-func (s ServerSettings) check() error {
-	for _, r := range []struct {
-		name   string
-		v, max int
-	}{{"max_threads", s.MaxThreads, 10000}, {"workers", s.Workers, 1024}, {"queue", s.Queue, 1 << 20}, {"procs", s.Procs, 64}} {
-		if r.v < 0 || r.v > r.max {
-			return fieldError("server."+r.name, "%d out of range [0, %d] (0: the model's default)", r.v, r.max)
-		}
 	}
 	return nil
 }

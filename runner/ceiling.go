@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/result"
 )
@@ -117,8 +118,7 @@ func MeasureCeiling(ctx context.Context, opts CeilingOptions) (*Ceiling, error) 
 	prog.logf("pinning: server CPUs %s, load generator CPUs %s%s", orNone(pin.rec.ServerCPUs), orNone(pin.rec.LoadgenCPUs), noteSuffix(pin.rec.Note))
 	for _, m := range ms {
 		row := CeilingOfServer{Model: m}
-		args := []string{"serve", "--model", m, "--addr", "127.0.0.1:0", "--grace", serverGrace.String()}
-		args = append(args, pin.serverArgs...)
+		args := launch.Command{Model: m, Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: serverGrace}, CPUs: pin.serverCPUs}.Args()
 		srv, err := startServer(ctx, bin, args, pin.serverSet, false)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -16,7 +16,7 @@ import (
 // pinning is how a run's processes are pinned.
 type pinning struct {
 	rec        result.Pinning
-	serverArgs []string   // flags for `concbench serve`
+	serverCPUs string     // `concbench serve --cpus` (empty: none)
 	serverSet  cpuset.Set // affinity the server starts with (nil: inherited)
 }
 
@@ -96,7 +96,7 @@ func setupPinning(serverSpec, loadgenSpec string) (pinning, func(), error) {
 	}
 	switch {
 	case len(srv) > 0:
-		pin.serverArgs = []string{"--cpus", srv.String()}
+		pin.serverCPUs = srv.String()
 		pin.serverSet = srv
 		pin.rec.ServerCPUs = srv.String()
 	case len(lg) > 0:

@@ -37,10 +37,6 @@ import (
 	"github.com/google/pprof/profile"
 )
 
-// PprofPrefix starts the line `concbench serve --pprof-addr ...` prints on
-// stdout, before its listening line: "pprof on 127.0.0.1:PORT" (cli.PprofPrefix).
-const PprofPrefix = "pprof on "
-
 // ProfileKind is a profile a run can capture from every cell's server.
 type ProfileKind string
 

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/cpuset"
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
@@ -151,7 +152,7 @@ type cellRunner struct {
 	opts       Options
 	bin        string
 	dir        string
-	serverPin  []string   // `serve` flags pinning the server
+	serverCPUs string     // `serve --cpus`: the CPUs the server pins itself to
 	serverSet  cpuset.Set // CPUs the server starts on
 	prog       *progress
 	attack     func(context.Context, loadgen.Config) (*loadgen.Result, error)
@@ -189,7 +190,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer restore()
-	r.serverPin, r.serverSet = pin.serverArgs, pin.serverSet
+	r.serverCPUs, r.serverSet = pin.serverCPUs, pin.serverSet
 	env.Pinning = pin.rec
 	env.LoadgenGOMAXPROCS = runtime.GOMAXPROCS(0)
 	env.CeilingRPS = opts.CeilingRPS
@@ -302,26 +303,18 @@ func linkLatest(parent, name string) {
 	}
 }
 
-// serverArgs is the `concbench serve` command line of a cell (without argv[0]).
-func (r *cellRunner) serverArgs(model string) []string {
-	args := []string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--grace", serverGrace.String()}
-	args = append(args, r.serverPin...)
+// serveCommand is the `concbench serve` command line of a cell.
+func (r *cellRunner) serveCommand(model string) launch.Command {
+	c := launch.Command{
+		Model:    model,
+		Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: serverGrace, Tuning: r.opts.Plan.Server},
+		CPUs:     r.serverCPUs,
+	}
 	if len(r.opts.Profiles) > 0 {
-		args = append(args, "--pprof-addr", "127.0.0.1:0")
-		if needsRates(r.opts.Profiles) {
-			args = append(args, "--profile-rates")
-		}
+		c.PprofAddr = "127.0.0.1:0"
+		c.ProfileRates = needsRates(r.opts.Profiles)
 	}
-	s := r.opts.Plan.Server
-	for _, f := range []struct {
-		flag string
-		v    int
-	}{{"--max-threads", s.MaxThreads}, {"--workers", s.Workers}, {"--queue", s.Queue}, {"--procs", s.Procs}} {
-		if f.v != 0 {
-			args = append(args, f.flag, strconv.Itoa(f.v))
-		}
-	}
-	return args
+	return c
 }
 
 // runCell runs one cell. It returns an error only when ctx was cancelled (the
@@ -329,7 +322,7 @@ func (r *cellRunner) serverArgs(model string) []string {
 func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (result.Cell, error) {
 	p := r.opts.Plan
 	warmup, dur := spec.sc.Warmup.D(), spec.sc.Duration.D()
-	args := r.serverArgs(spec.model)
+	args := r.serveCommand(spec.model).Args()
 	cell := result.Cell{
 		ID:             spec.id(),
 		Model:          spec.model,
@@ -508,7 +501,7 @@ func (r *cellRunner) startProfiling(ctx context.Context, srv *server, spec cellS
 		addr = r.opts.pprofAddr(addr)
 	}
 	if addr == "" {
-		return nil, []string{"profiling: the server printed no " + strings.TrimSpace(PprofPrefix) + " line: no profiles"}
+		return nil, []string{"profiling: the server printed no " + strings.TrimSpace(launch.PprofPrefix) + " line: no profiles"}
 	}
 	children := 0
 	if first != nil {

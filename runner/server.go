@@ -21,14 +21,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/concbench/concbench/cpuset"
-	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/stats"
 )
-
-// ListeningPrefix starts the line `concbench serve` prints once it accepts
-// connections: "listening on 127.0.0.1:PORT" (cli.ListeningPrefix; the cli
-// tests check the two agree).
-const ListeningPrefix = "listening on "
 
 // Bounds of a server's life cycle.
 const (
@@ -48,8 +43,8 @@ type server struct {
 	cmd  *exec.Cmd
 	pid  int
 	addr string // host:port it listens on
-	// pprofAddr is where it serves net/http/pprof, when it printed a
-	// PprofPrefix line before its listening line.
+	// pprofAddr is where it serves net/http/pprof, when it announced it
+	// (launch.PprofPrefix) before its listening line.
 	pprofAddr string
 	stderr    *tailBuffer
 	client    *http.Client // for /healthz and /stats: its own small pool
@@ -78,21 +73,16 @@ func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	s.pid = cmd.Process.Pid
-	type addrs struct{ listen, pprof string }
-	addrc := make(chan addrs, 1)
+	addrc := make(chan launch.Announced, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		sent := false
-		var pprofAddr string
+		var a launch.Announced
 		for sc.Scan() {
-			line := sc.Text()
-			if rest, ok := strings.CutPrefix(line, PprofPrefix); ok && !sent {
-				pprofAddr = strings.TrimSpace(rest)
+			if !a.Scan(sc.Text()) {
+				continue
 			}
-			if rest, ok := strings.CutPrefix(line, ListeningPrefix); ok && !sent {
-				addrc <- addrs{strings.TrimSpace(rest), pprofAddr}
-				sent = true
-			}
+			addrc <- a
+			break
 		}
 		_, _ = io.Copy(io.Discard, stdout) // keep the pipe drained
 	}()
@@ -105,12 +95,12 @@ func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set
 	defer timer.Stop()
 	select {
 	case a := <-addrc:
-		s.addr, s.pprofAddr = a.listen, a.pprof
+		s.addr, s.pprofAddr = a.Addr, a.PprofAddr
 	case <-s.done:
 		return nil, fmt.Errorf("server exited before listening (%v)%s", s.waitErr, s.stderr.suffix())
 	case <-timer.C:
 		s.stop()
-		return nil, fmt.Errorf("server printed no %q line within %s%s", ListeningPrefix+"ADDR", startTimeout, s.stderr.suffix())
+		return nil, fmt.Errorf("server printed no %q line within %s%s", launch.ListeningPrefix+"ADDR", startTimeout, s.stderr.suffix())
 	case <-ctx.Done():
 		s.stop()
 		return nil, ctx.Err()
@@ -119,7 +109,7 @@ func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set
 		s.stop()
 		return nil, err
 	}
-	if s.pprofAddr != "" && servers.CheckLoopback(s.pprofAddr) != nil {
+	if s.pprofAddr != "" && launch.CheckLoopback(s.pprofAddr) != nil {
 		s.pprofAddr = "" // never fetched from: profiling notes its absence
 	}
 	s.client = &http.Client{
@@ -166,7 +156,7 @@ func checkTarget(addr string, allowRemote bool) error {
 	if allowRemote {
 		return nil
 	}
-	if err := servers.CheckLoopback(addr); err != nil {
+	if err := launch.CheckLoopback(addr); err != nil {
 		return fmt.Errorf("target %s: %w (pass --allow-remote to allow it)", addr, err)
 	}
 	return nil

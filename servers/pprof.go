@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/concbench/concbench/launch"
 )
 
 // PprofMux returns a mux with net/http/pprof's handlers, not registered on
@@ -24,7 +26,7 @@ func PprofMux() *http.ServeMux {
 // ServePprof serves h (PprofMux when nil) on addr until ctx is done. It returns
 // once listening, with the bound address; serving goes on in the background.
 func ServePprof(ctx context.Context, addr string, h http.Handler) (net.Addr, error) {
-	if err := CheckLoopback(addr); err != nil {
+	if err := launch.CheckLoopback(addr); err != nil {
 		return nil, err
 	}
 	if h == nil {

@@ -5,11 +5,10 @@ package servers
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
-	"time"
+
+	"github.com/concbench/concbench/launch"
 )
 
 // Server is one concurrency model serving the workloads route table.
@@ -22,100 +21,35 @@ type Server interface {
 	Serve(ctx context.Context, ready func(net.Addr)) error
 }
 
-// Config configures a model. Zero fields take the defaults documented here; the
-// fields that do not apply to a model are ignored by it.
+// Config configures a model: the settings it is started with (launch.Settings,
+// whose zero fields take the defaults documented there), and how it reports.
 type Config struct {
-	// Addr is the loopback address to serve on; port 0 picks a free port.
-	Addr string
-	// PprofAddr, when set, serves net/http/pprof there (loopback only).
-	PprofAddr string
-	// Grace bounds the drain of in-flight requests on shutdown (default 10s).
-	Grace time.Duration
-
-	// MaxThreads caps the thread model's concurrent requests, like Apache's
-	// MaxRequestWorkers (default 256).
-	MaxThreads int
-	// Workers is the offload model's pool size (default 4, like libuv's pool).
-	Workers int
-	// Queue bounds the offload model's pending jobs; a full queue answers 503 (default 1024).
-	Queue int
-	// Procs is the cluster model's number of child processes (default: the number
-	// of CPUs this process may run on).
-	Procs int
+	launch.Settings
 
 	// Log receives the server's own log lines (default: discard).
 	Log *slog.Logger
+	// PprofBound, when set, is called with the address net/http/pprof listens
+	// on, before the server calls its ready function (see PprofServing).
+	PprofBound func(net.Addr)
 }
 
-// Defaults of Config.
-const (
-	DefaultGrace      = 10 * time.Second
-	DefaultMaxThreads = 256
-	DefaultWorkers    = 4
-	DefaultQueue      = 1024
-)
-
-// WithDefaults returns c with every zero field set to its default, and checks ranges.
+// WithDefaults returns c with every zero field set to its default, and checks
+// ranges (launch.Settings.WithDefaults).
 func (c Config) WithDefaults() (Config, error) {
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:0"
-	}
-	if c.Grace == 0 {
-		c.Grace = DefaultGrace
-	}
-	if c.MaxThreads == 0 {
-		c.MaxThreads = DefaultMaxThreads
-	}
-	if c.Workers == 0 {
-		c.Workers = DefaultWorkers
-	}
-	if c.Queue == 0 {
-		c.Queue = DefaultQueue
-	}
-	if c.Procs == 0 {
-		c.Procs = runtime.NumCPU()
-	}
+	s, err := c.Settings.WithDefaults()
+	c.Settings = s
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	for _, r := range []struct {
-		name   string
-		v, max int
-	}{{"max-threads", c.MaxThreads, 10000}, {"workers", c.Workers, 1024}, {"queue", c.Queue, 1 << 20}, {"procs", c.Procs, 64}} {
-		if r.v < 1 || r.v > r.max {
-			return c, fmt.Errorf("%s: %d out of range [1, %d]", r.name, r.v, r.max)
-		}
-	}
-	if c.Grace < 0 {
-		return c, fmt.Errorf("grace: negative duration %s", c.Grace)
-	}
-	if err := CheckLoopback(c.Addr); err != nil {
-		return c, fmt.Errorf("addr: %w", err)
-	}
-	if c.PprofAddr != "" {
-		if err := CheckLoopback(c.PprofAddr); err != nil {
-			return c, fmt.Errorf("pprof-addr: %w", err)
-		}
-	}
-	return c, nil
+	return c, err
 }
 
-// CheckLoopback accepts only host:port addresses on the loopback interface: the
-// servers exist to be measured on this machine, never exposed to a network.
-func CheckLoopback(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
+// PprofServing tells that net/http/pprof listens on addr: it logs it (with
+// attrs) and calls PprofBound. A model calls it once pprof is bound, before
+// it calls its ready function.
+func (c Config) PprofServing(addr net.Addr, attrs ...any) {
+	c.Log.Info("pprof serving", append([]any{"addr", addr.String()}, attrs...)...)
+	if c.PprofBound != nil {
+		c.PprofBound(addr)
 	}
-	if _, err := net.LookupPort("tcp", port); err != nil {
-		return fmt.Errorf("bad port %q", port)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%q is not a loopback address (use 127.0.0.1)", host)
-	}
-	return nil
 }

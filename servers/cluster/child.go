@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
 	"github.com/concbench/concbench/stats"
@@ -33,7 +34,7 @@ func ChildMain(ctx context.Context) error {
 	askSupervisor := func() (stats.Snapshot, error) {
 		return fetchStats(context.Background(), cc.Supervisor)
 	}
-	srv, err := eventloop.NewWithOptions(servers.Config{Addr: cc.Addr, Grace: cc.Grace},
+	srv, err := eventloop.NewWithOptions(servers.Config{Settings: launch.Settings{Addr: cc.Addr, Grace: cc.Grace}},
 		eventloop.WithReusePort(true), eventloop.WithStatsFunc(askSupervisor))
 	if err != nil {
 		return fmt.Errorf("cluster child %d: %w", cc.Index, err)

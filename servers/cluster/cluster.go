@@ -126,7 +126,7 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 		if err != nil {
 			return fmt.Errorf("cluster: pprof: %w", err)
 		}
-		s.cfg.Log.Info("pprof serving", "addr", a.String(), "children", "/child/I/debug/pprof/")
+		s.cfg.PprofServing(a, "children", "/child/I/debug/pprof/")
 	}
 
 	s.children = make([]*child, s.cfg.Procs)

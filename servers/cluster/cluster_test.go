@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/cluster"
 	"github.com/concbench/concbench/servers/servertest"
@@ -43,7 +44,7 @@ func newCluster(cfg servers.Config) (servers.Server, error) {
 
 func start(t *testing.T, procs int) string {
 	t.Helper()
-	srv, err := cluster.New(servers.Config{Addr: "127.0.0.1:0", Procs: procs, Grace: 5 * time.Second})
+	srv, err := cluster.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 5 * time.Second, Tuning: launch.Tuning{Procs: procs}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestLifecycle(t *testing.T) {
 	t.Run("Config", func(t *testing.T) { servertest.Config(t, newCluster) })
 	t.Run("Pprof", func(t *testing.T) { servertest.Pprof(t, newCluster) })
 	t.Run("Shutdown", func(t *testing.T) {
-		srv, err := newCluster(servers.Config{Addr: "127.0.0.1:0", Grace: 5 * time.Second})
+		srv, err := newCluster(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 5 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}

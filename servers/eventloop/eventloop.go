@@ -254,7 +254,7 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 			s.stopEngine(runErr)
 			return err
 		}
-		s.cfg.Log.Info("pprof serving", "addr", a.String())
+		s.cfg.PprofServing(a)
 	}
 	helpers.Go(func() { s.stats.WatchThreads(bg, 10*time.Millisecond) })
 	helpers.Go(func() { s.probe(bg) })

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
 	"github.com/concbench/concbench/servers/servertest"
@@ -32,14 +33,14 @@ func newServer(t testing.TB, cfg servers.Config, opts ...eventloop.Option) *even
 
 func start(t *testing.T, opts ...eventloop.Option) string {
 	t.Helper()
-	addr, _ := serve(t, newServer(t, servers.Config{Grace: 5 * time.Second}, opts...))
+	addr, _ := serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}, opts...))
 	return addr
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	for _, cfg := range []servers.Config{
-		{Addr: "10.1.2.3:80"},
-		{Addr: "127.0.0.1:0", Grace: -time.Second},
+		{Settings: launch.Settings{Addr: "10.1.2.3:80"}},
+		{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: -time.Second}},
 	} {
 		if _, err := eventloop.New(cfg); err == nil {
 			t.Errorf("New(%+v) = nil error; want one", cfg)
@@ -53,7 +54,7 @@ func TestServeFailsWhenPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	srv := newServer(t, servers.Config{Addr: ln.Addr().String()})
+	srv := newServer(t, servers.Config{Settings: launch.Settings{Addr: ln.Addr().String()}})
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(context.Background(), func(net.Addr) { t.Error("ready called") }) }()
 	select {
@@ -279,7 +280,7 @@ func TestLoopDelayShowsBlocking(t *testing.T) {
 }
 
 func TestGracefulShutdownAnswersInFlight(t *testing.T) {
-	srv := newServer(t, servers.Config{Grace: 5 * time.Second})
+	srv := newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}})
 	addr, stop := serve(t, srv)
 	c, idle := dial(t, addr), dial(t, addr)
 	if got := idle.roundTrip("/plain"); got.status != 200 {
@@ -332,7 +333,7 @@ func TestClientLeavesWhilePending(t *testing.T) {
 
 func TestPipelineBacklogIsBounded(t *testing.T) {
 	// A short grace: the abandoned /io need not be waited for at the end.
-	addr, _ := serve(t, newServer(t, servers.Config{Grace: 10 * time.Millisecond}))
+	addr, _ := serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 10 * time.Millisecond}}))
 	c := dial(t, addr)
 	c.send(get("/io?ms=2000"))
 	junk := strings.Repeat(get("/plain"), eventloop.MaxPipelineBacklog/len(get("/plain"))+100)
@@ -363,7 +364,7 @@ func TestStatsFunc(t *testing.T) {
 func TestReusePortSharesAPort(t *testing.T) {
 	first := newServer(t, servers.Config{}, eventloop.WithReusePort(true))
 	addr, _ := serve(t, first)
-	second := newServer(t, servers.Config{Addr: addr}, eventloop.WithReusePort(true))
+	second := newServer(t, servers.Config{Settings: launch.Settings{Addr: addr}}, eventloop.WithReusePort(true))
 	if got, _ := serve(t, second); got != addr {
 		t.Fatalf("second server on %s; want %s", got, addr)
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
 	"github.com/concbench/concbench/servers/servertest"
@@ -27,11 +28,11 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
-	servertest.Shutdown(t, newServer(t, servers.Config{Grace: 5 * time.Second}))
+	servertest.Shutdown(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}))
 }
 
 func TestGraceOver(t *testing.T) {
-	servertest.GraceOver(t, newServer(t, servers.Config{Grace: 100 * time.Millisecond}))
+	servertest.GraceOver(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 100 * time.Millisecond}}))
 }
 
 func TestConfig(t *testing.T) { servertest.Config(t, newModel) }

@@ -64,7 +64,7 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 			_ = ln.Close()
 			return err
 		}
-		s.cfg.Log.Info("pprof serving", "addr", a.String())
+		s.cfg.PprofServing(a)
 	}
 
 	// The thread watch outlives ctx: the drain is part of the run.

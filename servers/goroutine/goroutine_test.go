@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/goroutine"
 	"github.com/concbench/concbench/servers/servertest"
@@ -16,7 +17,7 @@ func newServer(cfg servers.Config) (servers.Server, error) { return goroutine.Ne
 // start serves a goroutine model on 127.0.0.1:0 for the test.
 func start(t *testing.T) string {
 	t.Helper()
-	srv, err := goroutine.New(servers.Config{Addr: "127.0.0.1:0"})
+	srv, err := goroutine.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestConfig(t *testing.T)      { servertest.Config(t, newServer) }
 func TestPprof(t *testing.T)       { servertest.Pprof(t, newServer) }
 
 func TestShutdown(t *testing.T) {
-	srv, err := goroutine.New(servers.Config{Addr: "127.0.0.1:0", Grace: 5 * time.Second})
+	srv, err := goroutine.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestShutdown(t *testing.T) {
 }
 
 func TestGraceOver(t *testing.T) {
-	srv, err := goroutine.New(servers.Config{Addr: "127.0.0.1:0", Grace: 100 * time.Millisecond})
+	srv, err := goroutine.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
 	"github.com/concbench/concbench/servers/offload"
@@ -45,16 +46,17 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
-	servertest.Shutdown(t, newServer(t, servers.Config{Grace: 5 * time.Second}))
+	servertest.Shutdown(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}))
 }
 
 func TestGraceOver(t *testing.T) {
-	servertest.GraceOver(t, newServer(t, servers.Config{Grace: 100 * time.Millisecond}))
+	servertest.GraceOver(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 100 * time.Millisecond}}))
 }
 
 func TestConfig(t *testing.T) {
 	servertest.Config(t, newModel)
-	for _, cfg := range []servers.Config{{Workers: -1}, {Workers: 5000}, {Queue: -1}} {
+	for _, tu := range []launch.Tuning{{Workers: -1}, {Workers: 5000}, {Queue: -1}} {
+		cfg := servers.Config{Settings: launch.Settings{Tuning: tu}}
 		if _, err := offload.New(cfg); err == nil {
 			t.Errorf("New(%+v) = _, nil; want an error", cfg)
 		}
@@ -80,7 +82,7 @@ func TestPoolKeepsLoopFree(t *testing.T) {
 		{"io mode=block still blocks the loop", "/io?ms=300&mode=block", workloads.RouteIO, plainAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr, _ := serve(t, newServer(t, servers.Config{Grace: 5 * time.Second}))
+			addr, _ := serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}))
 			if got := plainVersus(t, addr, tc.long, tc.route); got != tc.want {
 				t.Errorf("GET %s: %s; want %s", tc.long, got, tc.want)
 			}
@@ -91,7 +93,7 @@ func TestPoolKeepsLoopFree(t *testing.T) {
 // With one worker and room for one waiting job, a third concurrent /cpu is
 // refused at once with 503 and Retry-After, and the pool's figures say so.
 func TestFullQueueAnswers503(t *testing.T) {
-	srv := newServer(t, servers.Config{Workers: 1, Queue: 1, Grace: 5 * time.Second})
+	srv := newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second, Tuning: launch.Tuning{Workers: 1, Queue: 1}}})
 	addr, _ := serve(t, srv)
 	target := "/cpu?iters=" + strconv.Itoa(itersFor(300*time.Millisecond))
 	watch := dial(t, addr)
@@ -155,7 +157,7 @@ func mustAtoi(t *testing.T, s string) int {
 }
 
 func TestGracefulShutdownAnswersOffloadedWork(t *testing.T) {
-	addr, stop := serve(t, newServer(t, servers.Config{Grace: 5 * time.Second}))
+	addr, stop := serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}))
 	c := dial(t, addr)
 	c.send(get("/plain"), get("/cpu?iters="+strconv.Itoa(itersFor(200*time.Millisecond))))
 	if got := c.read(); got.status != 200 {

@@ -3,13 +3,12 @@ package servertest
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 )
 
@@ -66,10 +65,10 @@ func Shutdown(t *testing.T, srv servers.Server) {
 func Config(t *testing.T, newServer NewFunc) {
 	t.Helper()
 	for _, cfg := range []servers.Config{
-		{Addr: "0.0.0.0:0"},
-		{Addr: "127.0.0.1:0", PprofAddr: "0.0.0.0:6060"},
-		{Addr: "127.0.0.1:0", PprofAddr: ":6060"},
-		{Addr: "127.0.0.1:0", Grace: -time.Second},
+		{Settings: launch.Settings{Addr: "0.0.0.0:0"}},
+		{Settings: launch.Settings{Addr: "127.0.0.1:0", PprofAddr: "0.0.0.0:6060"}},
+		{Settings: launch.Settings{Addr: "127.0.0.1:0", PprofAddr: ":6060"}},
+		{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: -time.Second}},
 	} {
 		if _, err := newServer(cfg); err == nil {
 			t.Errorf("New(%+v) = _, nil; want an error", cfg)
@@ -81,7 +80,7 @@ func Config(t *testing.T, newServer NewFunc) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	srv, err := newServer(servers.Config{Addr: taken.Addr().String()})
+	srv, err := newServer(servers.Config{Settings: launch.Settings{Addr: taken.Addr().String()}})
 	if err != nil {
 		t.Fatalf("New(Addr %s) = _, %v; want a server", taken.Addr(), err)
 	}
@@ -108,23 +107,31 @@ func Config(t *testing.T, newServer NewFunc) {
 }
 
 // Pprof checks that a model serves net/http/pprof on PprofAddr
-// "127.0.0.1:0". The bound address is learned from the model's log: a record
-// whose message contains "pprof" with an "addr" attribute (the goroutine and
-// thread models log "pprof serving" with addr=host:port). A model that logs no
-// such record skips the test.
+// "127.0.0.1:0" and tells the address it bound through Config.PprofServing
+// before it calls ready: that is how `concbench serve` learns what to announce.
 func Pprof(t *testing.T, newServer NewFunc) {
 	t.Helper()
-	logs := &recorder{}
-	srv, err := newServer(servers.Config{Addr: "127.0.0.1:0", PprofAddr: "127.0.0.1:0", Log: slog.New(logs)})
+	bound := make(chan string, 1)
+	srv, err := newServer(servers.Config{
+		Settings: launch.Settings{Addr: "127.0.0.1:0", PprofAddr: "127.0.0.1:0"},
+		PprofBound: func(a net.Addr) {
+			select {
+			case bound <- a.String():
+			default: // a second call: the first address is the one announced
+			}
+		},
+	})
 	if err != nil {
 		t.Fatalf("New with PprofAddr 127.0.0.1:0: %v", err)
 	}
 	Start(t, srv)
-	addr := logs.attr("pprof", "addr")
-	if addr == "" {
-		t.Skip("the model logs no record with \"pprof\" and an addr attribute: cannot learn the pprof address")
+	var addr string
+	select {
+	case addr = <-bound:
+	default:
+		t.Fatal("the model did not call Config.PprofBound before ready: serve cannot announce the pprof address")
 	}
-	if err := servers.CheckLoopback(addr); err != nil {
+	if err := launch.CheckLoopback(addr); err != nil {
 		t.Errorf("pprof serves on %s: %v", addr, err)
 	}
 	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/goroutine?debug=1"} {
@@ -137,50 +144,6 @@ func Pprof(t *testing.T, newServer NewFunc) {
 			t.Errorf("GET %s on the pprof address %s = %d (%d bytes), %v; want 200 and a body", path, addr, status, len(body), err)
 		}
 	}
-}
-
-// recorder is a slog.Handler keeping every record. It is safe for concurrent use.
-type recorder struct {
-	mu      sync.Mutex // guards records
-	records []slog.Record
-}
-
-func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
-
-func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.records = append(r.records, rec.Clone())
-	return nil
-}
-
-// WithAttrs and WithGroup drop the attributes and groups: the records' own
-// attributes are enough here.
-func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *recorder) WithGroup(string) slog.Handler      { return r }
-
-// attr returns the value of the key attribute of the first record whose
-// message contains msg, or "".
-func (r *recorder) attr(msg, key string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rec := range r.records {
-		if !strings.Contains(rec.Message, msg) {
-			continue
-		}
-		var v string
-		rec.Attrs(func(a slog.Attr) bool {
-			if a.Key == key {
-				v = a.Value.String()
-				return false
-			}
-			return true
-		})
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // GraceOver checks the end of the grace period: srv (configured with

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/servertest"
 	"github.com/concbench/concbench/servers/thread"
@@ -20,7 +21,7 @@ func newServer(cfg servers.Config) (servers.Server, error) { return thread.New(c
 // (0: the default) on 127.0.0.1:0 for the test.
 func start(t *testing.T, maxThreads int) string {
 	t.Helper()
-	srv, err := thread.New(servers.Config{Addr: "127.0.0.1:0", MaxThreads: maxThreads})
+	srv, err := thread.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Tuning: launch.Tuning{MaxThreads: maxThreads}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestConfig(t *testing.T)      { servertest.Config(t, newServer) }
 func TestPprof(t *testing.T)       { servertest.Pprof(t, newServer) }
 
 func TestShutdown(t *testing.T) {
-	srv, err := thread.New(servers.Config{Addr: "127.0.0.1:0", Grace: 5 * time.Second})
+	srv, err := thread.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestShutdown(t *testing.T) {
 }
 
 func TestGraceOver(t *testing.T) {
-	srv, err := thread.New(servers.Config{Addr: "127.0.0.1:0", Grace: 100 * time.Millisecond})
+	srv, err := thread.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,88 @@
+package launch
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/concbench/concbench/catalog"
+)
+
+// Subcommand is the concbench command that runs a server.
+const Subcommand = "serve"
+
+// Command is a whole `concbench serve` command line.
+type Command struct {
+	// Model is the catalog name of the Go model to serve.
+	Model string
+	Settings
+	// CPUs pins the server to these CPUs ("1", "0-1"; empty: not pinned).
+	CPUs string
+	// ProfileRates turns the mutex and block profiles on.
+	ProfileRates bool
+	// Verbose logs server events to stderr.
+	Verbose bool
+}
+
+// Args returns c as the arguments of the concbench executable, starting with
+// Subcommand. Zero fields are left out (the server then takes its default),
+// so the line reads as short as what was asked: runs record it in results.json.
+func (c Command) Args() []string {
+	args := []string{Subcommand}
+	add := func(flag, v string) {
+		if v != "" {
+			args = append(args, "--"+flag, v)
+		}
+	}
+	add("model", c.Model)
+	add("addr", c.Addr)
+	if c.Grace != 0 {
+		add("grace", c.Grace.String())
+	}
+	add("cpus", c.CPUs)
+	add("pprof-addr", c.PprofAddr)
+	if c.ProfileRates {
+		args = append(args, "--profile-rates")
+	}
+	for _, t := range tunings {
+		if v := *t.field(&c.Tuning); v != 0 {
+			add(t.flag, strconv.Itoa(v))
+		}
+	}
+	if c.Verbose {
+		args = append(args, "-v")
+	}
+	return args
+}
+
+// Register binds c's fields to the serve flags of fs, with the defaults of
+// `concbench serve` run by hand.
+func (c *Command) Register(fs *flag.FlagSet) {
+	goModels := strings.Join(catalog.Builtin().NamesOf(catalog.GoModel), ", ")
+	fs.StringVar(&c.Model, "model", "", "server model: "+goModels+" (required)")
+	fs.StringVar(&c.Addr, "addr", ServeAddr, "loopback `address` to serve on (port 0 picks a free port)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback `address` (off when empty)")
+	fs.DurationVar(&c.Grace, "grace", DefaultGrace, "on SIGINT/SIGTERM, how long in-flight requests may finish")
+	registerTuning(fs, &c.Tuning)
+	fs.StringVar(&c.CPUs, "cpus", "", "pin the server to these CPUs, e.g. 1 or 0-1 (sets GOMAXPROCS to their number)")
+	fs.BoolVar(&c.ProfileRates, "profile-rates", false, "record the mutex and block profiles (they cost; cluster children too)")
+	fs.BoolVar(&c.Verbose, "v", false, "log server events to stderr")
+}
+
+// Parse reads the arguments Args writes (without Subcommand), filling what
+// they leave out with the flags' defaults.
+func Parse(args []string) (Command, error) {
+	var c Command
+	fs := flag.NewFlagSet(Subcommand, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return Command{}, err
+	}
+	if fs.NArg() > 0 {
+		return Command{}, errors.New("unexpected argument " + strconv.Quote(fs.Arg(0)))
+	}
+	return c, nil
+}
