@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 )
 
 // Stat is one figure of a group over its repetitions: the median (the mean of
@@ -353,4 +354,4 @@ func positive(v float64) float64 {
 	return v
 }
 
-func itoa(n int) string { return fmtNum(float64(n)) }
+func itoa(n int) string { return units.Num(float64(n)) }

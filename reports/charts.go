@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -220,7 +221,7 @@ func (r *Report) percentileCharts() {
 				Family: "percentiles",
 				File:   "percentiles-" + safeName(s.Name) + "-" + safeName(cl.Name) + ".png",
 				Title: fmt.Sprintf("%s: %s requests (%s, %s) by percentile at %s",
-					s.Name, cl.Name, cl.Target, classKind(cl.Heavy), rateText(s.RefRate)),
+					s.Name, cl.Name, cl.Target, classKind(cl.Heavy), units.Rate(s.RefRate)),
 				WidthIn: 10, HeightIn: 5.625, Cols: 1,
 			}
 			p := Panel{
@@ -286,7 +287,7 @@ func (r *Report) percentileSentences(s *Scenario, class string, heavy bool, gs [
 		valid = append(valid, row{g, cf})
 	}
 	var out []string
-	at := rateText(s.RefRate)
+	at := units.Rate(s.RefRate)
 	switch len(valid) {
 	case 0:
 		if len(failed) == 0 {
@@ -296,21 +297,21 @@ func (r *Report) percentileSentences(s *Scenario, class string, heavy bool, gs [
 		}
 	case 1:
 		v := valid[0]
-		out = append(out, fmt.Sprintf("At %s, %s (%s) p99 was %s (%s).", at, class, classKind(heavy), fmtMs(v.cf.Response.P99.Med), v.g.Model))
+		out = append(out, fmt.Sprintf("At %s, %s (%s) p99 was %s (%s).", at, class, classKind(heavy), units.Ms(v.cf.Response.P99.Med), v.g.Model))
 	default:
 		lo := slices.MinFunc(valid, func(a, b row) int { return cmp.Compare(a.cf.Response.P99.Med, b.cf.Response.P99.Med) })
 		hi := slices.MaxFunc(valid, func(a, b row) int { return cmp.Compare(a.cf.Response.P99.Med, b.cf.Response.P99.Med) })
 		out = append(out, fmt.Sprintf("At %s, %s (%s) p99 ranged from %s (%s) to %s (%s).", at, class, classKind(heavy),
-			fmtMs(lo.cf.Response.P99.Med), lo.g.Model, fmtMs(hi.cf.Response.P99.Med), hi.g.Model))
+			units.Ms(lo.cf.Response.P99.Med), lo.g.Model, units.Ms(hi.cf.Response.P99.Med), hi.g.Model))
 	}
 	if len(valid) > 0 {
 		tail := func(v row) float64 { return v.cf.Response.P999.Med / math.Max(v.cf.Response.P50.Med, 1e-3) }
 		w := slices.MaxFunc(valid, func(a, b row) int { return cmp.Compare(tail(a), tail(b)) })
 		if tail(w) >= 5 {
 			out = append(out, fmt.Sprintf("%s had the longest tail: p50 %s but p99.9 %s (%s).", w.g.Model,
-				fmtMs(w.cf.Response.P50.Med), fmtMs(w.cf.Response.P999.Med), fmtFactor(tail(w))))
+				units.Ms(w.cf.Response.P50.Med), units.Ms(w.cf.Response.P999.Med), units.Factor(tail(w))))
 		} else {
-			out = append(out, fmt.Sprintf("Tails stayed short: every model's p99.9 was within %s of its p50.", fmtFactor(tail(w))))
+			out = append(out, fmt.Sprintf("Tails stayed short: every model's p99.9 was within %s of its p50.", units.Factor(tail(w))))
 		}
 	}
 	if len(failed) > 0 {
@@ -351,7 +352,7 @@ func (r *Report) loadCharts() {
 		thr := Panel{Title: "achieved vs offered", XLabel: "offered load (req/s)", YLabel: "achieved (req/s)", XLog: xlog, YLog: xlog, RefLine: true, YFromZero: !xlog}
 		var rateTicks []Tick
 		for _, rate := range s.Rates {
-			rateTicks = append(rateTicks, Tick{rate, fmtNum(rate)})
+			rateTicks = append(rateTicks, Tick{rate, units.Num(rate)})
 		}
 		lat.XTicks, thr.XTicks = rateTicks, rateTicks
 		pcts := []struct {
@@ -449,9 +450,9 @@ func (r *Report) loadSentences(s *Scenario) []string {
 		// The worst and the best model at the highest rate.
 		w := slices.MaxFunc(cs, func(x, y change) int { return cmp.Compare(x.b, y.b) })
 		b := slices.MinFunc(cs, func(x, y change) int { return cmp.Compare(x.b, y.b) })
-		sent := fmt.Sprintf("From %s to %s, %s's cheap-request p99 went from %s to %s", fmtNum(lo), rateText(hi), w.m, fmtMs(w.a), fmtMs(w.b))
+		sent := fmt.Sprintf("From %s to %s, %s's cheap-request p99 went from %s to %s", units.Num(lo), units.Rate(hi), w.m, units.Ms(w.a), units.Ms(w.b))
 		if b.m != w.m {
-			sent += fmt.Sprintf("; %s's from %s to %s", b.m, fmtMs(b.a), fmtMs(b.b))
+			sent += fmt.Sprintf("; %s's from %s to %s", b.m, units.Ms(b.a), units.Ms(b.b))
 		}
 		out = append(out, sent+".")
 	}
@@ -461,7 +462,7 @@ func (r *Report) loadSentences(s *Scenario) []string {
 		if g.Scenario != s.Name || !g.Achieved.OK() || g.Achieved.Med >= KeptFraction*g.Rate {
 			continue
 		}
-		t := fmt.Sprintf("%s got %s of %s", g.Model, fmtNum(g.Achieved.Med), rateText(g.Rate))
+		t := fmt.Sprintf("%s got %s of %s", g.Model, units.Num(g.Achieved.Med), units.Rate(g.Rate))
 		if g.Invalid && g.ServerFailed() {
 			t += " (server failed)"
 		} else if g.Invalid {
@@ -472,7 +473,7 @@ func (r *Report) loadSentences(s *Scenario) []string {
 		short = append(short, t)
 	}
 	if len(short) == 0 {
-		out = append(out, fmt.Sprintf("Every model achieved at least %s of the offered rate at every rate.", fmtShare(KeptFraction)))
+		out = append(out, fmt.Sprintf("Every model achieved at least %s of the offered rate at every rate.", units.Share(KeptFraction)))
 	} else {
 		out = append(out, "Achieved fell short of offered where "+join(short)+".")
 	}
@@ -499,14 +500,14 @@ func (r *Report) holCharts() {
 		}
 		p := Panel{YLabel: "cheap-request p99 (ms, log scale)", YLog: true}
 		if f.Kind == "share" {
-			ch.Title = fmt.Sprintf("Head-of-line blocking: cheap-request p99 vs share of heavy %s at %s", f.Heavy, rateText(f.Rate))
+			ch.Title = fmt.Sprintf("Head-of-line blocking: cheap-request p99 vs share of heavy %s at %s", f.Heavy, units.Rate(f.Rate))
 			p.XLabel = "heavy requests (% of the mix)"
 		} else {
-			ch.Title = fmt.Sprintf("Head-of-line blocking: cheap-request p99 vs heavy work %s at %s", f.Heavy, rateText(f.Rate))
+			ch.Title = fmt.Sprintf("Head-of-line blocking: cheap-request p99 vs heavy work %s at %s", f.Heavy, units.Rate(f.Rate))
 			p.XLabel = "heavy work: " + f.Param + " (" + f.Heavy + ")"
 		}
 		for i, x := range f.X {
-			label := fmtNum(x)
+			label := units.Num(x)
 			if f.Kind == "share" {
 				label += " %"
 			}
@@ -536,9 +537,9 @@ func (r *Report) holCharts() {
 func (r *Report) holSentences(f *Family) []string {
 	xText := func(x float64) string {
 		if f.Kind == "share" {
-			return fmtShare(x / 100)
+			return units.Share(x / 100)
 		}
-		return f.Param + "=" + fmtNum(x)
+		return f.Param + "=" + units.Num(x)
 	}
 	type line struct {
 		m      string
@@ -588,23 +589,23 @@ func (r *Report) holSentences(f *Family) []string {
 	}
 	what := "heavy requests (" + f.Heavy
 	if !math.IsNaN(work) {
-		what += ", ≈" + fmtMs(work) + " each"
+		what += ", ≈" + units.Ms(work) + " each"
 	}
 	what += ")"
 	var first string
 	if f.Kind == "share" {
 		first = fmt.Sprintf("%s: cheap-request p99 %s from %s to %s as %s went from %s to %s of the mix at %s",
-			w.m, verb, fmtMs(w.ys[0]), fmtMs(w.ys[last]), what, xText(f.X[0]), xText(f.X[last]), rateText(f.Rate))
+			w.m, verb, units.Ms(w.ys[0]), units.Ms(w.ys[last]), what, xText(f.X[0]), xText(f.X[last]), units.Rate(f.Rate))
 	} else {
 		first = fmt.Sprintf("%s: cheap-request p99 %s from %s to %s as the heavy work went from %s to %s at %s",
-			w.m, verb, fmtMs(w.ys[0]), fmtMs(w.ys[last]), xText(f.X[0]), xText(f.X[last]), rateText(f.Rate))
+			w.m, verb, units.Ms(w.ys[0]), units.Ms(w.ys[last]), xText(f.X[0]), xText(f.X[last]), units.Rate(f.Rate))
 	}
 	if b.m != w.m {
 		lo, hi := slices.Min(b.ys), slices.Max(b.ys)
-		if sig3(lo) == sig3(hi) {
-			first += fmt.Sprintf("; %s kept it at %s", b.m, fmtMs(hi))
+		if units.Sig3(lo) == units.Sig3(hi) {
+			first += fmt.Sprintf("; %s kept it at %s", b.m, units.Ms(hi))
 		} else {
-			first += fmt.Sprintf("; %s kept it between %s and %s", b.m, fmtMs(lo), fmtMs(hi))
+			first += fmt.Sprintf("; %s kept it between %s and %s", b.m, units.Ms(lo), units.Ms(hi))
 		}
 	}
 	out := []string{first + "."}
@@ -612,7 +613,7 @@ func (r *Report) holSentences(f *Family) []string {
 	for _, l := range lines {
 		var vs []string
 		for _, y := range l.ys {
-			vs = append(vs, fmtMs(y))
+			vs = append(vs, units.Ms(y))
 		}
 		all = append(all, l.m+" "+strings.Join(vs, " → "))
 	}
@@ -665,8 +666,8 @@ func (r *Report) timelineCharts() {
 			drawn = true
 			ch := &Chart{
 				Family:  "timeline",
-				File:    "timeline-" + safeName(s.Name) + "-r" + safeName(fmtNum(rate)) + ".png",
-				Title:   fmt.Sprintf("%s at %s: every second of the measured window (one repetition per model)", s.Name, rateText(rate)),
+				File:    "timeline-" + safeName(s.Name) + "-r" + safeName(units.Num(rate)) + ".png",
+				Title:   fmt.Sprintf("%s at %s: every second of the measured window (one repetition per model)", s.Name, units.Rate(rate)),
 				WidthIn: 13, HeightIn: 9, Cols: 2,
 			}
 			panels := []Panel{
@@ -738,7 +739,7 @@ func timelineSentences(rate float64, cells []*result.Cell) []string {
 			}
 		}
 		if s := c.Timeline[minI]; float64(s.Requests) < 0.9*rate {
-			d := fmt.Sprintf("%s to %s in second %d", c.Model, rateText(float64(s.Requests)), s.T)
+			d := fmt.Sprintf("%s to %s in second %d", c.Model, units.Rate(float64(s.Requests)), s.T)
 			if c.Validity.ServerFailed() {
 				d += " (server failed)"
 			} else if !c.Validity.Valid {
@@ -748,7 +749,7 @@ func timelineSentences(rate float64, cells []*result.Cell) []string {
 		}
 	}
 	if len(dips) == 0 {
-		out = append(out, fmt.Sprintf("Every model answered at least 90 %% of %s in every second.", rateText(rate)))
+		out = append(out, fmt.Sprintf("Every model answered at least 90 %% of %s in every second.", units.Rate(rate)))
 	} else {
 		out = append(out, "Per-second throughput fell below 90 % of the offered rate for "+join(dips)+".")
 	}
@@ -773,9 +774,9 @@ func timelineSentences(rate float64, cells []*result.Cell) []string {
 	if len(peaks) > 0 {
 		w := slices.MaxFunc(peaks, func(a, b peak) int { return cmp.Compare(a.p99, b.p99) })
 		b := slices.MinFunc(peaks, func(a, b peak) int { return cmp.Compare(a.p99, b.p99) })
-		s := fmt.Sprintf("The worst second's p99 was %s (%s, second %d)", fmtMs(w.p99), w.model, w.t)
+		s := fmt.Sprintf("The worst second's p99 was %s (%s, second %d)", units.Ms(w.p99), w.model, w.t)
 		if b.model != w.model {
-			s += fmt.Sprintf("; %s's worst second stayed at %s", b.model, fmtMs(b.p99))
+			s += fmt.Sprintf("; %s's worst second stayed at %s", b.model, units.Ms(b.p99))
 		}
 		out = append(out, s+".")
 	}
@@ -808,7 +809,7 @@ func timelineSentences(rate float64, cells []*result.Cell) []string {
 	}
 	var extras []string
 	if loop != nil {
-		extras = append(extras, fmt.Sprintf("the highest loop-delay p99 was %s's %s (second %d)", loop.model, fmtMs(loop.v), loop.t))
+		extras = append(extras, fmt.Sprintf("the highest loop-delay p99 was %s's %s (second %d)", loop.model, units.Ms(loop.v), loop.t))
 	}
 	if queue != nil {
 		extras = append(extras, fmt.Sprintf("%s's pool queue peaked at %s (second %d)", queue.model, plural(int(queue.v), "request"), queue.t))
@@ -887,7 +888,7 @@ func (r *Report) costCharts() {
 	}
 	p := Panel{XLabel: "scenario (reference rate)", YLabel: "CPU ms per 1000 requests (log scale)", YLog: true}
 	for _, s := range r.Scenarios {
-		p.Categories = append(p.Categories, s.Name+"\n"+rateText(s.RefRate))
+		p.Categories = append(p.Categories, s.Name+"\n"+units.Rate(s.RefRate))
 	}
 	for _, m := range r.Models {
 		ser := Series{Name: m, Key: m, Bars: true}
@@ -915,9 +916,9 @@ func (r *Report) costCharts() {
 func (r *Report) memorySentences(xOf func(*Group) Stat, byInFlight bool) []string {
 	unit := func(x float64) string {
 		if byInFlight {
-			return fmtNum(x) + " in flight"
+			return units.Num(x) + " in flight"
 		}
-		return rateText(x)
+		return units.Rate(x)
 	}
 	type span struct {
 		m      string
@@ -948,10 +949,10 @@ func (r *Report) memorySentences(xOf func(*Group) Stat, byInFlight bool) []strin
 	big := slices.MaxFunc(spans, func(a, b span) int { return cmp.Compare(a.hi.PeakRSS.Med, b.hi.PeakRSS.Med) })
 	small := slices.MinFunc(spans, func(a, b span) int { return cmp.Compare(a.hi.PeakRSS.Med, b.hi.PeakRSS.Med) })
 	first := fmt.Sprintf("At its highest concurrency, %s peaked at %s and %s OS threads with %s (%s)",
-		big.m, fmtMiB(big.hi.PeakRSS.Med), fmtNum(big.hi.PeakThreads.Med), unit(xOf(big.hi).Med), scenarioAt(big.hi.Scenario, big.hi.Rate))
+		big.m, units.MiB(big.hi.PeakRSS.Med), units.Num(big.hi.PeakThreads.Med), unit(xOf(big.hi).Med), scenarioAt(big.hi.Scenario, big.hi.Rate))
 	if small.m != big.m {
 		first += fmt.Sprintf("; %s needed %s and %s threads with %s (%s)",
-			small.m, fmtMiB(small.hi.PeakRSS.Med), fmtNum(small.hi.PeakThreads.Med), unit(xOf(small.hi).Med), scenarioAt(small.hi.Scenario, small.hi.Rate))
+			small.m, units.MiB(small.hi.PeakRSS.Med), units.Num(small.hi.PeakThreads.Med), unit(xOf(small.hi).Med), scenarioAt(small.hi.Scenario, small.hi.Rate))
 	}
 	out := []string{first + "."}
 
@@ -968,8 +969,8 @@ func (r *Report) memorySentences(xOf func(*Group) Stat, byInFlight bool) []strin
 		if !byInFlight {
 			per = "per extra req/s offered"
 		}
-		s := fmt.Sprintf("%s's threads grew by %s %s (%s → %s threads, RSS %s → %s, from %s to %s)", w.m, fmtNum(slope(w)), per,
-			fmtNum(w.lo.PeakThreads.Med), fmtNum(w.hi.PeakThreads.Med), fmtMiB(w.lo.PeakRSS.Med), fmtMiB(w.hi.PeakRSS.Med),
+		s := fmt.Sprintf("%s's threads grew by %s %s (%s → %s threads, RSS %s → %s, from %s to %s)", w.m, units.Num(slope(w)), per,
+			units.Num(w.lo.PeakThreads.Med), units.Num(w.hi.PeakThreads.Med), units.MiB(w.lo.PeakRSS.Med), units.MiB(w.hi.PeakRSS.Med),
 			unit(xOf(w.lo).Med), unit(xOf(w.hi).Med))
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, g := range r.Groups {
@@ -978,7 +979,7 @@ func (r *Report) memorySentences(xOf func(*Group) Stat, byInFlight bool) []strin
 			}
 		}
 		if !math.IsInf(lo, 0) {
-			s += fmt.Sprintf("; the other models stayed between %s and %s threads", fmtNum(lo), fmtNum(hi))
+			s += fmt.Sprintf("; the other models stayed between %s and %s threads", units.Num(lo), units.Num(hi))
 		}
 		out = append(out, s+".")
 	}
@@ -1015,11 +1016,11 @@ func (r *Report) cpuSentences() []string {
 	ratio := func(g gap) float64 { return g.hi.CPUPer1k.Med / g.lo.CPUPer1k.Med }
 	w := slices.MaxFunc(gaps, func(a, b gap) int { return cmp.Compare(ratio(a), ratio(b)) })
 	out := []string{fmt.Sprintf("CPU per 1000 requests differed most in %s: %s used %s, %s %s (%s).",
-		w.s.Name, w.hi.Model, fmtMs(w.hi.CPUPer1k.Med), w.lo.Model, fmtMs(w.lo.CPUPer1k.Med), fmtFactor(ratio(w)))}
+		w.s.Name, w.hi.Model, units.Ms(w.hi.CPUPer1k.Med), w.lo.Model, units.Ms(w.lo.CPUPer1k.Med), units.Factor(ratio(w)))}
 	n := slices.MinFunc(gaps, func(a, b gap) int { return cmp.Compare(ratio(a), ratio(b)) })
 	if n.s != w.s {
 		out = append(out, fmt.Sprintf("It differed least in %s, where every model used %s to %s per 1000 requests (%s).",
-			n.s.Name, fmtMs(n.lo.CPUPer1k.Med), fmtMs(n.hi.CPUPer1k.Med), fmtFactor(ratio(n))))
+			n.s.Name, units.Ms(n.lo.CPUPer1k.Med), units.Ms(n.hi.CPUPer1k.Med), units.Factor(ratio(n))))
 	}
 	return out
 }
@@ -1113,7 +1114,7 @@ func (r *Report) redosChart() {
 	}
 	slices.Sort(ns)
 	for _, n := range ns {
-		p.XTicks = append(p.XTicks, Tick{float64(n), fmtNum(float64(n))})
+		p.XTicks = append(p.XTicks, Tick{float64(n), units.Num(float64(n))})
 	}
 	p.XFixed, p.XMin, p.XMax = true, float64(ns[0])-1, float64(ns[len(ns)-1])+1
 	ch.Panels = []Panel{p}
@@ -1141,16 +1142,16 @@ func redosSentences(pts []regexPoint) []string {
 		switch len(ps) {
 		case 0:
 		case 1:
-			out = append(out, fmt.Sprintf("%s was measured at n=%d only: %s per request (%s).", name, ps[0].n, fmtMs(ps[0].service.Med), ps[0].model))
+			out = append(out, fmt.Sprintf("%s was measured at n=%d only: %s per request (%s).", name, ps[0].n, units.Ms(ps[0].service.Med), ps[0].model))
 		default:
 			a, b := ps[0], ps[len(ps)-1]
 			per := math.Pow(b.service.Med/a.service.Med, 1/float64(b.n-a.n))
-			growth := fmt.Sprintf("%s per extra character", fmtFactor(per))
+			growth := fmt.Sprintf("%s per extra character", units.Factor(per))
 			if per < 1.05 {
 				growth = "no growth beyond the HTTP round trip"
 			}
 			out = append(out, fmt.Sprintf("%s took %s per request at n=%d (%s) and %s at n=%d (%s): %s.",
-				name, fmtMs(a.service.Med), a.n, a.model, fmtMs(b.service.Med), b.n, b.model, growth))
+				name, units.Ms(a.service.Med), a.n, a.model, units.Ms(b.service.Med), b.n, b.model, growth))
 		}
 	}
 	describe("Backtracking", bt)
@@ -1159,7 +1160,7 @@ func redosSentences(pts []regexPoint) []string {
 		for i := len(bt) - 1; i >= 0; i-- {
 			if j := slices.IndexFunc(re, func(p regexPoint) bool { return p.n == bt[i].n }); j >= 0 {
 				out = append(out, fmt.Sprintf("At n=%d backtracking was %s slower than RE2 (fastest valid model's median service time, HTTP round trip included).",
-					bt[i].n, fmtFactor(bt[i].service.Med/re[j].service.Med)))
+					bt[i].n, units.Factor(bt[i].service.Med/re[j].service.Med)))
 				break
 			}
 		}

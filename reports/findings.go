@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 )
 
 // Thresholds of the diagnosis (in the spirit of clinic.js Doctor).
@@ -59,16 +60,16 @@ func (r *Report) diagnose() {
 			}
 			at := scenarioAt(g.Scenario, g.Rate)
 			if l := g.Loop; l != nil && (l.P50.Med >= LoopBlockedMedianMs || l.Max.Med >= LoopBlockedMaxMs) {
-				loop = append(loop, fmt.Sprintf("%s: loop delay median %s, p99 %s, max %s", at, fmtMs(l.P50.Med), fmtMs(l.P99.Med), fmtMs(l.Max.Med)))
+				loop = append(loop, fmt.Sprintf("%s: loop delay median %s, p99 %s, max %s", at, units.Ms(l.P50.Med), units.Ms(l.P99.Med), units.Ms(l.Max.Med)))
 			}
 			if p := g.Pool; p != nil && p.HeavyResponseMean.OK() && p.HeavyResponseMean.Med > 0 &&
 				p.QueueWaitMean.Med >= PoolDominates*p.HeavyResponseMean.Med {
 				pool = append(pool, fmt.Sprintf("%s: queue wait mean %s of a %s heavy response (%s), %d workers, queue peak %s",
-					at, fmtMs(p.QueueWaitMean.Med), fmtMs(p.HeavyResponseMean.Med), fmtShare(p.QueueWaitMean.Med/p.HeavyResponseMean.Med),
-					p.Workers, fmtNum(p.QueueDepthPeak.Med)))
+					at, units.Ms(p.QueueWaitMean.Med), units.Ms(p.HeavyResponseMean.Med), units.Share(p.QueueWaitMean.Med/p.HeavyResponseMean.Med),
+					p.Workers, units.Num(p.QueueDepthPeak.Med)))
 			}
 			if g.OverCapacity {
-				over = append(over, fmt.Sprintf("%s: achieved %s of %s, %s errors", at, fmtNum(g.Achieved.Med), rateText(g.Rate), fmtPct(g.ErrorRate.Med)))
+				over = append(over, fmt.Sprintf("%s: achieved %s of %s, %s errors", at, units.Num(g.Achieved.Med), units.Rate(g.Rate), units.Pct(g.ErrorRate.Med)))
 			}
 		}
 		for _, g := range r.Groups {
@@ -88,7 +89,7 @@ func (r *Report) diagnose() {
 		}
 		if len(pool) > 0 {
 			r.Diagnoses = append(r.Diagnoses, Diagnosis{Kind: "pool-bottleneck", Model: m, Verdict: "the worker pool is the bottleneck",
-				Hint:     fmt.Sprintf("heavy requests spent at least %s of their response time queued for a worker; more workers (up to the cores) or less work per request", fmtShare(PoolDominates)),
+				Hint:     fmt.Sprintf("heavy requests spent at least %s of their response time queued for a worker; more workers (up to the cores) or less work per request", units.Share(PoolDominates)),
 				Evidence: pool})
 		}
 		if ev := r.perRequestThreads(m); ev != "" {
@@ -154,10 +155,10 @@ func (r *Report) perRequestThreads(m string) string {
 		return ""
 	}
 	s := fmt.Sprintf("threads %s → %s as peak in flight went %s → %s (%s → %s)",
-		fmtNum(lo.PeakThreads.Med), fmtNum(hi.PeakThreads.Med), fmtNum(lo.PeakInFlight.Med), fmtNum(hi.PeakInFlight.Med),
+		units.Num(lo.PeakThreads.Med), units.Num(hi.PeakThreads.Med), units.Num(lo.PeakInFlight.Med), units.Num(hi.PeakInFlight.Med),
 		scenarioAt(lo.Scenario, lo.Rate), scenarioAt(hi.Scenario, hi.Rate))
 	if lo.PeakRSS.OK() && hi.PeakRSS.OK() {
-		s += fmt.Sprintf("; peak RSS %s → %s", fmtMiB(lo.PeakRSS.Med), fmtMiB(hi.PeakRSS.Med))
+		s += fmt.Sprintf("; peak RSS %s → %s", units.MiB(lo.PeakRSS.Med), units.MiB(hi.PeakRSS.Med))
 	}
 	return s
 }
@@ -205,7 +206,7 @@ func (r *Report) advise() {
 		byP99 := func(a, b *Group) int { return cmp.Compare(a.Victim.P99.Med, b.Victim.P99.Med) }
 		slices.SortStableFunc(kept, byP99)
 		slices.SortStableFunc(valid, byP99)
-		at := rateText(s.RefRate)
+		at := units.Rate(s.RefRate)
 		failedText := ""
 		if len(failed) > 0 {
 			failedText = " " + strings.Join(failed, " ")
@@ -227,7 +228,7 @@ func (r *Report) advise() {
 			default:
 				top := slices.MaxFunc(valid, func(a, b *Group) int { return cmp.Compare(a.Goodput.Med, b.Goodput.Med) })
 				a.Text = fmt.Sprintf("No model delivered %s of the offered %s as successful answers; the most was %s (%s).%s",
-					fmtShare(KeptFraction), at, top.Model, rateText(top.Goodput.Med), failedText)
+					units.Share(KeptFraction), at, top.Model, units.Rate(top.Goodput.Med), failedText)
 			}
 			r.Advice = append(r.Advice, a)
 			continue
@@ -235,14 +236,14 @@ func (r *Report) advise() {
 		best := kept[0]
 		a.Best = best.Model
 		var b strings.Builder
-		fmt.Fprintf(&b, "Lowest cheap-request p99 among the models that kept up: %s", fmtMs(best.Victim.P99.Med))
+		fmt.Fprintf(&b, "Lowest cheap-request p99 among the models that kept up: %s", units.Ms(best.Victim.P99.Med))
 		var others []string
 		if len(kept) > 1 {
-			others = append(others, fmt.Sprintf("next %s %s", kept[1].Model, fmtMs(kept[1].Victim.P99.Med)))
+			others = append(others, fmt.Sprintf("next %s %s", kept[1].Model, units.Ms(kept[1].Victim.P99.Med)))
 		}
 		worst := valid[len(valid)-1]
 		if worst != best && (len(kept) < 2 || worst != kept[1]) {
-			w := fmt.Sprintf("worst %s %s", worst.Model, fmtMs(worst.Victim.P99.Med))
+			w := fmt.Sprintf("worst %s %s", worst.Model, units.Ms(worst.Victim.P99.Med))
 			if ev := r.diagnosisFor("loop-blocked", worst.Model, s.Name, s.RefRate); ev != "" {
 				w += " because its event loop was blocked"
 			} else if !worst.KeptUp() {
@@ -253,9 +254,9 @@ func (r *Report) advise() {
 		if len(others) > 0 {
 			fmt.Fprintf(&b, " (%s)", strings.Join(others, "; "))
 		}
-		fmt.Fprintf(&b, ", delivering %s of %s with %s errors", fmtNum(best.Goodput.Med), at, fmtPct(best.ErrorRate.Med))
+		fmt.Fprintf(&b, ", delivering %s of %s with %s errors", units.Num(best.Goodput.Med), at, units.Pct(best.ErrorRate.Med))
 		if best.Heavy.OK() {
-			fmt.Fprintf(&b, " and heavy p99 %s", fmtMs(best.Heavy.P99.Med))
+			fmt.Fprintf(&b, " and heavy p99 %s", units.Ms(best.Heavy.P99.Med))
 		}
 		b.WriteString(".")
 		var ties []string
@@ -267,9 +268,9 @@ func (r *Report) advise() {
 		switch len(ties) {
 		case 0:
 		case 1:
-			fmt.Fprintf(&b, " %s is within %s of it: either fits.", ties[0], fmtShare(TieWithin-1))
+			fmt.Fprintf(&b, " %s is within %s of it: either fits.", ties[0], units.Share(TieWithin-1))
 		default:
-			fmt.Fprintf(&b, " %s are within %s of it: any of them fits.", join(ties), fmtShare(TieWithin-1))
+			fmt.Fprintf(&b, " %s are within %s of it: any of them fits.", join(ties), units.Share(TieWithin-1))
 		}
 		if ev := r.diagnosisFor("pool-bottleneck", best.Model, s.Name, s.RefRate); ev != "" {
 			fmt.Fprintf(&b, " Its worker pool was the bottleneck for the heavy requests (%s).", ev)

@@ -27,6 +27,7 @@ import (
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/stats"
+	"github.com/concbench/concbench/units"
 )
 
 const fixtureDir = "testdata/run"
@@ -288,7 +289,7 @@ func latencyOf(h *hdr.Histogram) result.Latency {
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model string, rate float64, rep int) (result.Cell, error) {
-	id := fmt.Sprintf("%s.%s.r%s.%d", model, s.Name, fmtNum(rate), rep)
+	id := fmt.Sprintf("%s.%s.r%s.%d", model, s.Name, units.Num(rate), rep)
 	b := behave(model, s, rate)
 	fault := fixtureFault(id)
 	dur := p.Duration.D().Seconds()
@@ -518,7 +519,7 @@ func fixtureCell(dir string, rng *rand.Rand, p plan.Plan, s plan.Scenario, model
 	if b.growth > 0 {
 		cell.Validity.OverCapacity = true
 		cell.Validity.Reasons = append(cell.Validity.Reasons, fmt.Sprintf(
-			"over capacity: answered %s of %s offered while the backlog grew through the window", fmtNum(cell.AchievedRPS), rateText(rate)))
+			"over capacity: answered %s of %s offered while the backlog grew through the window", units.Num(cell.AchievedRPS), units.Rate(rate)))
 	}
 	if why := fixtureServerFailure(id); why != "" {
 		cell.Validity.Invalidate(result.CauseServer, why)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 )
 
 //go:embed report.html.tmpl
@@ -21,7 +22,7 @@ var htmlSource string
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"color": func(key string) template.CSS { return template.CSS("background:" + Color(key)) },
-	"num":   fmtNum,
+	"num":   units.Num,
 }).Parse(htmlSource))
 
 // pinningText describes CPU pinning in a few words.
@@ -88,7 +89,7 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 	}
 	mem := "–"
 	if env.MemoryBytes > 0 {
-		mem = fmt.Sprintf("%.1f GiB", float64(env.MemoryBytes)/(1<<30))
+		mem = units.Bytes(float64(env.MemoryBytes))
 	}
 	v.Env = []kv{
 		{"concbench", version},
@@ -101,7 +102,7 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 		{"GOMAXPROCS", r.gomaxprocsText()},
 	}
 	if env.CeilingRPS > 0 {
-		v.Env = append(v.Env, kv{"generator ceiling", rateText(env.CeilingRPS) + " (against /plain)"})
+		v.Env = append(v.Env, kv{"generator ceiling", units.Rate(env.CeilingRPS) + " (against /plain)"})
 	}
 	when := "–"
 	if !run.Started.IsZero() {
@@ -120,7 +121,7 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 		{"plan", orDash(p.Name)},
 		{"models", strings.Join(p.Models, ", ")},
 		{"each cell", fmt.Sprintf("%s measured after %s warm-up, %s, interleaved", p.Duration, p.Warmup, plural(max(p.Reps, 1), "rep"))},
-		{"generator", fmt.Sprintf("open loop, up to %s connections, timeout %s", fmtNum(float64(p.MaxConnections)), p.Timeout)},
+		{"generator", fmt.Sprintf("open loop, up to %s connections, timeout %s", units.Num(float64(p.MaxConnections)), p.Timeout)},
 		{"server settings", serverSettings(p.Server.MaxThreads, p.Server.Workers, p.Server.Queue, p.Server.Procs)},
 	}
 	slo := r.SLOText

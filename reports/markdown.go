@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/concbench/concbench/units"
 )
 
 // mdEscape keeps text from breaking a Markdown table or turning into markup.
@@ -20,7 +22,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	run := r.Run
 	fmt.Fprintf(b, "# concbench report: %s\n\n", mdEscape(orDash(run.Plan.Name)))
 	fmt.Fprintf(b, "%s, %s cores (%s), Go %s, %s/%s. %s of %s × %s, %s each.",
-		mdEscape(orDash(run.Env.CPUModel)), fmtNum(float64(run.Env.Cores)), mdEscape(pinningText(run.Env.Pinning)),
+		mdEscape(orDash(run.Env.CPUModel)), units.Num(float64(run.Env.Cores)), mdEscape(pinningText(run.Env.Pinning)),
 		mdEscape(orDash(run.Env.GoVersion)), mdEscape(run.Env.OS), mdEscape(run.Env.Arch),
 		plural(len(run.Cells), "cell"), plural(len(r.Models), "model"), plural(len(r.Scenarios), "scenario"),
 		plural(max(run.Plan.Reps, 1), "rep"))
@@ -38,7 +40,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if a.Best != "" {
 			best = "**" + a.Best + "**"
 		}
-		fmt.Fprintf(b, "- **%s** (%s) at %s → %s. %s\n", mdEscape(a.Scenario), mdEscape(a.Mix), rateText(a.Rate), best, mdEscape(a.Text))
+		fmt.Fprintf(b, "- **%s** (%s) at %s → %s. %s\n", mdEscape(a.Scenario), mdEscape(a.Mix), units.Rate(a.Rate), best, mdEscape(a.Text))
 	}
 
 	b.WriteString("\n## Verdict\n\nMedians over the valid repetitions; cheap = victim classes (worst class), heavy = heavy classes.\n\n")

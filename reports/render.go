@@ -6,9 +6,9 @@ import (
 	"image/color"
 	"image/png"
 	"math"
-	"strconv"
 	"strings"
 
+	"github.com/concbench/concbench/units"
 	xfont "golang.org/x/image/font"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -337,7 +337,7 @@ func logAxis(lo, hi float64) (float64, float64, plot.Ticker) {
 				t := plot.Tick{Value: v}
 				for _, s := range steps {
 					if float64(k) == s {
-						t.Label = tickLabel(v)
+						t.Label = units.Tick(v)
 					}
 				}
 				ts = append(ts, t)
@@ -359,23 +359,12 @@ func (ct cleanTicks) Ticks(min, max float64) []plot.Tick {
 		if ts[i].Label == "" {
 			continue
 		}
-		ts[i].Label = tickLabel(ts[i].Value)
+		ts[i].Label = units.Tick(ts[i].Value)
 		if ct.integer && ts[i].Value != math.Trunc(ts[i].Value) {
 			ts[i].Label = ""
 		}
 	}
 	return ts
-}
-
-func tickLabel(v float64) string {
-	v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
-	switch {
-	case v >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'f', -1, 64) + "M"
-	case v >= 1e4:
-		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
-	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // seriesPlotter draws one Series: segments, spread bars, glyphs or bars.

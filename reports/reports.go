@@ -22,6 +22,7 @@ import (
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/stats"
+	"github.com/concbench/concbench/units"
 )
 
 // Report is a run aggregated for rendering. Build makes it; it is read-only
@@ -73,7 +74,7 @@ func (s *Scenario) MixText() string {
 	for _, c := range s.Mix {
 		p := c.Target
 		if total > 0 {
-			p = fmtShare(float64(c.Weight)/float64(total)) + " " + p
+			p = units.Share(float64(c.Weight)/float64(total)) + " " + p
 		}
 		if c.Heavy {
 			p += " (heavy)"
@@ -100,9 +101,9 @@ func (k Knee) text(next float64) string {
 		return "none"
 	}
 	if k.Censored {
-		return rateText(k.Rate) + " (" + rateText(next) + " not measured validly)"
+		return units.Rate(k.Rate) + " (" + units.Rate(next) + " not measured validly)"
 	}
-	return rateText(k.Rate)
+	return units.Rate(k.Rate)
 }
 
 // Family is a set of scenarios whose mixes differ only in the heavy class: its
@@ -518,7 +519,4 @@ func loopDelay(s *stats.Snapshot) *stats.HistSummary {
 	return w
 }
 
-// rateText is "800 req/s".
-func rateText(rate float64) string { return fmtRate(rate) }
-
-func scenarioAt(s string, rate float64) string { return fmt.Sprintf("%s at %s", s, rateText(rate)) }
+func scenarioAt(s string, rate float64) string { return fmt.Sprintf("%s at %s", s, units.Rate(rate)) }

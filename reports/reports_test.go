@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 )
 
 var update = flag.Bool("update", false, "regenerate testdata/run and the golden files")
@@ -357,7 +358,7 @@ func findingsText(r *Report) []byte {
 	}
 	b.WriteString("\nwhich model\n")
 	for _, a := range r.Advice {
-		fmt.Fprintf(&b, "  %s (%s) at %s → %q: %s\n", a.Scenario, a.Mix, rateText(a.Rate), a.Best, a.Text)
+		fmt.Fprintf(&b, "  %s (%s) at %s → %q: %s\n", a.Scenario, a.Mix, units.Rate(a.Rate), a.Best, a.Text)
 	}
 	return b.Bytes()
 }
@@ -450,10 +451,10 @@ func TestSentencesQuoteTheFixture(t *testing.T) {
 
 	hol := chart("hol-cpu-mix-cpu-mix-5.png")
 	check("hol", hol,
-		"eventloop: cheap-request p99 rose from "+fmtMs(med("eventloop", "cpu-mix", 200, class("plain", false, p99)))+
-			" to "+fmtMs(med("eventloop", "cpu-mix-5", 200, class("plain", false, p99))),
+		"eventloop: cheap-request p99 rose from "+units.Ms(med("eventloop", "cpu-mix", 200, class("plain", false, p99)))+
+			" to "+units.Ms(med("eventloop", "cpu-mix-5", 200, class("plain", false, p99))),
 		"from 1 % to 5 % of the mix at 200 req/s",
-		"offload "+fmtMs(med("offload", "cpu-mix", 200, class("plain", false, p99)))+" → "+fmtMs(med("offload", "cpu-mix-5", 200, class("plain", false, p99))))
+		"offload "+units.Ms(med("offload", "cpu-mix", 200, class("plain", false, p99)))+" → "+units.Ms(med("offload", "cpu-mix-5", 200, class("plain", false, p99))))
 
 	redos := chart("redos.png")
 	bt := func(n int) float64 {
@@ -463,20 +464,20 @@ func TestSentencesQuoteTheFixture(t *testing.T) {
 		}
 		return best
 	}
-	check("redos", redos, "Backtracking took "+fmtMs(bt(18))+" per request at n=18", fmtMs(bt(22))+" at n=22",
-		fmtFactor(math.Pow(bt(22)/bt(18), 0.25))+" per extra character", "RE2 was measured at n=22 only")
+	check("redos", redos, "Backtracking took "+units.Ms(bt(18))+" per request at n=18", units.Ms(bt(22))+" at n=22",
+		units.Factor(math.Pow(bt(22)/bt(18), 0.25))+" per extra character", "RE2 was measured at n=22 only")
 
 	pct := chart("percentiles-cpu-mix-plain.png")
 	check("percentiles", pct, "At 200 req/s, plain (cheap) p99 ranged from",
-		fmtMs(med("eventloop", "cpu-mix", 200, class("plain", false, p99)))+" (eventloop)")
+		units.Ms(med("eventloop", "cpu-mix", 200, class("plain", false, p99)))+" (eventloop)")
 
 	load := chart("load-cpu-mix.png")
 	check("load", load, "eventloop 200 req/s", "offload 800 req/s", "goroutine 200 req/s", "goroutine got ",
-		"eventloop's cheap-request p99 went from "+fmtMs(med("eventloop", "cpu-mix", 200, class("plain", false, p99))))
+		"eventloop's cheap-request p99 went from "+units.Ms(med("eventloop", "cpu-mix", 200, class("plain", false, p99))))
 
 	mem := chart("cost-memory.png")
 	threads := med("thread", "io-wait", 2000, func(c *result.Cell) float64 { return float64(c.Resources.PeakThreads) })
-	check("cost", mem, "thread peaked at", fmtNum(threads)+" OS threads")
+	check("cost", mem, "thread peaked at", units.Num(threads)+" OS threads")
 }
 
 func TestDiagnosis(t *testing.T) {

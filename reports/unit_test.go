@@ -11,6 +11,7 @@ import (
 
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 )
 
 func TestStatOf(t *testing.T) {
@@ -35,30 +36,13 @@ func TestStatOf(t *testing.T) {
 	}
 }
 
-func TestFormat(t *testing.T) {
+func TestText(t *testing.T) {
 	for _, tc := range []struct {
 		got, want string
 	}{
-		{fmtMs(0.4234), "0.423 ms"},
-		{fmtMs(9.996), "10.0 ms"},
-		{fmtMs(52.04), "52.0 ms"},
-		{fmtMs(141.6), "142 ms"},
-		{fmtMs(3189), "3.19 s"},
-		{fmtNum(800), "800"},
-		{fmtNum(6.5), "6.5"},
-		{fmtNum(0.25), "0.25"},
-		{fmtPct(0), "0 %"},
-		{fmtPct(0.00004), "<0.01 %"},
-		{fmtPct(0.0042), "0.42 %"},
-		{fmtPct(0.25), "25.0 %"},
-		{fmtShare(0.01), "1 %"},
-		{fmtFactor(2.04), "×2.0"},
-		{fmtFactor(931.6), "×932"},
 		{safeName("cpu mix/5%"), "cpu-mix-5"},
 		{safeName("../x"), "x"},
 		{join([]string{"a", "b", "c"}), "a, b and c"},
-		{tickLabel(20000), "20k"},
-		{tickLabel(0.3), "0.3"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q; want %q", tc.got, tc.want)
@@ -262,7 +246,7 @@ func causeRun(change func(c *result.Cell)) *result.Run {
 		for i, m := range run.Plan.Models {
 			n := int64(rate * 10)
 			l := result.Latency{Count: n, P50: 0.3, P90: 0.5, P99: 0.9 + float64(i), P999: 1.5 + float64(i), P9999: 2 + float64(i), Max: 3 + float64(i)}
-			c := result.Cell{ID: m + ".mix.r" + fmtNum(rate) + ".1", Model: m, Scenario: "mix", Rep: 1, Rate: rate, DurationSec: 10,
+			c := result.Cell{ID: m + ".mix.r" + units.Num(rate) + ".1", Model: m, Scenario: "mix", Rep: 1, Rate: rate, DurationSec: 10,
 				SentRPS: rate, AchievedRPS: rate, Requests: n, OK: n, Validity: result.Validity{Valid: true},
 				Classes: []result.Class{{Name: "plain", Target: "/plain", Weight: 1, Requests: n, OK: n, Response: l, Service: l}}}
 			change(&c)

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 )
 
 // VerdictRow is one line of the verdict table (model × scenario × rate),
@@ -28,7 +29,7 @@ func ms(s Stat) string {
 	if !s.OK() {
 		return "–"
 	}
-	return sig3(s.Med)
+	return units.Sig3(s.Med)
 }
 
 func spread(s Stat, f func(float64) string) string {
@@ -44,12 +45,12 @@ func (r *Report) Verdict() []VerdictRow {
 	for _, g := range r.Groups {
 		row := VerdictRow{
 			Model: g.Model, Scenario: g.Scenario, Color: Color(g.Model),
-			Offered:         fmtNum(g.Rate),
+			Offered:         units.Num(g.Rate),
 			Achieved:        "–",
 			VictimP50:       ms(g.Victim.P50),
 			VictimP99:       ms(g.Victim.P99),
 			VictimP999:      ms(g.Victim.P999),
-			VictimP99Spread: spread(g.Victim.P99, sig3),
+			VictimP99Spread: spread(g.Victim.P99, units.Sig3),
 			HeavyP50:        ms(g.Heavy.P50),
 			HeavyP99:        ms(g.Heavy.P99),
 			HeavyP999:       ms(g.Heavy.P999),
@@ -62,20 +63,17 @@ func (r *Report) Verdict() []VerdictRow {
 			PartlyInvalid:   !g.Invalid && g.InvalidReps > 0,
 		}
 		if g.Achieved.OK() {
-			row.Achieved = fmtNum(g.Achieved.Med)
-			row.AchievedSpread = spread(g.Achieved, fmtNum)
+			row.Achieved = units.Num(g.Achieved.Med)
+			row.AchievedSpread = spread(g.Achieved, units.Num)
 		}
 		if g.ErrorRate.OK() {
-			row.Errors = fmtPct(g.ErrorRate.Med)
+			row.Errors = units.Pct(g.ErrorRate.Med)
 		}
 		if g.PeakRSS.OK() {
-			row.RSS = fmt.Sprintf("%.0f", g.PeakRSS.Med/(1<<20))
-			if g.PeakRSS.Med < 10<<20 {
-				row.RSS = fmt.Sprintf("%.1f", g.PeakRSS.Med/(1<<20))
-			}
+			row.RSS = units.MiBNum(g.PeakRSS.Med)
 		}
 		if g.PeakThreads.OK() {
-			row.Threads = fmtNum(math.Round(g.PeakThreads.Med))
+			row.Threads = units.Num(math.Round(g.PeakThreads.Med))
 		}
 		rows = append(rows, row)
 	}
@@ -126,7 +124,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if a.Best != "" {
 			best = a.Best
 		}
-		fmt.Fprintf(w, "%s at %s → %s. %s\n", a.Scenario, rateText(a.Rate), best, a.Text)
+		fmt.Fprintf(w, "%s at %s → %s. %s\n", a.Scenario, units.Rate(a.Rate), best, a.Text)
 	}
 	for _, d := range r.Diagnoses {
 		who := d.Model
