@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/concbench/concbench/units"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -50,7 +51,7 @@ func cmdCalibrate(ctx context.Context, env *Env, args []string) error {
 			perChar := math.Pow(float64(r.Backtrack)/float64(prev.Backtrack), 1/float64(r.N-prev.N))
 			ratio = fmt.Sprintf("%.2f", perChar)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\n", r.N, fmtDur(r.Backtrack), ratio, fmtDur(r.RE2))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\n", r.N, units.Duration(r.Backtrack), ratio, units.Duration(r.RE2))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -59,15 +60,4 @@ func cmdCalibrate(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(w, "(stopped after n=%d: one match took longer than --max-match %s)\n", c.Regex[n-1].N, *maxMatch)
 	}
 	return nil
-}
-
-func fmtDur(d time.Duration) string {
-	switch {
-	case d >= time.Second:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	case d >= time.Millisecond:
-		return fmt.Sprintf("%.2fms", float64(d)/1e6)
-	default:
-		return fmt.Sprintf("%.1fµs", float64(d)/1e3)
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/runner"
+	"github.com/concbench/concbench/units"
 )
 
 // Sampling of the mutex and block profiles under `serve --profile-rates`.
@@ -123,12 +124,12 @@ func printProfile(w io.Writer, dir, bin string, c result.Cell, top int) error {
 	} else if c.Validity.OverCapacity {
 		state = "valid, over capacity"
 	}
-	fmt.Fprintf(w, "%s × %s at %s req/s, %s window (%s)\n", c.Model, c.Scenario, fmtRate(c.Rate), time.Duration(c.DurationSec*float64(time.Second)), state)
+	fmt.Fprintf(w, "%s × %s at %s, %s window (%s)\n", c.Model, c.Scenario, units.Rate(c.Rate), time.Duration(c.DurationSec*float64(time.Second)), state)
 	for _, r := range c.Validity.Reasons {
 		fmt.Fprintf(w, "  note: %s\n", r)
 	}
 	for _, cl := range c.Classes {
-		fmt.Fprintf(w, "  %-10s %6d requests  p50 %-9s p99 %-9s max %s\n", cl.Name, cl.Requests, fmtMs(cl.Response.P50), fmtMs(cl.Response.P99), fmtMs(cl.Response.Max))
+		fmt.Fprintf(w, "  %-10s %6d requests  p50 %-9s p99 %-9s max %s\n", cl.Name, cl.Requests, units.Ms(cl.Response.P50), units.Ms(cl.Response.P99), units.Ms(cl.Response.Max))
 	}
 	fmt.Fprintln(w, "server during the window (results.json: the cell's \"server\"):")
 	serverFigures(w, c)
@@ -155,7 +156,7 @@ func printProfile(w io.Writer, dir, bin string, c result.Cell, top int) error {
 		}
 	}
 	dur := time.Duration(prof.DurationNanos)
-	fmt.Fprintf(w, "%s: %s sampled in %s (%.0f%% of one CPU)\n", what, fmtValue2(total, unit.Unit), fmtDur(dur), 100*float64(total)/float64(max(dur, 1)))
+	fmt.Fprintf(w, "%s: %s sampled in %s (%.0f%% of one CPU)\n", what, fmtValue2(total, unit.Unit), units.Duration(dur), 100*float64(total)/float64(max(dur, 1)))
 	fmt.Fprintf(w, "\ntop %d by flat time (in the function itself):\n", len(byFlat))
 	topTable(w, byFlat, total, unit.Unit, true)
 	fmt.Fprintf(w, "\ntop %d by cumulative time (in the function and what it calls):\n", len(byCum))
@@ -167,7 +168,7 @@ func printProfile(w io.Writer, dir, bin string, c result.Cell, top int) error {
 // serverFigures prints the /stats figures that explain a profile.
 func serverFigures(w io.Writer, c result.Cell) {
 	s := c.Server
-	us := func(v float64) string { return fmtDur(time.Duration(v * float64(time.Microsecond))) }
+	us := func(v float64) string { return units.Duration(time.Duration(v * float64(time.Microsecond))) }
 	if d := s.LoopDelay; d != nil && d.Count > 0 {
 		fmt.Fprintf(w, "  loop delay      p50 %-9s p99 %-9s max %-9s (%d probes)\n", us(float64(d.P50Us)), us(float64(d.P99Us)), us(float64(d.MaxUs)), d.Count)
 	}
@@ -187,7 +188,7 @@ func serverFigures(w io.Writer, c result.Cell) {
 		}
 	}
 	if r := c.Resources; r.Samples > 0 {
-		fmt.Fprintf(w, "  process         CPU %.0f%% mean, %.0f%% peak; RSS %s peak; %d threads peak\n", r.MeanCPUPct, r.PeakCPUPct, fmtBytes(r.PeakRSSBytes), r.PeakThreads)
+		fmt.Fprintf(w, "  process         CPU %.0f%% mean, %.0f%% peak; RSS %s peak; %d threads peak\n", r.MeanCPUPct, r.PeakCPUPct, units.Bytes(float64(r.PeakRSSBytes)), r.PeakThreads)
 	}
 }
 
@@ -206,7 +207,9 @@ func topTable(w io.Writer, rows []runner.FuncValue, total int64, unit string, wi
 
 func pct(v, total int64) string { return fmt.Sprintf("%.1f%%", 100*float64(v)/float64(total)) }
 
-// fmtValue2 renders a profile value in its unit.
+// fmtValue2 renders a profile value in its unit. Like pct, it keeps pprof's
+// own compact style (1.19s, 400ms, 1.5ms) on purpose, so that the table reads
+// like the go tool pprof -top it summarises; every other figure is units'.
 func fmtValue2(v int64, unit string) string {
 	switch unit {
 	case "nanoseconds": // as go tool pprof -top does: 1.19s, 400ms, 1.5ms, 0
@@ -223,22 +226,10 @@ func fmtValue2(v int64, unit string) string {
 		}
 		return fmt.Sprintf("%.0fµs", float64(d)/1e3)
 	case "bytes":
-		return fmtBytes(v)
+		return units.Bytes(float64(v))
 	}
 	return fmt.Sprint(v)
 }
-
-func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%dB", n)
-}
-
-func fmtRate(r float64) string { return strings.TrimSuffix(fmt.Sprintf("%.1f", r), ".0") }
 
 var (
 	shapeArgs  = regexp.MustCompile(`\[[^\[\]]*\]`)

@@ -103,9 +103,9 @@ func TestPrintProfile(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"eventloop × cpu-mix at 500 req/s, 2s window (valid)\n",
-		"  loop delay      p50 15.0µs    p99 40.00ms   max 52.00ms   (200 probes)\n",
+		"  loop delay      p50 15.0 µs   p99 40.0 ms   max 52.0 ms   (200 probes)\n",
 		"  GC pauses       none (3 cycles)\n",
-		"CPU profile: 1.00s sampled in 2.00s (50% of one CPU)\n",
+		"CPU profile: 1.00s sampled in 2.00 s (50% of one CPU)\n",
 		// The hashing function has no flat time of its own: two rows only.
 		"top 2 by flat time (in the function itself):\n" +
 			"       flat  flat%   sum%       cum   cum%  function\n" +

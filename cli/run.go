@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/concbench/concbench/reports"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/runner"
+	"github.com/concbench/concbench/units"
 )
 
 const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--allow-remote]"
@@ -167,15 +167,12 @@ func runExit(w io.Writer, res *runner.Outcome, err error) error {
 	return nil
 }
 
+// fmtValue formats an SLO figure in its unit: percent or milliseconds.
 func fmtValue(v float64, unit string) string {
 	if unit == "%" {
-		return fmt.Sprintf("%.3g%%", v)
+		return units.Pct(v / 100)
 	}
-	return fmtMs(v)
-}
-
-func fmtMs(ms float64) string {
-	return fmtDur(time.Duration(ms * float64(time.Millisecond)))
+	return units.Ms(v)
 }
 
 func splitList(s string) []string {

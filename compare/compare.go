@@ -16,13 +16,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
 	"golang.org/x/perf/benchmath"
 
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 )
 
 // Confidence is the level of the confidence intervals around the medians.
@@ -69,10 +69,8 @@ type CellKey struct {
 }
 
 func (k CellKey) String() string {
-	return fmt.Sprintf("%s/%s@%s", k.Model, k.Scenario, formatRate(k.Rate))
+	return fmt.Sprintf("%s/%s@%s", k.Model, k.Scenario, units.Plain(k.Rate))
 }
-
-func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
 
 // Side is one side of a comparison: the runs read from its paths and their
 // samples, pooled over every run and repetition. Invalid cells (the generator,
@@ -264,7 +262,7 @@ type Regression struct {
 }
 
 func (g Regression) String() string {
-	where := g.Model + "/" + g.Scenario + " " + formatRate(g.Rate) + "/s"
+	where := g.Model + "/" + g.Scenario + " " + units.Plain(g.Rate) + "/s"
 	if g.Class != "" {
 		where += " " + g.Class
 	}

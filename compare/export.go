@@ -10,6 +10,7 @@ import (
 	"golang.org/x/perf/benchunit"
 
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 )
 
 // ExportStats says what WriteBench wrote.
@@ -61,7 +62,7 @@ func WriteBench(w io.Writer, rs []*result.Run) (ExportStats, error) {
 				st.Dropped = append(st.Dropped, c.ID)
 				continue
 			}
-			name := "Serve/model=" + nameValue(c.Model) + "/scenario=" + nameValue(c.Scenario) + "/rate=" + formatRate(c.Rate)
+			name := "Serve/model=" + nameValue(c.Model) + "/scenario=" + nameValue(c.Scenario) + "/rate=" + units.Plain(c.Rate)
 			var vals []benchfmt.Value
 			for _, f := range Figures {
 				if v, ok := f.cellValue(c); ok && !f.PerClass() {

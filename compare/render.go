@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/concbench/concbench/units"
 	"golang.org/x/perf/benchmath"
 )
 
@@ -257,7 +258,7 @@ func (t *Table) cells(markdown bool) (rows [][]string, notes []string) {
 	rows = append(rows, head)
 	for i := range t.Rows {
 		row := &t.Rows[i]
-		cs := []string{formatRate(row.Rate) + "/s"}
+		cs := []string{units.Plain(row.Rate) + "/s"}
 		if t.Figure.PerClass() {
 			c := row.Class
 			if row.Heavy {

@@ -19,6 +19,7 @@ import (
 	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
 )
 
 // CeilingFile is the name of the file `concbench ceiling` writes in the results
@@ -138,8 +139,8 @@ func MeasureCeiling(ctx context.Context, opts CeilingOptions) (*Ceiling, error) 
 			if !s.Sustained {
 				verdict = "not sustained: " + s.Why
 			}
-			prog.logf("%s: offered %s req/s, sent %s, achieved %s, dispatch lag p99 %s: %s",
-				m, fmtRate(s.Offered), fmtRate(s.Sent), fmtRate(s.Achieved), fmtMs(float64(s.DispatchLagP99)/1e6), verdict)
+			prog.logf("%s: offered %s, sent %s, achieved %s, dispatch lag p99 %s: %s",
+				m, units.Rate(s.Offered), units.Num(s.Sent), units.Num(s.Achieved), units.Duration(s.DispatchLagP99), verdict)
 		}
 		res, lerr := loadgen.Ceiling(ctx, "http://"+srv.addr, lo)
 		row.LoadgenRPS, row.Steps = res.RPS, res.Steps
@@ -156,7 +157,7 @@ func MeasureCeiling(ctx context.Context, opts CeilingOptions) (*Ceiling, error) 
 			if rps > 0 {
 				row.Ratio = row.LoadgenRPS / rps
 			}
-			prog.logf("%s: wrk -t1 -c64 -d%s: %s req/s", m, opts.WrkDuration, fmtRate(rps))
+			prog.logf("%s: wrk -t1 -c64 -d%s: %s", m, opts.WrkDuration, units.Rate(rps))
 		}
 		_ = srv.stop()
 		drain(srv.port())

@@ -3,11 +3,11 @@ package runner
 import (
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/concbench/concbench/loadgen"
+	"github.com/concbench/concbench/units"
 )
 
 // progress reports a run as it goes: on a terminal one line rewritten in place
@@ -73,33 +73,7 @@ func (p *progress) update(lp loadgen.Progress) {
 		phase = " warmup"
 	}
 	line := fmt.Sprintf("%s %4.1fs/%s%s  %7.0f req/s  %d errors  p99 %s",
-		p.label, lp.Elapsed.Seconds(), p.total, phase, lp.AchievedRPS, lp.Errors, fmtMs(float64(lp.P99)/1e6))
+		p.label, lp.Elapsed.Seconds(), p.total, phase, lp.AchievedRPS, lp.Errors, units.Duration(lp.P99))
 	fmt.Fprint(p.w, "\r\x1b[K"+line)
 	p.live = true
-}
-
-// fmtMs renders milliseconds compactly: 0.42ms, 12.3ms, 1.25s.
-func fmtMs(ms float64) string {
-	switch {
-	case ms >= 1000:
-		return fmt.Sprintf("%.2fs", ms/1000)
-	case ms >= 10:
-		return fmt.Sprintf("%.1fms", ms)
-	default:
-		return fmt.Sprintf("%.2fms", ms)
-	}
-}
-
-// fmtBytes renders a size in MiB or KiB.
-func fmtBytes(n int64) string {
-	if n >= 1<<20 {
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%dKiB", n>>10)
-}
-
-// fmtRate renders a rate without useless decimals.
-func fmtRate(r float64) string {
-	s := fmt.Sprintf("%.1f", r)
-	return strings.TrimSuffix(s, ".0")
 }

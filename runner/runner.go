@@ -34,7 +34,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +43,7 @@ import (
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/stats"
+	"github.com/concbench/concbench/units"
 )
 
 // GeneratorBoundFraction is the share of the generator's measured ceiling
@@ -127,7 +127,7 @@ type cellSpec struct {
 }
 
 func (c cellSpec) id() string {
-	return fmt.Sprintf("%s.%s.r%s.%d", c.model, c.sc.Name, strconv.FormatFloat(c.rate, 'f', -1, 64), c.rep)
+	return fmt.Sprintf("%s.%s.r%s.%d", c.model, c.sc.Name, units.Plain(c.rate), c.rep)
 }
 
 // cells lists a plan's cells in run order: all of repetition 1, then 2, ...;
@@ -215,12 +215,12 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	r.prog.logf("pinning: server CPUs %s, load generator CPUs %s%s", orNone(pin.rec.ServerCPUs), orNone(pin.rec.LoadgenCPUs), noteSuffix(pin.rec.Note))
 	if opts.CeilingRPS > 0 {
 		r.prog.logf("generator ceiling %s req/s (%s): cells offered above %s req/s are flagged generator-bound",
-			fmtRate(opts.CeilingRPS), opts.CeilingSource, fmtRate(GeneratorBoundFraction*opts.CeilingRPS))
+			units.Num(opts.CeilingRPS), opts.CeilingSource, units.Num(GeneratorBoundFraction*opts.CeilingRPS))
 	}
 
 	var runErr error
 	for i, spec := range specs {
-		label := fmt.Sprintf("[%d/%d] %s %s %s/s", i+1, len(specs), spec.model, spec.sc.Name, fmtRate(spec.rate))
+		label := fmt.Sprintf("[%d/%d] %s %s %s/s", i+1, len(specs), spec.model, spec.sc.Name, units.Num(spec.rate))
 		if p.Reps > 1 {
 			label += fmt.Sprintf(" rep %d", spec.rep)
 		}
@@ -521,7 +521,7 @@ func (r *cellRunner) judge(v *result.Validity, spec cellSpec, res *loadgen.Resul
 	}
 	if r.ceilingRPS > 0 && spec.rate > GeneratorBoundFraction*r.ceilingRPS && !mentionsCeiling(v.Reasons) {
 		flag(result.CauseGenerator, "generator-bound: offered %s req/s is above %.0f%% of the generator's measured ceiling of %s req/s",
-			fmtRate(spec.rate), 100*GeneratorBoundFraction, fmtRate(r.ceilingRPS))
+			units.Num(spec.rate), 100*GeneratorBoundFraction, units.Num(r.ceilingRPS))
 	}
 	if died {
 		flag(result.CauseServer, "the server exited during the cell (%v)%s", srv.waitErr, srv.stderr.suffix())
@@ -623,12 +623,12 @@ func mergePIDs(a, b []int) []int {
 // cellLine is the one-line account of a finished cell.
 func cellLine(label string, c result.Cell) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s req/s, %d errors", label, fmtRate(c.AchievedRPS), c.Errors)
+	fmt.Fprintf(&b, "%s: %s, %d errors", label, units.Rate(c.AchievedRPS), c.Errors)
 	for _, cl := range c.Classes {
-		fmt.Fprintf(&b, ", p99 %s %s", cl.Name, fmtMs(cl.Response.P99))
+		fmt.Fprintf(&b, ", p99 %s %s", cl.Name, units.Ms(cl.Response.P99))
 	}
 	if c.Resources.Samples > 0 {
-		fmt.Fprintf(&b, ", CPU %.0f%%, RSS %s, %d threads", c.Resources.MeanCPUPct, fmtBytes(c.Resources.PeakRSSBytes), c.Resources.PeakThreads)
+		fmt.Fprintf(&b, ", CPU %.0f%%, RSS %s, %d threads", c.Resources.MeanCPUPct, units.Bytes(float64(c.Resources.PeakRSSBytes)), c.Resources.PeakThreads)
 	}
 	switch {
 	case !c.Validity.Valid:
