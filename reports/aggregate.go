@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/units"
 )
@@ -118,6 +119,9 @@ type ClassFigures struct {
 	// the actual send.
 	Response, Service Percentiles
 	ErrorRate         Stat
+	// sloFigures holds every figure an SLO may name (plan.Figures), each
+	// over the repetitions that have it.
+	sloFigures map[string]Stat
 }
 
 // LoopFigures is the event loop's lateness (ms) of a loop model's group.
@@ -287,16 +291,28 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 		cf := &g.Classes[i]
 		var resp, svc []result.Latency
 		var errs []float64
+		var cls []result.Class
 		for _, c := range used {
 			for _, cl := range c.Classes {
 				if cl.Name == cf.Name {
 					resp = append(resp, cl.Response)
 					svc = append(svc, cl.Service)
 					errs = append(errs, ratio(cl.Errors, cl.Requests))
+					cls = append(cls, cl)
 				}
 			}
 		}
 		cf.Response, cf.Service, cf.ErrorRate = percentilesOf(resp), percentilesOf(svc), statOf(errs)
+		cf.sloFigures = make(map[string]Stat, len(plan.Figures))
+		for _, name := range plan.Figures {
+			var vs []float64
+			for _, cl := range cls {
+				if v, ok := cl.Figure(name); ok {
+					vs = append(vs, v)
+				}
+			}
+			cf.sloFigures[name] = statOf(vs)
+		}
 	}
 
 	// Event loop and pool, from the server's own /stats.

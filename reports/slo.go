@@ -21,27 +21,9 @@ type sloCheck struct {
 
 func (c sloCheck) latency() bool { return c.expr.Figure != "errors" }
 
-// value returns the class's median figure, in the expression's unit.
-func (c sloCheck) value(cf *ClassFigures) Stat {
-	r := cf.Response
-	switch c.expr.Figure {
-	case "errors":
-		s := cf.ErrorRate
-		s.Med, s.Min, s.Max = s.Med*100, s.Min*100, s.Max*100 // the limit is in %
-		return s
-	case "p50":
-		return r.P50
-	case "p90":
-		return r.P90
-	case "p99":
-		return r.P99
-	case "p99.9":
-		return r.P999
-	case "p99.99":
-		return r.P9999
-	}
-	return r.Max
-}
+// value returns the class's figure the check names, in the expression's unit
+// (read by result.Class.Figure, over the group's repetitions).
+func (c sloCheck) value(cf *ClassFigures) Stat { return cf.sloFigures[c.expr.Figure] }
 
 // victimSLOs returns the plan's checks that apply to cheap classes (a check
 // naming a heavy class is left to the run's own SLO gate), completed with

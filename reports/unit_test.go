@@ -67,17 +67,26 @@ func TestVictimSLOs(t *testing.T) {
 		t.Errorf("problems = %q; want the unreadable expression", problems)
 	}
 
+	// The SLO figures (errors in %) as the aggregation reads them with result.Class.Figure.
+	figs := func(p99, errPct float64) map[string]Stat {
+		return map[string]Stat{"p99": {Med: p99, N: 1}, "errors": {Med: errPct, N: 1}}
+	}
 	g := &Group{Model: "m", Scenario: "s", Classes: []ClassFigures{
-		{Name: "plain", Response: Percentiles{P99: Stat{Med: 80, N: 1}}, ErrorRate: Stat{Med: 0.02, N: 1}},
-		{Name: "cpu", Heavy: true, Response: Percentiles{P99: Stat{Med: 5000, N: 1}}, ErrorRate: Stat{Med: 0, N: 1}},
+		{Name: "plain", sloFigures: figs(80, 2)},
+		{Name: "cpu", Heavy: true, sloFigures: figs(5000, 0)},
 	}}
 	if meetsSLOs(g, checks) {
 		t.Errorf("meetsSLOs with 2%% errors against errors < 1%% = true; want false")
 	}
-	g.Classes[0].ErrorRate.Med = 0.005
+	g.Classes[0].sloFigures = figs(80, 0.5)
 	if !meetsSLOs(g, checks) {
 		t.Errorf("meetsSLOs(p99 80 ms, 0.5%% errors; heavy p99 5 s) = false; want true (heavy classes are not checked)")
 	}
+	g.Classes[0].sloFigures = figs(120, 0.5)
+	if meetsSLOs(g, checks) {
+		t.Errorf("meetsSLOs(p99 120 ms) against the default p99 <= 100ms = true; want false")
+	}
+	g.Classes[0].sloFigures = figs(80, 0.5)
 	g.Invalid = true
 	if meetsSLOs(g, checks) {
 		t.Errorf("an invalid group meets the SLOs; want never")
