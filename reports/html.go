@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concbench/concbench/reports/plot"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/units"
 )
@@ -21,7 +22,7 @@ import (
 var htmlSource string
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"color": func(key string) template.CSS { return template.CSS("background:" + Color(key)) },
+	"color": func(key string) template.CSS { return template.CSS("background:" + plot.Color(key)) },
 	"num":   units.Num,
 }).Parse(htmlSource))
 
@@ -58,7 +59,7 @@ type cellView struct {
 }
 
 type chartView struct {
-	*Chart
+	*plot.Chart
 	W, H int
 }
 

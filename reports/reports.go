@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/reports/plot"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/units"
@@ -45,7 +46,7 @@ type Report struct {
 	knees       map[[2]string]Knee
 
 	Families  []*Family
-	Charts    []*Chart
+	Charts    []*plot.Chart
 	Omitted   []Omission
 	Diagnoses []Diagnosis
 	Advice    []Advice

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/concbench/concbench/reports/plot"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/units"
 )
@@ -136,7 +137,7 @@ func TestWrite(t *testing.T) {
 			img := decodePNG(t, filepath.Join(dir, c.File))
 			w, h := c.Size()
 			if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
-				t.Errorf("size %dx%d; want %dx%d (%.4g×%.4g in at %d dpi)", b.Dx(), b.Dy(), w, h, c.WidthIn, c.HeightIn, DPI)
+				t.Errorf("size %dx%d; want %dx%d (%.4g×%.4g in at %d dpi)", b.Dx(), b.Dy(), w, h, c.WidthIn, c.HeightIn, plot.DPI)
 			}
 			px := pixels(img)
 			if v := lumaVariance(px); v < 200 {
@@ -147,11 +148,11 @@ func TestWrite(t *testing.T) {
 			keys := seriesKeys(c)
 			cs := make([]color.RGBA, len(keys))
 			for i, k := range keys {
-				cs[i] = styleOf(k).color
+				cs[i] = plot.RGBA(k)
 			}
 			for i, n := range countColors(px, cs) {
 				if n < 20 {
-					t.Errorf("%d pixels of %s's colour %s; want its line or markers drawn", n, keys[i], Color(keys[i]))
+					t.Errorf("%d pixels of %s's colour %s; want its line or markers drawn", n, keys[i], plot.Color(keys[i]))
 				}
 			}
 		})
@@ -166,14 +167,14 @@ func TestWrite(t *testing.T) {
 	}
 }
 
-func seriesKeys(c *Chart) []string {
+func seriesKeys(c *plot.Chart) []string {
 	var keys []string
 	for _, p := range c.Panels {
 		for _, s := range p.Series {
-			valid := slices.ContainsFunc(s.Points, func(p Point) bool { return !p.Invalid })
+			valid := slices.ContainsFunc(s.Points, func(p plot.Point) bool { return !p.Invalid })
 			if !valid {
-				if !slices.Contains(keys, keyInvalid) {
-					keys = append(keys, keyInvalid)
+				if !slices.Contains(keys, plot.KeyInvalid) {
+					keys = append(keys, plot.KeyInvalid)
 				}
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/concbench/concbench/reports/plot"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/units"
 )
@@ -44,7 +45,7 @@ func (r *Report) Verdict() []VerdictRow {
 	var rows []VerdictRow
 	for _, g := range r.Groups {
 		row := VerdictRow{
-			Model: g.Model, Scenario: g.Scenario, Color: Color(g.Model),
+			Model: g.Model, Scenario: g.Scenario, Color: plot.Color(g.Model),
 			Offered:         units.Num(g.Rate),
 			Achieved:        "–",
 			VictimP50:       ms(g.Victim.P50),

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/concbench/concbench/reports/plot"
 	"github.com/concbench/concbench/result"
 )
 
@@ -42,7 +43,7 @@ func (r *Report) Write(dir string) ([]string, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			pngs[i], errs[i] = RenderPNG(c)
+			pngs[i], errs[i] = plot.RenderPNG(c)
 		}()
 	}
 	wg.Wait()

@@ -1,4 +1,4 @@
-package reports
+package plot
 
 import (
 	"fmt"
@@ -21,15 +21,16 @@ var palette = map[string]style{
 	"re2":       {rgb(0x56, 0xB4, 0xE9), "square"},
 
 	// Invalid (generator-bound) figures, reference lines and neutral keys.
-	keyInvalid: {rgb(0x9E, 0x9E, 0x9E), "ring"},
-	keyBlack:   {rgb(0x20, 0x20, 0x20), "circle"},
-	keyRef:     {rgb(0x70, 0x70, 0x70), ""},
+	KeyInvalid: {rgb(0x9E, 0x9E, 0x9E), "ring"},
+	KeyBlack:   {rgb(0x20, 0x20, 0x20), "circle"},
+	KeyRef:     {rgb(0x70, 0x70, 0x70), ""},
 }
 
+// Keys of the palette that are not models.
 const (
-	keyInvalid = "invalid"
-	keyBlack   = "black"
-	keyRef     = "ref"
+	KeyInvalid = "invalid" // invalid figures: grey, hollow
+	KeyBlack   = "black"   // neutral legend samples (percentile dashes, spread)
+	KeyRef     = "ref"     // reference lines (achieved = offered)
 )
 
 // extra colours for models this package does not know, chosen by a hash of
@@ -57,6 +58,9 @@ func styleOf(key string) style {
 	h.Write([]byte(key))
 	return extra[h.Sum32()%uint32(len(extra))]
 }
+
+// RGBA returns the colour of a model (or chart key).
+func RGBA(key string) color.RGBA { return styleOf(key).color }
 
 // Color returns the colour of a model (or chart key) as "#rrggbb".
 func Color(key string) string {
