@@ -9,6 +9,7 @@ import (
 
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/runner"
+	"github.com/concbench/concbench/units"
 )
 
 // cmdCeiling measures the highest rate the load generator sustains against
@@ -65,10 +66,10 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 	for _, s := range c.Servers {
 		wrkRate, ratio := "-", "-"
 		if s.WrkRPS > 0 {
-			wrkRate = fmt.Sprintf("%.0f", s.WrkRPS)
+			wrkRate = units.Num(s.WrkRPS)
 			ratio = fmt.Sprintf("%.2f", s.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t\n", s.Model, s.LoadgenRPS, wrkRate, ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", s.Model, units.Num(s.LoadgenRPS), wrkRate, ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -88,8 +89,8 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 	if serr != nil {
 		return fmt.Errorf("ceiling: save: %w", serr)
 	}
-	fmt.Fprintf(env.Stdout, "\nceiling %.0f req/s saved to %s: concbench run flags cells offered above %.0f req/s as generator-bound\n",
-		c.RPS, path, runner.GeneratorBoundFraction*c.RPS)
+	fmt.Fprintf(env.Stdout, "\nceiling %s saved to %s: concbench run flags cells offered above %s as generator-bound\n",
+		units.Rate(c.RPS), path, units.Rate(runner.GeneratorBoundFraction*c.RPS))
 	return nil
 }
 
