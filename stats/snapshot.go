@@ -24,6 +24,11 @@ type Snapshot struct {
 	MaxThreads int `json:"max_threads,omitempty"`
 	// LoopDelay is the event loop's lateness, sampled every 10 ms (loop models).
 	LoopDelay *HistSummary `json:"loop_delay,omitempty"`
+	// LoopBusySec is how long the event loop has been busy since start
+	// (Node's eventLoopUtilization().active): the loop's utilization over a
+	// window is the difference of two readings over the uptime's. Only the
+	// Node.js reference servers report it.
+	LoopBusySec float64 `json:"loop_busy_sec,omitempty"`
 	// Pool describes the offload model's worker pool.
 	Pool *PoolStats `json:"pool,omitempty"`
 	// Procs lists each cluster child's own snapshot; Restarts counts children
