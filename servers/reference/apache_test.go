@@ -1,8 +1,12 @@
 package reference
 
 import (
+	"fmt"
+	"io"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/servertest"
@@ -63,5 +67,121 @@ func TestApacheHash(t *testing.T) {
 		if want := workloads.Hash(iters) + "\n"; status != 200 || body != want {
 			t.Errorf("GET /cpu?iters=%d = %d %q; want 200 %q", iters, status, body, want)
 		}
+	}
+}
+
+// TestApacheShutdown: graceful-stop (SIGWINCH) lets an in-flight request
+// finish, Serve returns nil and the port is closed.
+func TestApacheShutdown(t *testing.T) {
+	if ok, reason := AvailableApache(); !ok {
+		t.Skip(reason)
+	}
+	a, err := NewApache(servers.Config{Addr: "127.0.0.1:0", Grace: 5 * time.Second}, WithLogDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	servertest.Shutdown(t, a)
+}
+
+// TestApacheDeviations pins the answers README-apache.md lists where Apache
+// differs from the Go models, so that the list stays true.
+func TestApacheDeviations(t *testing.T) {
+	addr := startApache(t, servers.Config{})
+	for _, tt := range []struct {
+		target string
+		status int
+		body   string
+	}{
+		{"/regex?n=10&engine=re2", 501, "regex: engine re2 is not available in apache-worker (Apache matches with PCRE2 only)\n"},
+		{"/regex?n=40&engine=backtrack&timeout_ms=50", 501, "regex: timeout_ms is not available in apache-worker (PCRE2 bounds a match by steps, not time)\n"},
+		// Past PCRE2's match limit (from about n=22) the match gives up and
+		// ap_expr answers no match; mod_lua's r:regex would crash the child.
+		{"/regex?n=26&engine=backtrack", 200, "no match\n"},
+		{"/regex?n=3&engine=backtrack", 200, "no match\n"},
+	} {
+		status, body, h := servertest.Get(t, addr, tt.target)
+		if status != tt.status || body != tt.body {
+			t.Errorf("GET %s = %d %q; want %d %q", tt.target, status, body, tt.status, tt.body)
+		}
+		if got := h.Get("Server"); got != "Apache" {
+			t.Errorf("GET %s: Server = %q; want %q", tt.target, got, "Apache")
+		}
+	}
+
+	// A match that stops at the match limit must not cost the child process.
+	before := servertest.Stats(t, addr)
+	servertest.Get(t, addr, "/regex?n=24&engine=backtrack")
+	if after := servertest.Stats(t, addr); !slices.Equal(after.PIDs, before.PIDs) {
+		t.Errorf("/stats pids went from %v to %v across a /regex at the match limit; want the same processes", before.PIDs, after.PIDs)
+	}
+
+	// An error answer closes a kept-alive connection.
+	conn, br := servertest.Dial(t, addr)
+	if _, err := io.WriteString(conn, servertest.Request("GET", "/io")); err != nil {
+		t.Fatal(err)
+	}
+	resp, _, err := servertest.ReadResponse(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 400 || !resp.Close {
+		t.Errorf("GET /io on a kept-alive connection = %d, close %v; want 400, close true", resp.StatusCode, resp.Close)
+	}
+}
+
+// completion runs GET target on a connection dialed now, and sends the
+// target on done once it is answered 200 (or the error). The request asks
+// for the connection to be closed: under the worker MPM an idle kept-alive
+// connection would go on holding its thread for KeepAliveTimeout.
+func completion(t *testing.T, addr, target string, done chan<- string) {
+	t.Helper()
+	conn, br := servertest.Dial(t, addr)
+	if _, err := io.WriteString(conn, servertest.Request("GET", target, "Connection: close")); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		resp, body, err := servertest.ReadResponse(br)
+		switch {
+		case err != nil:
+			done <- target + ": " + err.Error()
+		case resp.StatusCode != 200:
+			done <- fmt.Sprintf("%s: %d %q", target, resp.StatusCode, body)
+		default:
+			done <- target
+		}
+	}()
+}
+
+// TestApacheThreadCap: with MaxThreads 2, two long requests hold both worker
+// threads and a third, cheap one waits in the listen backlog until one of
+// them is done. The connections are dialed in order, and Apache's listener
+// accepts them in that order, only when a worker thread is idle.
+func TestApacheThreadCap(t *testing.T) {
+	addr := startApache(t, servers.Config{MaxThreads: 2})
+	done := make(chan string, 3)
+	completion(t, addr, "/io?ms=1000", done)
+	completion(t, addr, "/io?ms=1000&mode=block", done)
+	completion(t, addr, "/plain", done)
+	var order []string
+	for range 3 {
+		order = append(order, <-done)
+	}
+	if order[2] != "/plain" {
+		t.Errorf("completion order %q; want /plain last: both worker threads were busy when it came", order)
+	}
+}
+
+// TestApacheKernelScheduled: a long /cpu holds one worker thread while
+// another answers /plain at once; the kernel, not a runtime, shares the CPU
+// between them.
+func TestApacheKernelScheduled(t *testing.T) {
+	addr := startApache(t, servers.Config{MaxThreads: 4})
+	done := make(chan string, 2)
+	completion(t, addr, "/cpu?iters=20000", done)
+	servertest.WaitInFlight(t, addr, 1)
+	completion(t, addr, "/plain", done)
+	first, second := <-done, <-done
+	if first != "/plain" || second != "/cpu?iters=20000" {
+		t.Errorf("completion order [%q %q]; want /plain answered while the hash runs", first, second)
 	}
 }
