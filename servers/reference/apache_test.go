@@ -141,6 +141,9 @@ func completion(t *testing.T, addr, target string, done chan<- string) {
 	}
 	go func() {
 		resp, body, err := servertest.ReadResponse(br)
+		// Closing at once frees the thread: Apache holds it in a lingering
+		// close for up to 2 s until the client closes its end.
+		_ = conn.Close()
 		switch {
 		case err != nil:
 			done <- target + ": " + err.Error()
@@ -166,8 +169,10 @@ func TestApacheThreadCap(t *testing.T) {
 	for range 3 {
 		order = append(order, <-done)
 	}
-	if order[2] != "/plain" {
-		t.Errorf("completion order %q; want /plain last: both worker threads were busy when it came", order)
+	// The two long requests end together, so /plain may come between them;
+	// it must not come first.
+	if order[0] == "/plain" || !slices.Contains(order, "/plain") {
+		t.Errorf("completion order %q; want /plain answered after a long request: both worker threads were busy when it came", order)
 	}
 }
 
