@@ -308,7 +308,9 @@ end
 -- that exist (/proc/self/task). Apache runs one child process (ServerLimit
 -- 1), so the store, which is per process, sees every thread.
 
--- counts: completed per route (1..6), then answers per class 2xx..5xx (7..10).
+-- counts: completed per route (1..6), then answers per class 2xx..5xx (7..10);
+-- answers Apache gives itself (a malformed request's 400, a 414) are not
+-- counted.
 local counts = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 local tid -- this thread's kernel id, read once
 
@@ -320,6 +322,15 @@ local function readFile(path)
 	return s
 end
 
+-- publish writes this thread's record: busy (1 while a request is in the
+-- handler, else 0), then counts.
+local function publish(r, busy)
+	if tid == nil then
+		tid = (readFile("/proc/thread-self/stat") or ""):match("^(%d+)") or "?"
+	end
+	r:ivm_set("concbench:" .. tid, busy .. "," .. table.concat(counts, ","))
+end
+
 local function count(r, route, status)
 	if route and status < 400 then
 		counts[route] = counts[route] + 1
@@ -328,10 +339,7 @@ local function count(r, route, status)
 	if class >= 2 and class <= 5 then
 		counts[5 + class] = counts[5 + class] + 1
 	end
-	if tid == nil then
-		tid = (readFile("/proc/thread-self/stat") or ""):match("^(%d+)") or "?"
-	end
-	r:ivm_set("concbench:" .. tid, table.concat(counts, ","))
+	publish(r, 0)
 end
 
 -- procFigures returns a process's resident bytes, thread count and parent.
@@ -356,7 +364,9 @@ local function uptime(pid)
 end
 
 local function stats(r)
-	local total = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+	-- total[1] is the requests in the handler (this one included), then
+	-- the counts.
+	local total = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 	for _, t in ipairs(r:get_direntries("/proc/self/task") or {}) do
 		local v = r:ivm_get("concbench:" .. t)
 		if v then
@@ -367,15 +377,7 @@ local function stats(r)
 			end
 		end
 	end
-	-- In flight: the worker slots handling a request (SERVER_BUSY_WRITE, set
-	-- once the request is read, until its answer is written).
-	local inFlight = 0
-	for i = 0, MAX_THREADS - 1 do
-		local ws = r:scoreboard_worker(0, i)
-		if ws and ws.status == 4 then
-			inFlight = inFlight + 1
-		end
-	end
+	local inFlight = table.remove(total, 1)
 	local child = readFile("/proc/self/stat"):match("^(%d+)")
 	local crss, cthreads, parent = procFigures(child)
 	local prss, pthreads = procFigures(parent)
@@ -437,6 +439,7 @@ local function answer(r, req)
 end
 
 function handle(r)
+	publish(r, 1)
 	local req, err = parse(r.method, r.uri, r.args)
 	local status, body, ctype, route
 	if err then
