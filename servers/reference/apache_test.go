@@ -3,12 +3,16 @@ package reference
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/servers/goroutine"
 	"github.com/concbench/concbench/servers/servertest"
 	"github.com/concbench/concbench/workloads"
 )
@@ -188,5 +192,87 @@ func TestApacheKernelScheduled(t *testing.T) {
 	first, second := <-done, <-done
 	if first != "/plain" || second != "/cpu?iters=20000" {
 		t.Errorf("completion order [%q %q]; want /plain answered while the hash runs", first, second)
+	}
+}
+
+// TestApacheSameAnswers sends requests the conformance table has no case
+// for (escapes, "+", odd bytes, bounds, every refusal) to apache-worker and to
+// the goroutine model, and wants the same status and body from both: the Lua
+// parser must agree with workloads.Parse.
+func TestApacheSameAnswers(t *testing.T) {
+	addr := startApache(t, servers.Config{})
+	oracle, err := goroutine.New(servers.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goAddr := servertest.Start(t, oracle)
+	for _, target := range []string{
+		"/io?ms=%31%30", "/io?ms=1%2B", "/io?ms=+1", "/io?ms=1&mode=%62lock", "/io?ms=2&&&", "/io?&ms=2",
+		"/io?ms=", "/io?ms", "/io?ms=00000000001", "/io?ms=0000000001", "/io?ms=-1", "/io?ms=1e3",
+		"/io?ms=1&mode=", "/io?ms=1&mode=BLOCK", "/io?ms=1&x", "/io?=1", "/io?ms=1&ms",
+		"/io?ms=%", "/io?ms=%4", "/io?ms=%g1", "/io?m%s=1", "/io?ms=1%", "/io?ms=%%31",
+		"/cpu?iters=100000001", "/cpu?iters=100000000&chunk=0&defer=tick", "/cpu?iters=5&chunk=5",
+		"/cpu?iters=5&defer=tick", "/cpu?iters=5&chunk=2&defer=", "/cpu?iters=3&chunk=1&defer=loop&x=1",
+		"/regex?n=65&engine=re2", "/regex?n=26&engine=backtrack&timeout_ms=0", "/regex?n=27&engine=backtrack",
+		"/regex?engine=backtrack", "/regex?n=5&engine=pcre", "/regex?n=5&engine=re2&timeout_ms=60001",
+		"/plain?a=1&b=2&c=3&d=4", "/plain?a=1&a=1", "/plain?%C3%A9=1", "/plain?%FF%FE=1", "/plain?%0A=1",
+		"/plain?" + strings.Repeat("k", 40) + "=1", "/plain?k=" + strings.Repeat("%E2%82%AC", 20),
+		"/io?ms=1&mode=" + strings.Repeat("%E2%82%AC", 9), "/io?ms=1&mode=%22%5C%07%7F",
+		"/nope/" + strings.Repeat("x", 80), "/%E2%82%AC", "/Plain", "/healthz?x",
+	} {
+		gs, gb, _ := servertest.Get(t, goAddr, target)
+		as, ab, _ := servertest.Get(t, addr, target)
+		if as != gs || ab != gb {
+			t.Errorf("GET %s = %d %q; the Go models answer %d %q", target, as, ab, gs, gb)
+		}
+	}
+}
+
+// TestWriteApacheConfig checks the generated configuration without running
+// Apache: the limits, the grace and the paths land where Apache reads them.
+func TestWriteApacheConfig(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  servers.Config
+		port int
+		want []string // lines of httpd.conf
+		err  bool
+	}{
+		{servers.Config{}, 8080, []string{"Listen 127.0.0.1:8080", "ThreadsPerChild 256", "MaxRequestWorkers 256", "ThreadLimit 256", "ServerLimit 1", "GracefulShutdownTimeout 10"}, false},
+		{servers.Config{MaxThreads: 2, Grace: 1500 * time.Millisecond}, 1, []string{"ThreadsPerChild 2", "MaxRequestWorkers 2", "MaxSpareThreads 3", "GracefulShutdownTimeout 2"}, false},
+		{servers.Config{Grace: time.Millisecond}, 9, []string{"GracefulShutdownTimeout 1"}, false},
+		{servers.Config{MaxThreads: 10001}, 8080, nil, true},
+		{servers.Config{}, 0, nil, true},
+		{servers.Config{}, 65536, nil, true},
+	} {
+		run, logs := t.TempDir(), t.TempDir()
+		files, err := WriteApacheConfig(run, logs, tt.port, tt.cfg)
+		if (err != nil) != tt.err {
+			t.Errorf("WriteApacheConfig(port %d, %+v) error = %v; want error %t", tt.port, tt.cfg, err, tt.err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		conf, err := os.ReadFile(files.Conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(conf), "\n")
+		for _, w := range append(tt.want, `ErrorLog "`+logs+`/error.log"`, `PidFile "`+run+`/httpd.pid"`) {
+			if !slices.Contains(lines, w) {
+				t.Errorf("WriteApacheConfig(port %d, %+v): httpd.conf has no line %q", tt.port, tt.cfg, w)
+			}
+		}
+		handler, err := os.ReadFile(filepath.Join(run, "handler.lua"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		max := tt.cfg.MaxThreads
+		if max == 0 {
+			max = servers.DefaultMaxThreads
+		}
+		if want := "local MAX_THREADS = " + strconv.Itoa(max) + "\n"; !strings.Contains(string(handler), want) {
+			t.Errorf("WriteApacheConfig(%+v): handler.lua has no %q", tt.cfg, want)
+		}
 	}
 }
