@@ -84,6 +84,14 @@ func AvailableApache() (ok bool, reason string) {
 	return true, ""
 }
 
+// CheckApache is AvailableApache in the form of catalog.Entry.Check: nil
+// when Apache can run here, else the one-line reason. (catalog.NeedsCommand
+// would miss apache2 when /usr/sbin is not on PATH, and the modules.)
+func CheckApache() error {
+	_, err := apacheFound()
+	return err
+}
+
 // ApacheFiles is what WriteApacheConfig wrote.
 type ApacheFiles struct {
 	// Conf is the httpd.conf to pass to ApacheCommand.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/goroutine"
 	"github.com/concbench/concbench/servers/servertest"
@@ -32,6 +33,12 @@ func startApache(t *testing.T, cfg servers.Config) string {
 		t.Fatal(err)
 	}
 	return servertest.Start(t, a)
+}
+
+// config returns a configuration with maxThreads and grace (0: defaults)
+// on 127.0.0.1:0.
+func config(maxThreads int, grace time.Duration) servers.Config {
+	return servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: grace, Tuning: launch.Tuning{MaxThreads: maxThreads}}}
 }
 
 // apacheDeviations are the conformance checks Apache answers differently,
@@ -80,7 +87,7 @@ func TestApacheShutdown(t *testing.T) {
 	if ok, reason := AvailableApache(); !ok {
 		t.Skip(reason)
 	}
-	a, err := NewApache(servers.Config{Addr: "127.0.0.1:0", Grace: 5 * time.Second}, WithLogDir(t.TempDir()))
+	a, err := NewApache(config(0, 5*time.Second), WithLogDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +171,7 @@ func completion(t *testing.T, addr, target string, done chan<- string) {
 // them is done. The connections are dialed in order, and Apache's listener
 // accepts them in that order, only when a worker thread is idle.
 func TestApacheThreadCap(t *testing.T) {
-	addr := startApache(t, servers.Config{MaxThreads: 2})
+	addr := startApache(t, config(2, 0))
 	done := make(chan string, 3)
 	completion(t, addr, "/io?ms=1000", done)
 	completion(t, addr, "/io?ms=1000&mode=block", done)
@@ -184,7 +191,7 @@ func TestApacheThreadCap(t *testing.T) {
 // another answers /plain at once; the kernel, not a runtime, shares the CPU
 // between them.
 func TestApacheKernelScheduled(t *testing.T) {
-	addr := startApache(t, servers.Config{MaxThreads: 4})
+	addr := startApache(t, config(4, 0))
 	done := make(chan string, 2)
 	completion(t, addr, "/cpu?iters=20000", done)
 	servertest.WaitInFlight(t, addr, 1)
@@ -201,7 +208,7 @@ func TestApacheKernelScheduled(t *testing.T) {
 // parser must agree with workloads.Parse.
 func TestApacheSameAnswers(t *testing.T) {
 	addr := startApache(t, servers.Config{})
-	oracle, err := goroutine.New(servers.Config{Addr: "127.0.0.1:0"})
+	oracle, err := goroutine.New(servers.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,9 +245,9 @@ func TestWriteApacheConfig(t *testing.T) {
 		err  bool
 	}{
 		{servers.Config{}, 8080, []string{"Listen 127.0.0.1:8080", "ThreadsPerChild 256", "MaxRequestWorkers 256", "ThreadLimit 256", "ServerLimit 1", "GracefulShutdownTimeout 10"}, false},
-		{servers.Config{MaxThreads: 2, Grace: 1500 * time.Millisecond}, 1, []string{"ThreadsPerChild 2", "MaxRequestWorkers 2", "MaxSpareThreads 3", "GracefulShutdownTimeout 2"}, false},
-		{servers.Config{Grace: time.Millisecond}, 9, []string{"GracefulShutdownTimeout 1"}, false},
-		{servers.Config{MaxThreads: 10001}, 8080, nil, true},
+		{config(2, 1500*time.Millisecond), 1, []string{"ThreadsPerChild 2", "MaxRequestWorkers 2", "MaxSpareThreads 3", "GracefulShutdownTimeout 2"}, false},
+		{config(0, time.Millisecond), 9, []string{"GracefulShutdownTimeout 1"}, false},
+		{config(10001, 0), 8080, nil, true},
 		{servers.Config{}, 0, nil, true},
 		{servers.Config{}, 65536, nil, true},
 	} {
@@ -269,7 +276,7 @@ func TestWriteApacheConfig(t *testing.T) {
 		}
 		max := tt.cfg.MaxThreads
 		if max == 0 {
-			max = servers.DefaultMaxThreads
+			max = launch.DefaultMaxThreads
 		}
 		if want := "local MAX_THREADS = " + strconv.Itoa(max) + "\n"; !strings.Contains(string(handler), want) {
 			t.Errorf("WriteApacheConfig(%+v): handler.lua has no %q", tt.cfg, want)
