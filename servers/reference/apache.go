@@ -1,6 +1,3 @@
-// Package reference runs the real systems concbench's Go models stand for —
-// Node.js and Apache httpd — serving the same route table, so that a run can
-// put each model beside its original.
 package reference
 
 import (

@@ -3,9 +3,11 @@
 // same route table, so that a run can put each model beside its original.
 //
 // A reference server is an external program: this package embeds what it
-// needs (the Node script), checks that the program is installed, and builds
-// the command that runs it. The command speaks the protocol of
-// `concbench serve`: it prints "listening on HOST:PORT" on stdout once it
+// needs (the Node script, Apache's config template and mod_lua handler),
+// checks that the program is installed, and builds the command that runs it.
+// Node's script speaks the protocol of `concbench serve` itself; Apache cannot
+// announce a port, so NewApache picks one and wraps httpd in a servers.Server. The Node command speaks the protocol
+// of `concbench serve`: it prints "listening on HOST:PORT" on stdout once it
 // accepts connections, answers /healthz and /stats, and on SIGTERM stops
 // accepting, lets in-flight requests finish within the grace period, and
 // exits 0.
