@@ -1,16 +1,17 @@
 // Package reference runs the real systems concbench's Go models stand for —
-// Node.js (node-loop, node-pool, node-cluster) and Apache httpd — serving the
-// same route table, so that a run can put each model beside its original.
+// Node.js (node-loop, node-pool, node-cluster) and Apache httpd
+// (apache-worker) — serving the same route table, so that a run can put each
+// model beside its original.
 //
 // A reference server is an external program: this package embeds what it
 // needs (the Node script, Apache's config template and mod_lua handler),
 // checks that the program is installed, and builds the command that runs it.
-// Node's script speaks the protocol of `concbench serve` itself; Apache cannot
-// announce a port, so NewApache picks one and wraps httpd in a servers.Server. The Node command speaks the protocol
-// of `concbench serve`: it prints "listening on HOST:PORT" on stdout once it
-// accepts connections, answers /healthz and /stats, and on SIGTERM stops
-// accepting, lets in-flight requests finish within the grace period, and
-// exits 0.
+// The Node script speaks the protocol of `concbench serve` itself: it prints
+// "listening on HOST:PORT" on stdout once it accepts connections, answers
+// /healthz and /stats, and on SIGTERM stops accepting, lets in-flight requests
+// finish within the grace period, and exits 0. Apache cannot announce a port
+// it chose, so NewApache picks a free one and wraps httpd in a
+// servers.Server that `concbench serve --model apache-worker` runs.
 package reference
 
 import (
