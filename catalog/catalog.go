@@ -9,7 +9,6 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 )
 
@@ -50,31 +49,6 @@ type Entry struct {
 	// Beside names the Go model a Reference stands next to (node-loop beside
 	// eventloop); empty for the other kinds.
 	Beside string
-	// Check, when set, reports whether the entry can run on this machine:
-	// nil when it can, otherwise one line saying what is missing and the
-	// command that installs it (see NeedsCommand). Nil Check: always available.
-	Check func() error
-}
-
-// Available reports whether e can run here; when it cannot, the error says why
-// in one line.
-func (e Entry) Available() error {
-	if e.Check == nil {
-		return nil
-	}
-	return e.Check()
-}
-
-// NeedsCommand returns a Check that passes when program is on $PATH, and
-// otherwise names install, the command that provides it, e.g.
-// NeedsCommand("node", "apt-get install nodejs").
-func NeedsCommand(program, install string) func() error {
-	return func() error {
-		if _, err := exec.LookPath(program); err != nil {
-			return fmt.Errorf("%s not found on $PATH (install it: %s)", program, install)
-		}
-		return nil
-	}
 }
 
 // Catalog is an ordered list of entries with unique names. It is immutable,

@@ -1,14 +1,13 @@
 package catalog
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 )
 
 func TestBuiltin(t *testing.T) {
-	want := []string{"thread", "eventloop", "offload", "cluster", "goroutine"}
+	want := []string{"thread", "apache-worker", "eventloop", "node-loop", "offload", "node-pool", "cluster", "node-cluster", "goroutine"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %v; want %v", got, want)
 	}
@@ -16,8 +15,8 @@ func TestBuiltin(t *testing.T) {
 		if e.Summary == "" {
 			t.Errorf("%s has no summary", e.Name)
 		}
-		if err := e.Available(); err != nil {
-			t.Errorf("%s.Available() = %v; a Go model is always available", e.Name, err)
+		if (e.Kind == Reference) != (e.Beside != "") {
+			t.Errorf("%s: kind %s beside %q", e.Name, e.Kind, e.Beside)
 		}
 	}
 	if _, ok := Lookup("nodejs"); ok {
@@ -28,30 +27,23 @@ func TestBuiltin(t *testing.T) {
 	}
 }
 
-// TestReferenceDropsIn: a reference entry, as the Node.js and Apache servers
-// will add them, is listed after the model it stands beside and reports why
-// it cannot run.
-func TestReferenceDropsIn(t *testing.T) {
-	missing := errors.New("node not found on $PATH (install it: apt-get install nodejs)")
-	c, err := Builtin().With(
-		Entry{Name: "node-loop", Kind: Reference, Beside: "eventloop", Summary: "Node.js, one loop", Check: func() error { return missing }},
-		Entry{Name: "mine", Kind: User, Summary: "my server"},
-	)
+// TestWith: a plan's user servers join the built-in catalog without changing it.
+func TestWith(t *testing.T) {
+	c, err := Builtin().With(Entry{Name: "mine", Kind: User, Summary: "my server"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(Names()); n != 5 {
-		t.Errorf("With changed the built-in catalog: %d names", n)
-	}
-	e, ok := c.Lookup("node-loop")
-	if !ok || e.Beside != "eventloop" || e.Available() != missing {
-		t.Errorf(`Lookup("node-loop") = %+v, %t (available: %v); want the reference beside eventloop, unavailable`, e, ok, e.Available())
-	}
-	if got := c.OfKind(Reference); len(got) != 1 || got[0].Name != "node-loop" {
-		t.Errorf("OfKind(Reference) = %+v; want node-loop", got)
+	if n, m := len(Names()), len(c.Names()); m != n+1 {
+		t.Errorf("With: %d names, built-in %d; want one more", m, n)
 	}
 	if got := c.Names(); got[len(got)-1] != "mine" {
 		t.Errorf("Names() = %v; want the user server last", got)
+	}
+	if got := c.NamesOf(Reference); !slices.Equal(got, []string{"apache-worker", "node-loop", "node-pool", "node-cluster"}) {
+		t.Errorf("NamesOf(Reference) = %v", got)
+	}
+	if _, err := Builtin().With(Entry{Name: "node-loop", Kind: User}); err == nil {
+		t.Errorf("With(a built-in name) = nil; want an error")
 	}
 }
 
@@ -73,15 +65,5 @@ func TestNewRejects(t *testing.T) {
 		if _, err := New(tc.entries...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v; want an error containing %q", tc.entries, err, tc.want)
 		}
-	}
-}
-
-func TestNeedsCommand(t *testing.T) {
-	if err := NeedsCommand("sh", "apt-get install dash")(); err != nil {
-		t.Errorf("NeedsCommand(sh) = %v; want nil", err)
-	}
-	err := NeedsCommand("concbench-no-such-program", "apt-get install nothing")()
-	if err == nil || !strings.Contains(err.Error(), "apt-get install nothing") || strings.Contains(err.Error(), "\n") {
-		t.Errorf("NeedsCommand(missing) = %v; want one line naming the install command", err)
 	}
 }

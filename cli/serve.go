@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/models"
+	"github.com/concbench/concbench/servers/reference"
 )
 
 func cmdServe(ctx context.Context, env *Env, args []string) error {
@@ -27,13 +29,23 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	newServer, ok := models.New(c.Model)
-	if !ok {
-		// serve runs the Go models; the other catalog entries are started by their own command.
-		goModels := strings.Join(catalog.Builtin().NamesOf(catalog.GoModel), ", ")
-		if c.Model == "" {
-			return usageError("serve: --model is required (one of %s)", goModels)
+	entry, known := catalog.Lookup(c.Model)
+	if !ok && known && entry.Kind == catalog.Reference {
+		if err := reference.Check(c.Model); err != nil {
+			return fmt.Errorf("serve %s: %w", c.Model, err)
 		}
-		return usageError("serve: unknown model %q (one of %s)", c.Model, goModels)
+		if c.Model != reference.ApacheWorker {
+			return execNode(c)
+		}
+		newServer = func(cfg servers.Config) (servers.Server, error) { return reference.NewApache(cfg) }
+		ok = true
+	}
+	if !ok {
+		names := strings.Join(catalog.Names(), ", ")
+		if c.Model == "" {
+			return usageError("serve: --model is required (one of %s)", names)
+		}
+		return usageError("serve: unknown model %q (one of %s)", c.Model, names)
 	}
 	cfg := servers.Config{Settings: c.Settings}
 	if c.Verbose {
@@ -50,14 +62,8 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 	if cfg.Grace <= 0 {
 		return usageError("serve: --grace must be positive, got %s", cfg.Grace)
 	}
-	if c.CPUs != "" {
-		set, err := cpuset.Parse(c.CPUs)
-		if err != nil {
-			return usageError("serve: --cpus: %v", err)
-		}
-		if err := cpuset.PinSelf(set); err != nil {
-			return usageError("serve: --cpus: %v", err)
-		}
+	if err := pinTo(c.CPUs); err != nil {
+		return err
 	}
 	srv, err := newServer(cfg)
 	if err != nil {
@@ -86,6 +92,35 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// pinTo pins this process to the CPU list cpus ("" leaves it alone).
+func pinTo(cpus string) error {
+	if cpus == "" {
+		return nil
+	}
+	set, err := cpuset.Parse(cpus)
+	if err == nil {
+		err = cpuset.PinSelf(set)
+	}
+	if err != nil {
+		return usageError("serve: --cpus: %v", err)
+	}
+	return nil
+}
+
+// execNode replaces this process with the Node.js reference server of c, so
+// that signals, the process tree and the announce line are Node's own. The
+// CPU pinning, done first, is inherited.
+func execNode(c launch.Command) error {
+	if err := pinTo(c.CPUs); err != nil {
+		return err
+	}
+	cmd, err := reference.NodeCommand(c.Model, c.Settings)
+	if err != nil {
+		return usageError("serve: %v", err)
+	}
+	return fmt.Errorf("serve %s: exec %s: %w", c.Model, cmd.Path, syscall.Exec(cmd.Path, cmd.Args, os.Environ()))
+}
+
 func cmdModels(_ context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "models", "")
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -93,7 +128,15 @@ func cmdModels(_ context.Context, env *Env, args []string) error {
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	for _, m := range catalog.All() {
-		fmt.Fprintf(tw, "%s\t%s\n", m.Name, m.Summary)
+		kind := m.Kind.String()
+		if m.Kind == catalog.Reference {
+			if err := reference.Check(m.Name); err != nil {
+				kind = "reference, not available: " + err.Error()
+			} else {
+				kind = "reference beside " + m.Beside + ", available (" + reference.Version(m.Name) + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Name, m.Summary, kind)
 	}
 	return tw.Flush()
 }

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -203,4 +204,29 @@ func NodeCommand(model string, s launch.Settings) (*exec.Cmd, error) {
 		"--procs", strconv.Itoa(s.Procs),
 		"--grace", s.Grace.String(),
 	), nil
+}
+
+// Check reports whether the reference named name (a catalog.Reference entry)
+// can run here: nil, or one line saying what is missing and how to install
+// it. It is the one place that answers this for every reference.
+func Check(name string) error {
+	switch {
+	case name == ApacheWorker:
+		return CheckApache()
+	case slices.Contains(NodeModels, name):
+		return NodeCheck()
+	}
+	return fmt.Errorf("%q is not a reference server (one of %s, %s)", name, strings.Join(NodeModels, ", "), ApacheWorker)
+}
+
+// Version names the installed program behind a reference ("node v20.19.2",
+// "apache2"), or "" when Check fails.
+func Version(name string) string {
+	if Check(name) != nil {
+		return ""
+	}
+	if name == ApacheWorker {
+		return "apache2"
+	}
+	return "node " + NodeVersion()
 }
