@@ -5,6 +5,7 @@ package cpuset
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -84,23 +85,83 @@ func PinSelf(s Set) error {
 	if len(s) == 0 {
 		return fmt.Errorf("empty cpu set")
 	}
+	if err := PinAll(s); err != nil {
+		return err
+	}
+	runtime.GOMAXPROCS(len(s))
+	return nil
+}
+
+// PinAll pins every thread of this process to set, which may also widen the
+// affinity again (to restore it after a run). It checks that no thread
+// escaped: a thread the runtime starts while the threads are walked may
+// inherit the old mask, so the walk is repeated until every thread has the new
+// one (a few rounds at most). It does not change GOMAXPROCS.
+func PinAll(set Set) error {
+	if len(set) == 0 {
+		return fmt.Errorf("empty cpu set")
+	}
+	want := mask(set)
+	for round := 0; ; round++ {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return err
+		}
+		stray := 0
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			var m unix.CPUSet
+			if err := unix.SchedGetaffinity(tid, &m); err != nil || m == want {
+				continue // gone, or already pinned
+			}
+			stray++
+			if err := unix.SchedSetaffinity(tid, &want); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("pin thread %d to CPUs %s: %w", tid, set, err)
+			}
+		}
+		if stray == 0 {
+			return nil
+		}
+		if round == 10 {
+			return fmt.Errorf("%d threads kept another CPU affinity", stray)
+		}
+	}
+}
+
+// StartOn starts cmd with its CPU affinity set to cpus (none: inherited). A
+// child inherits the affinity of the thread that forks it, so the fork happens
+// on a locked thread pinned to cpus for the moment: the child starts pinned,
+// and Go in it derives GOMAXPROCS (and the cluster model its process count)
+// from that affinity, as it would under taskset. The forking thread lives on
+// (it is only unlocked), so a child's Pdeathsig, which fires when the thread
+// that forked it exits, does not fire early.
+func StartOn(cmd *exec.Cmd, cpus Set) error {
+	if len(cpus) == 0 {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return err
+	}
+	m := mask(cpus)
+	if err := unix.SchedSetaffinity(0, &m); err != nil {
+		return fmt.Errorf("pin to CPUs %s: %w", cpus, err)
+	}
+	err := cmd.Start()
+	// Restoring the mask this thread had cannot fail.
+	_ = unix.SchedSetaffinity(0, &old)
+	return err
+}
+
+func mask(s Set) unix.CPUSet {
 	var m unix.CPUSet
 	for _, c := range s {
 		m.Set(c)
 	}
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := unix.SchedSetaffinity(tid, &m); err != nil && err != unix.ESRCH {
-			return fmt.Errorf("pin to cpus %s: %w", s, err)
-		}
-	}
-	runtime.GOMAXPROCS(len(s))
-	return nil
+	return m
 }

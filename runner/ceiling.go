@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/result"
@@ -188,7 +189,7 @@ func runWrk(ctx context.Context, wrk, url string, d time.Duration, cpus []int) (
 	cmd := exec.CommandContext(cctx, wrk, "-t1", "-c64", "-d"+strconv.Itoa(secs)+"s", url)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := startOn(cmd, cpus); err != nil {
+	if err := cpuset.StartOn(cmd, cpus); err != nil {
 		return 0, err
 	}
 	if err := cmd.Wait(); err != nil {

@@ -2,12 +2,8 @@ package runner
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/result"
@@ -82,14 +78,14 @@ func setupPinning(serverSpec, loadgenSpec string) (pinning, func(), error) {
 	restore := nop
 	if len(lg) > 0 {
 		procs := runtime.GOMAXPROCS(0)
-		if err := pinAll(lg); err != nil {
-			_ = pinAll(avail)
+		if err := cpuset.PinAll(lg); err != nil {
+			_ = cpuset.PinAll(avail)
 			return pin, nop, fmt.Errorf("pin the load generator: %w", err)
 		}
 		// Go sizes GOMAXPROCS from the affinity it starts with only.
 		runtime.GOMAXPROCS(len(lg))
 		restore = func() {
-			_ = pinAll(avail)
+			_ = cpuset.PinAll(avail)
 			runtime.GOMAXPROCS(procs)
 		}
 		pin.rec.LoadgenCPUs = lg.String()
@@ -107,43 +103,4 @@ func setupPinning(serverSpec, loadgenSpec string) (pinning, func(), error) {
 	}
 	pin.rec.Note = strings.Join(notes, "; ")
 	return pin, restore, nil
-}
-
-// pinAll pins every thread of this process to set. Unlike cpuset.PinSelf it
-// may widen the affinity again (to restore it after a run), and it checks that
-// no thread escaped: a thread the runtime starts while the threads are walked
-// may inherit the old mask, so the walk is repeated until every thread has the
-// new one (a few rounds at most). It does not change GOMAXPROCS.
-func pinAll(set cpuset.Set) error {
-	var want unix.CPUSet
-	for _, c := range set {
-		want.Set(c)
-	}
-	for round := 0; ; round++ {
-		tasks, err := os.ReadDir("/proc/self/task")
-		if err != nil {
-			return err
-		}
-		stray := 0
-		for _, t := range tasks {
-			tid, err := strconv.Atoi(t.Name())
-			if err != nil {
-				continue
-			}
-			var m unix.CPUSet
-			if err := unix.SchedGetaffinity(tid, &m); err != nil || m == want {
-				continue // gone, or already pinned
-			}
-			stray++
-			if err := unix.SchedSetaffinity(tid, &want); err != nil && err != unix.ESRCH {
-				return fmt.Errorf("pin thread %d to CPUs %s: %w", tid, set, err)
-			}
-		}
-		if stray == 0 {
-			return nil
-		}
-		if round == 10 {
-			return fmt.Errorf("%d threads kept another CPU affinity", stray)
-		}
-	}
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/units"
@@ -482,7 +483,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	}
 	v.Reasons = append(v.Reasons, profNotes...) // notes: the measurements stand
 	for _, pid := range pids {
-		if alive(pid) {
+		if procstat.Alive(pid) {
 			v.Reasons = append(v.Reasons, fmt.Sprintf("server process %d is still running after the stop", pid))
 		}
 	}

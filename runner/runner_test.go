@@ -20,6 +20,7 @@ import (
 	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/reports"
 	"github.com/concbench/concbench/result"
 )
@@ -81,7 +82,7 @@ func needBinary(t *testing.T) {
 // checkNoChildren fails if a process started by the test outlived it.
 func checkNoChildren(t *testing.T) {
 	t.Helper()
-	if tree := processTree(os.Getpid()); len(tree) > 1 {
+	if tree := procstat.Tree(os.Getpid()); len(tree) > 1 {
 		t.Errorf("processes left running after the run: %v", tree[1:])
 	}
 }
@@ -144,7 +145,7 @@ func checkCell(t *testing.T, dir string, c result.Cell, mustBeInvalid bool) {
 		t.Errorf("%s: server snapshot model %q gomaxprocs %d pids %v", c.ID, c.Server.Model, c.Server.GOMAXPROCS, c.Server.PIDs)
 	}
 	for _, pid := range c.Server.PIDs {
-		if alive(pid) {
+		if procstat.Alive(pid) {
 			t.Errorf("%s: server process %d still running after the run", c.ID, pid)
 		}
 	}

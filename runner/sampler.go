@@ -1,13 +1,10 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -83,7 +80,7 @@ func (s *sampler) sampleProcs(context.Context) {
 	s.mu.Lock()
 	extra := s.pids
 	s.mu.Unlock()
-	pids := processTree(s.srv.pid)
+	pids := procstat.Tree(s.srv.pid)
 	for _, p := range extra {
 		if !contains(pids, p) {
 			pids = append(pids, p)
@@ -98,7 +95,7 @@ func (s *sampler) sampleProcs(context.Context) {
 		ps.cpu[pid] = r.UserSec + r.SysSec
 		ps.rss += r.RSSBytes
 		ps.threads += r.Threads
-		vol, invol := ctxSwitches(pid)
+		vol, invol := procstat.CtxSwitches(pid)
 		ps.vol += vol
 		ps.invol += invol
 	}
@@ -336,36 +333,4 @@ func (s *sampler) pidsSeen() []int {
 	}
 	sort.Ints(out)
 	return out
-}
-
-// ctxSwitches sums the context switches of every live thread of pid:
-// /proc/PID/status only counts the main thread's. Threads that exited between
-// two samples take their counts with them, so a window's figure is a floor.
-func ctxSwitches(pid int) (vol, invol int64) {
-	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, 0
-	}
-	for _, t := range tasks {
-		b, err := os.ReadFile(dir + t.Name() + "/status")
-		if err != nil {
-			continue
-		}
-		for line := range bytes.Lines(b) {
-			k, v, ok := bytes.Cut(line, []byte(":"))
-			if !ok {
-				continue
-			}
-			switch string(k) {
-			case "voluntary_ctxt_switches":
-				n, _ := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
-				vol += n
-			case "nonvoluntary_ctxt_switches":
-				n, _ := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
-				invol += n
-			}
-		}
-	}
-	return vol, invol
 }

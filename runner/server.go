@@ -9,16 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/launch"
@@ -69,7 +65,7 @@ func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set
 	if err != nil {
 		return nil, err
 	}
-	if err := startOn(cmd, cpus); err != nil {
+	if err := cpuset.StartOn(cmd, cpus); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	s.pid = cmd.Process.Pid
@@ -121,34 +117,6 @@ func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set
 		return nil, err
 	}
 	return s, nil
-}
-
-// startOn starts cmd with its CPU affinity set to cpus (none: inherited). A
-// child inherits the affinity of the thread that forks it, so the fork happens
-// on a locked thread pinned to cpus for the moment: the server starts pinned,
-// and Go in it derives GOMAXPROCS (and the cluster model its process count)
-// from that affinity, as it would under taskset.
-func startOn(cmd *exec.Cmd, cpus cpuset.Set) error {
-	if len(cpus) == 0 {
-		return cmd.Start()
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var old, m unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &old); err != nil {
-		return err
-	}
-	for _, c := range cpus {
-		m.Set(c)
-	}
-	if err := unix.SchedSetaffinity(0, &m); err != nil {
-		return fmt.Errorf("pin to CPUs %s: %w", cpus, err)
-	}
-	err := cmd.Start()
-	// Restoring the mask this thread had cannot fail. The thread must live on:
-	// the child's Pdeathsig fires when the thread that forked it exits.
-	_ = unix.SchedSetaffinity(0, &old)
-	return err
 }
 
 // checkTarget refuses a non-loopback address unless allowed explicitly.
@@ -292,38 +260,4 @@ func (t *tailBuffer) suffix() string {
 		s = s[i+1:]
 	}
 	return "; stderr: " + s
-}
-
-// processTree returns pid and its descendants, read from
-// /proc/PID/task/TID/children.
-func processTree(pid int) []int {
-	out := []int{pid}
-	for i := 0; i < len(out) && len(out) < 1024; i++ {
-		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(out[i]) + "/task")
-		if err != nil {
-			continue
-		}
-		for _, t := range tasks {
-			b, err := os.ReadFile("/proc/" + strconv.Itoa(out[i]) + "/task/" + t.Name() + "/children")
-			if err != nil {
-				continue
-			}
-			for _, f := range strings.Fields(string(b)) {
-				if c, err := strconv.Atoi(f); err == nil {
-					out = append(out, c)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// alive reports whether pid is a running (not zombie) process.
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
