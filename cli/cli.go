@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/servers/cluster"
 )
 
@@ -93,8 +94,8 @@ func Main(ctx context.Context, stdout, stderr io.Writer, args []string) int {
 	var err error
 	if cluster.IsChild() {
 		// A cluster supervisor started this process as one of its children.
-		if os.Getenv(profileRatesEnv) != "" { // set by `serve --profile-rates`
-			setProfileRates()
+		if os.Getenv(profiling.RatesEnv) != "" { // set by `serve --profile-rates`
+			profiling.EnableRates()
 		}
 		err = cluster.ChildMain(ctx)
 	} else {

@@ -8,39 +8,17 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/runner"
 	"github.com/concbench/concbench/units"
 )
-
-// Sampling of the mutex and block profiles under `serve --profile-rates`.
-const (
-	// MutexProfileFraction: one contention event in this many is recorded.
-	MutexProfileFraction = 10
-	// BlockProfileRate: about one blocking event is recorded per this many
-	// nanoseconds spent blocked.
-	BlockProfileRate = 10_000
-)
-
-// profileRatesEnv carries --profile-rates to the cluster's children, which
-// inherit the supervisor's environment.
-const profileRatesEnv = "CONCBENCH_PROFILE_RATES"
-
-// setProfileRates turns the mutex and block profiles on in this process and in
-// the processes it starts.
-func setProfileRates() {
-	runtime.SetMutexProfileFraction(MutexProfileFraction)
-	runtime.SetBlockProfileRate(BlockProfileRate)
-	_ = os.Setenv(profileRatesEnv, "1")
-}
 
 const profileArgs = "[--model eventloop] [--scenario cpu-mix] [--rate R] [--duration 10s] [--plan quick] [--profile cpu,...] [--top 15] [--out DIR]"
 
@@ -54,7 +32,7 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	rate := fs.Float64("rate", 0, "offered rate in `req/s` (default: the scenario's first rate)")
 	duration := fs.Duration("duration", 10*time.Second, "measured window, profiled whole")
 	planRef := fs.String("plan", "", "plan `file` or built-in plan holding the scenario (default "+plan.DefaultBuiltin+")")
-	kinds := fs.String("profile", string(runner.ProfileCPU), "`profiles` to capture besides cpu: heap, goroutine, mutex, block, trace, all")
+	kinds := fs.String("profile", string(profiling.CPU), "`profiles` to capture besides cpu: heap, goroutine, mutex, block, trace, all")
 	top := fs.Int("top", 15, "`rows` of each table")
 	out := fs.String("out", runner.DefaultOutDir, "parent `directory` of the results directory")
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -69,12 +47,12 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	if *top < 1 {
 		return usageError("profile: --top: %d must be ≥ 1", *top)
 	}
-	profiles, err := runner.ParseProfiles(*kinds)
+	profiles, err := profiling.ParseKinds(*kinds)
 	if err != nil {
 		return usageError("profile: --profile: %v", err)
 	}
-	if !slices.Contains(profiles, runner.ProfileCPU) {
-		profiles = append([]runner.ProfileKind{runner.ProfileCPU}, profiles...) // ProfileKinds order: cpu first
+	if !slices.Contains(profiles, profiling.CPU) {
+		profiles = append([]profiling.Kind{profiling.CPU}, profiles...) // ProfileKinds order: cpu first
 	}
 	p, err := plan.Resolve(*planRef)
 	if err != nil {
@@ -115,7 +93,7 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 // figures for the window, the top functions of its CPU profile (the cluster's
 // children merged) and the command that opens it.
 func printProfile(w io.Writer, dir, bin string, c result.Cell, top int) error {
-	paths := runner.ProfilePaths(c.Files, runner.ProfileCPU)
+	paths := profiling.Paths(c.Files, profiling.CPU)
 	state := "valid"
 	if c.Validity.ServerFailed() {
 		state = "INVALID: the server failed during the window"
@@ -140,16 +118,16 @@ func printProfile(w io.Writer, dir, bin string, c result.Cell, top int) error {
 	for i, p := range paths {
 		full[i] = filepath.Join(dir, p)
 	}
-	prof, err := runner.ReadProfiles(full...)
+	prof, err := profiling.ReadMerged(full...)
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
-	byFlat, byCum, total, unit := runner.TopFunctions(prof, top)
+	byFlat, byCum, total, unit := profiling.TopFunctions(prof, top)
 	if unit == nil || total == 0 {
 		return fmt.Errorf("profile: the CPU profile %s holds no samples", strings.Join(full, " "))
 	}
 	what := "CPU profile"
-	if _, own := c.Files[runner.ProfileFileKind(runner.ProfileCPU, -1)]; !own {
+	if _, own := c.Files[profiling.FileKind(profiling.CPU, -1)]; !own {
 		what = fmt.Sprintf("CPU profiles of %d cluster children, merged", len(full))
 		if len(full) == 1 {
 			what = "CPU profile of the cluster's only child"
@@ -192,7 +170,7 @@ func serverFigures(w io.Writer, c result.Cell) {
 	}
 }
 
-func topTable(w io.Writer, rows []runner.FuncValue, total int64, unit string, withSum bool) {
+func topTable(w io.Writer, rows []profiling.FuncValue, total int64, unit string, withSum bool) {
 	fmt.Fprintf(w, "  %9s %6s %6s %9s %6s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "function")
 	var sum int64
 	for _, r := range rows {
@@ -201,7 +179,7 @@ func topTable(w io.Writer, rows []runner.FuncValue, total int64, unit string, wi
 		if withSum {
 			sumPct = pct(sum, total)
 		}
-		fmt.Fprintf(w, "  %9s %6s %6s %9s %6s  %s\n", fmtValue2(r.Flat, unit), pct(r.Flat, total), sumPct, fmtValue2(r.Cum, unit), pct(r.Cum, total), shortFunc(r.Name))
+		fmt.Fprintf(w, "  %9s %6s %6s %9s %6s  %s\n", fmtValue2(r.Flat, unit), pct(r.Flat, total), sumPct, fmtValue2(r.Cum, unit), pct(r.Cum, total), profiling.ShortFunc(r.Name))
 	}
 }
 
@@ -229,47 +207,6 @@ func fmtValue2(v int64, unit string) string {
 		return units.Bytes(float64(v))
 	}
 	return fmt.Sprint(v)
-}
-
-var (
-	shapeArgs  = regexp.MustCompile(`\[[^\[\]]*\]`)
-	majorVerEl = regexp.MustCompile(`^v[0-9]+$`)
-)
-
-// shortFunc trims a function name for a table: the package's import path to
-// its last element (and the one before a /vN), type arguments to [...], and
-// the whole to 100 characters. "github.com/concbench/concbench/workloads.(*Hasher).Step"
-// becomes "workloads.(*Hasher).Step".
-func shortFunc(name string) string {
-	for { // innermost brackets first: generic shapes nest
-		n := shapeArgs.ReplaceAllString(name, "\x00")
-		if n == name {
-			break
-		}
-		name = n
-	}
-	name = strings.ReplaceAll(name, "\x00", "[...]")
-	// The import path ends at the last '/' before the first '(' or '['.
-	head := name
-	if i := strings.IndexAny(head, "(["); i >= 0 {
-		head = head[:i]
-	}
-	if i := strings.LastIndexByte(head, '/'); i >= 0 {
-		cut := i
-		pkg, _, _ := strings.Cut(name[i+1:], ".")
-		if majorVerEl.MatchString(pkg) {
-			if j := strings.LastIndexByte(head[:i], '/'); j >= 0 {
-				cut = j
-			} else {
-				cut = -1
-			}
-		}
-		name = name[cut+1:]
-	}
-	if r := []rune(name); len(r) > 100 {
-		name = string(r[:99]) + "…"
-	}
-	return name
 }
 
 // relPath returns p relative to the working directory when it lies inside it.

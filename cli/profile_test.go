@@ -47,23 +47,6 @@ func TestServePrintsPprofAddr(t *testing.T) {
 	}
 }
 
-func TestShortFunc(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"github.com/concbench/concbench/workloads.(*Hasher).Step", "workloads.(*Hasher).Step"},
-		{"crypto/internal/fips140/sha256.blockSHANI", "sha256.blockSHANI"},
-		{"github.com/panjf2000/gnet/v2.(*eventloop).orbit.func1", "gnet/v2.(*eventloop).orbit.func1"},
-		{"runtime.futex", "runtime.futex"},
-		{"sync/atomic.(*Pointer[go.shape.struct { a/b.c int }]).Load", "atomic.(*Pointer[...]).Load"},
-		{"slices.SortFunc[go.shape.[]uint8,go.shape.uint8]", "slices.SortFunc[...]"},
-		{"0x4a2f10", "0x4a2f10"},
-		{strings.Repeat("x", 120), strings.Repeat("x", 99) + "…"},
-	} {
-		if got := shortFunc(tt.in); got != tt.want {
-			t.Errorf("shortFunc(%q) = %q; want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestPrintProfile renders a cell with a known CPU profile.
 func TestPrintProfile(t *testing.T) {
 	dir := t.TempDir()

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/reports"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/runner"
@@ -104,7 +105,7 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	if *ceiling < 0 || math.IsNaN(*ceiling) {
 		return usageError("run: --ceiling: %g must be > 0", *ceiling)
 	}
-	profiles, err := runner.ParseProfiles(*profileList)
+	profiles, err := profiling.ParseKinds(*profileList)
 	if err != nil {
 		return usageError("run: --profile: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/launch"
+	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/models"
 	"github.com/concbench/concbench/servers/reference"
@@ -57,7 +58,7 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 		pprofAddr.CompareAndSwap(nil, &s)
 	}
 	if c.ProfileRates {
-		setProfileRates()
+		profiling.EnableRates()
 	}
 	if cfg.Grace <= 0 {
 		return usageError("serve: --grace must be positive, got %s", cfg.Grace)

@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/stats"
 )
@@ -76,12 +74,12 @@ func checkProfileFile(t *testing.T, dir string, c result.Cell, key string) *prof
 		return nil
 	}
 	if strings.HasSuffix(rel, ".trace") {
-		if err := checkTrace(path); err != nil {
+		if err := profiling.CheckTrace(path); err != nil {
 			t.Errorf("%s: %v", c.ID, err)
 		}
 		return nil
 	}
-	p, err := ReadProfile(path)
+	p, err := profiling.Read(path)
 	if err != nil {
 		t.Errorf("%s: %s does not parse: %v", c.ID, rel, err)
 	}
@@ -109,7 +107,7 @@ func TestProfileRun(t *testing.T) {
 	needBinary(t)
 	defer checkNoChildren(t)
 	p := profilePlan(t, "eventloop", 0)
-	o, err := Run(context.Background(), Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Profiles: ProfileKinds})
+	o, err := Run(context.Background(), Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Profiles: profiling.Kinds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +124,8 @@ func TestProfileRun(t *testing.T) {
 	if !strings.Contains(args, "--pprof-addr 127.0.0.1:0") || !strings.Contains(args, "--profile-rates") {
 		t.Errorf("server args %q; want --pprof-addr 127.0.0.1:0 --profile-rates", args)
 	}
-	for _, k := range ProfileKinds {
-		checkProfileFile(t, o.Dir, c, ProfileFileKind(k, -1))
+	for _, k := range profiling.Kinds {
+		checkProfileFile(t, o.Dir, c, profiling.FileKind(k, -1))
 	}
 	if got, want := c.Files["profile:cpu"], c.ID+".cpu.pprof"; got != want {
 		t.Errorf("cpu profile file %q; want %q", got, want)
@@ -137,7 +135,7 @@ func TestProfileRun(t *testing.T) {
 	}
 	if cpu := checkProfileFile(t, o.Dir, c, "profile:cpu"); cpu != nil {
 		if len(cpu.Sample) == 0 || !hasFunc(cpu, hashFunc) {
-			flat, _, total, _ := TopFunctions(cpu, 10)
+			flat, _, total, _ := profiling.TopFunctions(cpu, 10)
 			t.Errorf("CPU profile: %d samples, none in %s; top %+v of %d", len(cpu.Sample), hashFunc, flat, total)
 		}
 		if d := time.Duration(cpu.DurationNanos); d < 900*time.Millisecond || d > 3*time.Second {
@@ -163,7 +161,7 @@ func TestProfileCluster(t *testing.T) {
 	needBinary(t)
 	defer checkNoChildren(t)
 	p := profilePlan(t, "cluster", 2)
-	o, err := Run(context.Background(), Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Profiles: []ProfileKind{ProfileCPU, ProfileGoroutine}})
+	o, err := Run(context.Background(), Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Profiles: []profiling.Kind{profiling.CPU, profiling.Goroutine}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +175,11 @@ func TestProfileCluster(t *testing.T) {
 	}
 	var hashing int
 	for i := range 2 {
-		if got, want := c.Files[ProfileFileKind(ProfileCPU, i)], fmt.Sprintf("%s.child%d.cpu.pprof", c.ID, i); got != want {
+		if got, want := c.Files[profiling.FileKind(profiling.CPU, i)], fmt.Sprintf("%s.child%d.cpu.pprof", c.ID, i); got != want {
 			t.Errorf("child %d: cpu profile file %q; want %q", i, got, want)
 		}
-		checkProfileFile(t, o.Dir, c, ProfileFileKind(ProfileGoroutine, i))
-		if cpu := checkProfileFile(t, o.Dir, c, ProfileFileKind(ProfileCPU, i)); cpu != nil && hasFunc(cpu, hashFunc) {
+		checkProfileFile(t, o.Dir, c, profiling.FileKind(profiling.Goroutine, i))
+		if cpu := checkProfileFile(t, o.Dir, c, profiling.FileKind(profiling.CPU, i)); cpu != nil && hasFunc(cpu, hashFunc) {
 			hashing++
 		}
 	}
@@ -191,9 +189,9 @@ func TestProfileCluster(t *testing.T) {
 	if _, ok := c.Files["profile:cpu"]; ok {
 		t.Errorf("files %v: the supervisor was profiled; want the children", c.Files)
 	}
-	if got := ProfilePaths(c.Files, ProfileCPU); len(got) != 2 {
+	if got := profiling.Paths(c.Files, profiling.CPU); len(got) != 2 {
 		t.Errorf("ProfilePaths = %q; want the 2 children's", got)
-	} else if _, err := ReadProfiles(filepath.Join(o.Dir, got[0]), filepath.Join(o.Dir, got[1])); err != nil {
+	} else if _, err := profiling.ReadMerged(filepath.Join(o.Dir, got[0]), filepath.Join(o.Dir, got[1])); err != nil {
 		t.Errorf("merging the children's profiles: %v", err)
 	}
 	if rt := c.Server.Runtime; rt == nil || rt.SchedLatency.Count == 0 {
@@ -208,7 +206,7 @@ func TestProfileCaptureFails(t *testing.T) {
 	defer checkNoChildren(t)
 	closed := closedAddr(t)
 	p := profilePlan(t, "goroutine", 0)
-	opts := Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Profiles: []ProfileKind{ProfileCPU, ProfileHeap}}
+	opts := Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Profiles: []profiling.Kind{profiling.CPU, profiling.Heap}}
 	opts.pprofAddr = func(string) string { return closed }
 	o, err := Run(context.Background(), opts)
 	if err != nil {
@@ -240,130 +238,6 @@ func closedAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
-}
-
-// TestCaptureErrors: an error status or a body that is not a profile leaves a
-// note and no file, partial or whole.
-func TestCaptureErrors(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/debug/pprof/profile":
-			_, _ = w.Write([]byte("not a profile"))
-		case "/debug/pprof/trace":
-			_, _ = w.Write([]byte("nor a trace"))
-		default:
-			http.Error(w, "Could not enable CPU profiling: already in use", http.StatusInternalServerError)
-		}
-	}))
-	defer srv.Close()
-	dir := t.TempDir()
-	pr := startProfiling(context.Background(), dir, "c", strings.TrimPrefix(srv.URL, "http://"), 0,
-		[]ProfileKind{ProfileCPU, ProfileHeap, ProfileTrace}, 0, 100*time.Millisecond)
-	files, notes := pr.wait()
-	if len(files) != 0 {
-		t.Errorf("files %v; want none", files)
-	}
-	want := []string{"profiling: cpu profile not captured", "profiling: heap profile not captured: /debug/pprof/heap: 500 Internal Server Error Could not enable", "profiling: trace not captured: not a runtime trace"}
-	if len(notes) != len(want) {
-		t.Fatalf("notes %q; want %d", notes, len(want))
-	}
-	for i := range want {
-		if !strings.HasPrefix(notes[i], want[i]) {
-			t.Errorf("note %d = %q; want it to start %q", i, notes[i], want[i])
-		}
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
-		t.Errorf("files left in the results directory: %v", ents)
-	}
-}
-
-func TestParseProfiles(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []ProfileKind
-		err  string
-	}{
-		{"", nil, ""},
-		{"cpu", []ProfileKind{ProfileCPU}, ""},
-		{" trace, cpu ,heap", []ProfileKind{ProfileCPU, ProfileHeap, ProfileTrace}, ""},
-		{"all", ProfileKinds, ""},
-		{"cpu,cpu", nil, `profile "cpu" is listed twice`},
-		{"cpu,allocs", nil, `unknown profile "allocs" (one of cpu, heap, goroutine, mutex, block, trace, or all)`},
-	}
-	for _, tt := range tests {
-		got, err := ParseProfiles(tt.in)
-		errs := ""
-		if err != nil {
-			errs = err.Error()
-		}
-		if !slices.Equal(got, tt.want) || errs != tt.err {
-			t.Errorf("ParseProfiles(%q) = %v, %q; want %v, %q", tt.in, got, errs, tt.want, tt.err)
-		}
-	}
-	if !needsRates([]ProfileKind{ProfileCPU, ProfileBlock}) || needsRates([]ProfileKind{ProfileCPU, ProfileHeap}) {
-		t.Errorf("needsRates: only mutex and block need the server's --profile-rates")
-	}
-}
-
-func TestProfileNames(t *testing.T) {
-	check := func(kind ProfileKind, child int, key, file string) {
-		t.Helper()
-		if got := ProfileFileKind(kind, child); got != key {
-			t.Errorf("ProfileFileKind(%s, %d) = %q; want %q", kind, child, got, key)
-		}
-		if got := profileFileName("m.s.r5.1", kind, child); got != file {
-			t.Errorf("profileFileName(%s, %d) = %q; want %q", kind, child, got, file)
-		}
-	}
-	check(ProfileCPU, -1, "profile:cpu", "m.s.r5.1.cpu.pprof")
-	check(ProfileTrace, -1, "profile:trace", "m.s.r5.1.trace")
-	check(ProfileMutex, 0, "profile:child0:mutex", "m.s.r5.1.child0.mutex.pprof")
-	check(ProfileTrace, 11, "profile:child11:trace", "m.s.r5.1.child11.trace")
-
-	files := map[string]string{"profile:child10:cpu": "c10", "profile:child2:cpu": "c2", "profile:child0:cpu": "c0",
-		"profile:child1:heap": "h1", "hgrm:plain": "x"}
-	if got := ProfilePaths(files, ProfileCPU); !slices.Equal(got, []string{"c0", "c2", "c10"}) {
-		t.Errorf("ProfilePaths(children) = %q; want c0 c2 c10 (child 1's failed)", got)
-	}
-	if got := ProfilePaths(map[string]string{"profile:cpu": "p"}, ProfileCPU); !slices.Equal(got, []string{"p"}) {
-		t.Errorf("ProfilePaths(server) = %q", got)
-	}
-}
-
-// TestTopFunctions: flat goes to the leaf (the innermost inlined function),
-// cumulative once per function per sample, even through recursion.
-func TestTopFunctions(t *testing.T) {
-	fn := map[string]*profile.Function{}
-	for i, n := range []string{"main", "handle", "hash", "block", "recurse"} {
-		fn[n] = &profile.Function{ID: uint64(i + 1), Name: n}
-	}
-	loc := func(id uint64, names ...string) *profile.Location { // innermost first
-		l := &profile.Location{ID: id}
-		for _, n := range names {
-			l.Line = append(l.Line, profile.Line{Function: fn[n]})
-		}
-		return l
-	}
-	main, handle := loc(1, "main"), loc(2, "handle")
-	block := loc(3, "block", "hash") // block inlined into hash
-	rec := loc(4, "recurse")
-	p := &profile.Profile{
-		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
-		Sample: []*profile.Sample{
-			{Location: []*profile.Location{block, handle, main}, Value: []int64{7, 70}},
-			{Location: []*profile.Location{handle, main}, Value: []int64{2, 20}},
-			{Location: []*profile.Location{rec, rec, main}, Value: []int64{1, 10}},
-		},
-	}
-	flat, cum, total, unit := TopFunctions(p, 3)
-	if total != 100 || unit.Type != "cpu" {
-		t.Fatalf("total %d %v; want 100 cpu", total, unit)
-	}
-	wantFlat := []FuncValue{{"block", 70, 70}, {"handle", 20, 90}, {"recurse", 10, 10}}
-	wantCum := []FuncValue{{"main", 0, 100}, {"handle", 20, 90}, {"block", 70, 70}}
-	if !slices.Equal(flat, wantFlat) || !slices.Equal(cum, wantCum) {
-		t.Errorf("TopFunctions = flat %+v, cum %+v; want %+v, %+v", flat, cum, wantFlat, wantCum)
-	}
 }
 
 // TestNarrowRuntime: the runtime figures kept next to a profile are the window's.

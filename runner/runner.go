@@ -42,6 +42,7 @@ import (
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/procstat"
+	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/units"
@@ -80,8 +81,8 @@ type Options struct {
 	// SaveRaw also writes each cell's raw results in vegeta's binary format.
 	SaveRaw bool
 	// Profiles are captured from every cell's server during its measured
-	// window and saved beside the results (see profile.go); none when empty.
-	Profiles []ProfileKind
+	// window and saved beside the results (see package profiling); none when empty.
+	Profiles []profiling.Kind
 	// ServerCPUs and LoadgenCPUs pin the servers and this process (the load
 	// generator): a CPU list ("1", "0-3"), "none", or "" for the default: on a
 	// machine with 2 or more CPUs the generator gets the first available CPU and
@@ -313,7 +314,7 @@ func (r *cellRunner) serveCommand(model string) launch.Command {
 	}
 	if len(r.opts.Profiles) > 0 {
 		c.PprofAddr = "127.0.0.1:0"
-		c.ProfileRates = needsRates(r.opts.Profiles)
+		c.ProfileRates = profiling.NeedsRates(r.opts.Profiles)
 	}
 	return c
 }
@@ -393,7 +394,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	last, lastErr := smp.statsNow(endCtx)
 	cancelEnd()
 	if prof != nil { // before the server stops: that would cut the captures off
-		files, notes := prof.wait()
+		files, notes := prof.Wait()
 		for k, f := range files {
 			addFile(&cell, k, f)
 		}
@@ -493,7 +494,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 
 // startProfiling starts the capture of the cell's profiles, when asked. It
 // returns nil and a note when there is nothing to capture from.
-func (r *cellRunner) startProfiling(ctx context.Context, srv *server, spec cellSpec, id string, first *stats.Snapshot, warmup, dur time.Duration) (*profiling, []string) {
+func (r *cellRunner) startProfiling(ctx context.Context, srv *server, spec cellSpec, id string, first *stats.Snapshot, warmup, dur time.Duration) (*profiling.Capture, []string) {
 	if len(r.opts.Profiles) == 0 {
 		return nil, nil
 	}
@@ -512,7 +513,7 @@ func (r *cellRunner) startProfiling(ctx context.Context, srv *server, spec cellS
 	if children == 0 && spec.model == "cluster" {
 		notes = append(notes, "profiling: no /stats before the window to count the cluster's children: profiled the supervisor only")
 	}
-	return startProfiling(ctx, r.dir, id, addr, children, r.opts.Profiles, warmup, dur), notes
+	return profiling.Start(ctx, r.dir, id, addr, children, r.opts.Profiles, warmup, dur), notes
 }
 
 // judge adds the orchestrator's validity rules to the generator's verdict.

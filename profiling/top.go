@@ -1,7 +1,8 @@
-package runner
+package profiling
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -105,4 +106,45 @@ func locationNames(loc *profile.Location) []string {
 		out = append(out, fmt.Sprintf("0x%x", loc.Address))
 	}
 	return out
+}
+
+var (
+	shapeArgs  = regexp.MustCompile(`\[[^\[\]]*\]`)
+	majorVerEl = regexp.MustCompile(`^v[0-9]+$`)
+)
+
+// ShortFunc trims a function name for a table: the package's import path to
+// its last element (and the one before a /vN), type arguments to [...], and
+// the whole to 100 characters. "github.com/concbench/concbench/workloads.(*Hasher).Step"
+// becomes "workloads.(*Hasher).Step".
+func ShortFunc(name string) string {
+	for { // innermost brackets first: generic shapes nest
+		n := shapeArgs.ReplaceAllString(name, "\x00")
+		if n == name {
+			break
+		}
+		name = n
+	}
+	name = strings.ReplaceAll(name, "\x00", "[...]")
+	// The import path ends at the last '/' before the first '(' or '['.
+	head := name
+	if i := strings.IndexAny(head, "(["); i >= 0 {
+		head = head[:i]
+	}
+	if i := strings.LastIndexByte(head, '/'); i >= 0 {
+		cut := i
+		pkg, _, _ := strings.Cut(name[i+1:], ".")
+		if majorVerEl.MatchString(pkg) {
+			if j := strings.LastIndexByte(head[:i], '/'); j >= 0 {
+				cut = j
+			} else {
+				cut = -1
+			}
+		}
+		name = name[cut+1:]
+	}
+	if r := []rune(name); len(r) > 100 {
+		name = string(r[:99]) + "…"
+	}
+	return name
 }
