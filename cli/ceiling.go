@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/concbench/concbench/ceiling"
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/runner"
 	"github.com/concbench/concbench/units"
@@ -23,7 +24,7 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 	start := fs.Float64("start", 2000, "first offered rate in `req/s`; each sustained step multiplies it by 1.25")
 	wrkDur := fs.Duration("wrk-duration", 5*time.Second, "duration of the wrk run against each server")
 	wrk := fs.String("wrk", "", "wrk `executable` (default: wrk on PATH, skipped when absent; none: skip)")
-	out := fs.String("out", runner.DefaultOutDir, "`directory` to save "+runner.CeilingFile+" in (concbench run --out DIR reads it from there)")
+	out := fs.String("out", runner.DefaultOutDir, "`directory` to save "+ceiling.File+" in (concbench run --out DIR reads it from there)")
 	serverCPUs := fs.String("server-cpus", "", "`CPUs` the servers run on (default: the second available CPU)")
 	loadgenCPUs := fs.String("loadgen-cpus", "", "`CPUs` the generator and wrk run on (default: the first available CPU)")
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -43,7 +44,7 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 			return usageError("ceiling: --%s: %v", c.flag, err)
 		}
 	}
-	c, err := runner.MeasureCeiling(ctx, runner.CeilingOptions{
+	c, err := ceiling.Measure(ctx, ceiling.Options{
 		ServerCPUs:  *serverCPUs,
 		LoadgenCPUs: *loadgenCPUs,
 		Loadgen:     loadgen.CeilingOptions{Step: *step, Start: *start},
@@ -85,7 +86,7 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("ceiling: %w", err)
 	}
-	path, serr := runner.SaveCeiling(*out, c)
+	path, serr := ceiling.Save(*out, c)
 	if serr != nil {
 		return fmt.Errorf("ceiling: save: %w", serr)
 	}

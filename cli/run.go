@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/concbench/concbench/ceiling"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/reports"
@@ -43,7 +44,7 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	profileList := fs.String("profile", "", "capture these `profiles` of every cell's server during its window, beside the results: cpu, heap, goroutine, mutex, block, trace, or all")
 	serverCPUs := fs.String("server-cpus", "", "`CPUs` the servers run on, or none (default: the second available CPU, on 2 or more)")
 	loadgenCPUs := fs.String("loadgen-cpus", "", "`CPUs` the load generator runs on, or none (default: the first available CPU, on 2 or more)")
-	ceiling := fs.Float64("ceiling", 0, "the generator's ceiling in `req/s`: cells offered above 70% of it are invalid (default: from OUT/"+runner.CeilingFile+", written by concbench ceiling)")
+	ceilingRPS := fs.Float64("ceiling", 0, "the generator's ceiling in `req/s`: cells offered above 70% of it are invalid (default: from OUT/"+ceiling.File+", written by concbench ceiling)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback target (the servers run listens on 127.0.0.1 anyway)")
 	printPlan := fs.Bool("print-plan", false, "print the plan, with the flags applied and defaults filled in, as YAML and exit")
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -102,8 +103,8 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 			return usageError("run: --%s: %v", c.flag, err)
 		}
 	}
-	if *ceiling < 0 || math.IsNaN(*ceiling) {
-		return usageError("run: --ceiling: %g must be > 0", *ceiling)
+	if *ceilingRPS < 0 || math.IsNaN(*ceilingRPS) {
+		return usageError("run: --ceiling: %g must be > 0", *ceilingRPS)
 	}
 	profiles, err := profiling.ParseKinds(*profileList)
 	if err != nil {
@@ -117,17 +118,17 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 		Profiles:    profiles,
 		ServerCPUs:  *serverCPUs,
 		LoadgenCPUs: *loadgenCPUs,
-		CeilingRPS:  *ceiling,
+		CeilingRPS:  *ceilingRPS,
 		AllowRemote: *allowRemote,
 		Version:     Version,
 		Log:         env.Stderr,
 		Terminal:    env.Terminal,
 	}
-	if *ceiling > 0 {
+	if *ceilingRPS > 0 {
 		opts.CeilingSource = "--ceiling"
-	} else if c, err := runner.LoadCeiling(*out); err == nil {
+	} else if c, err := ceiling.Load(*out); err == nil {
 		opts.CeilingRPS = c.RPS
-		opts.CeilingSource = fmt.Sprintf("%s/%s, measured %s", *out, runner.CeilingFile, c.Measured.Local().Format("2006-01-02 15:04"))
+		opts.CeilingSource = fmt.Sprintf("%s/%s, measured %s", *out, ceiling.File, c.Measured.Local().Format("2006-01-02 15:04"))
 	} else if !errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(env.Stderr, "concbench: ignoring the saved ceiling: %v\n", err)
 	}

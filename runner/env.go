@@ -16,9 +16,9 @@ import (
 	"github.com/concbench/concbench/result"
 )
 
-// environment describes this machine and build. commit, when empty, is read
+// Environment describes this machine and build, as results record it. commit, when empty, is read
 // with git from the working directory (left empty outside a checkout).
-func environment(version, commit string) result.Environment {
+func Environment(version, commit string) result.Environment {
 	env := result.Environment{
 		ConcbenchVersion: version,
 		Commit:           commit,

@@ -32,7 +32,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -171,30 +170,20 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("plan %s: %w", p.Name, err)
 	}
-	r := &cellRunner{opts: opts, bin: opts.Binary, prog: newProgress(opts.Log, opts.Terminal), attack: opts.attack, ceilingRPS: opts.CeilingRPS}
-	if r.attack == nil {
-		r.attack = loadgen.Attack
-	}
-	if r.bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("find the concbench executable: %w", err)
-		}
-		r.bin = exe
-	}
-	if _, err := os.Stat(r.bin); err != nil {
-		return nil, fmt.Errorf("server binary: %w", err)
-	}
-
-	env := environment(opts.Version, opts.Commit)
-	pin, restore, err := setupPinning(opts.ServerCPUs, opts.LoadgenCPUs)
+	host, err := NewHost(opts)
 	if err != nil {
 		return nil, err
 	}
-	defer restore()
-	r.serverCPUs, r.serverSet = pin.serverCPUs, pin.serverSet
-	env.Pinning = pin.rec
-	env.LoadgenGOMAXPROCS = runtime.GOMAXPROCS(0)
+	defer host.Close()
+	if _, err := os.Stat(host.Bin); err != nil {
+		return nil, fmt.Errorf("server binary: %w", err)
+	}
+	r := &cellRunner{opts: opts, bin: host.Bin, serverCPUs: host.pin.serverCPUs, serverSet: host.pin.serverSet,
+		prog: host.prog, attack: opts.attack, ceilingRPS: opts.CeilingRPS}
+	if r.attack == nil {
+		r.attack = loadgen.Attack
+	}
+	env := host.Env
 	env.CeilingRPS = opts.CeilingRPS
 
 	outDir := opts.OutDir
@@ -214,7 +203,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	specs := cells(p)
 	est := p.Estimate() + time.Duration(len(specs))*cellOverhead
 	r.prog.logf("concbench run: plan %s, %d cells, about %s; results in %s", p.Name, len(specs), est.Round(time.Second), r.dir)
-	r.prog.logf("pinning: server CPUs %s, load generator CPUs %s%s", orNone(pin.rec.ServerCPUs), orNone(pin.rec.LoadgenCPUs), noteSuffix(pin.rec.Note))
+	host.LogPinning()
 	if opts.CeilingRPS > 0 {
 		r.prog.logf("generator ceiling %s req/s (%s): cells offered above %s req/s are flagged generator-bound",
 			units.Num(opts.CeilingRPS), opts.CeilingSource, units.Num(GeneratorBoundFraction*opts.CeilingRPS))

@@ -1,9 +1,6 @@
 package runner
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -235,30 +232,6 @@ func TestCellOrder(t *testing.T) {
 	want := "a.s.r10.1 b.s.r10.1 a.s.r2.5.1 b.s.r2.5.1 a.s.r10.2 b.s.r10.2 a.s.r2.5.2 b.s.r2.5.2"
 	if got := strings.Join(ids, " "); got != want {
 		t.Errorf("cells = %s\nwant %s", got, want)
-	}
-}
-
-// TestRunWrk runs a stand-in wrk that prints wrk's summary.
-func TestRunWrk(t *testing.T) {
-	dir := t.TempDir()
-	fake := filepath.Join(dir, "wrk")
-	script := "#!/bin/sh\necho \"$@\" > " + filepath.Join(dir, "args") + "\nprintf 'Running 1s test\\n  64 connections\\nRequests/sec:  62345.67\\nTransfer/sec:      7.61MB\\n'\n"
-	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rps, err := runWrk(context.Background(), fake, "http://127.0.0.1:1/plain", time.Second, nil)
-	if err != nil || rps != 62345.67 {
-		t.Errorf("runWrk = %g, %v; want 62345.67", rps, err)
-	}
-	args, _ := os.ReadFile(filepath.Join(dir, "args"))
-	if got := strings.TrimSpace(string(args)); got != "-t1 -c64 -d1s http://127.0.0.1:1/plain" {
-		t.Errorf("wrk args %q", got)
-	}
-	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'unable to connect' >&2\nexit 1\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runWrk(context.Background(), fake, "http://127.0.0.1:1/plain", time.Second, nil); err == nil || !strings.Contains(err.Error(), "unable to connect") {
-		t.Errorf("runWrk of a failing wrk = %v", err)
 	}
 }
 

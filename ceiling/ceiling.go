@@ -1,4 +1,9 @@
-package runner
+// Package ceiling measures the load generator's ceiling: the highest rate it
+// sustains against the fastest servers at /plain, pinned as a run pins them,
+// with wrk's rate against the same servers beside it. `concbench ceiling`
+// saves it in the results parent directory (File), and `concbench run` reads
+// it from there to flag cells offered too close to it (runner.Options.CeilingRPS).
+package ceiling
 
 import (
 	"bytes"
@@ -12,30 +17,29 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/concbench/concbench/cpuset"
-	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/runner"
 	"github.com/concbench/concbench/units"
 )
 
-// CeilingFile is the name of the file `concbench ceiling` writes in the results
+// File is the name of the file `concbench ceiling` writes in the results
 // parent directory and `concbench run` reads from it.
-const CeilingFile = "ceiling.json"
+const File = "ceiling.json"
 
-// CeilingModels are the servers the ceiling is measured against: the two
+// Models are the servers the ceiling is measured against: the two
 // fastest at /plain on one core.
-var CeilingModels = []string{"goroutine", "eventloop"}
+var Models = []string{"goroutine", "eventloop"}
 
-// CeilingOptions configure MeasureCeiling. Every field has a usable zero value.
-type CeilingOptions struct {
-	Binary                  string   // as Options.Binary
-	Models                  []string // default CeilingModels
-	ServerCPUs, LoadgenCPUs string   // as Options
+// Options configure Measure. Every field has a usable zero value.
+type Options struct {
+	Binary                  string   // as runner.Options.Binary
+	Models                  []string // default Models
+	ServerCPUs, LoadgenCPUs string   // as runner.Options
 	// Loadgen configures the generator's search (loadgen.Ceiling).
 	Loadgen loadgen.CeilingOptions
 	// Wrk is the wrk executable: "" looks "wrk" up on PATH (skipped when
@@ -47,19 +51,19 @@ type CeilingOptions struct {
 	Terminal    bool
 }
 
-// Ceiling is what `concbench ceiling` measured, as saved in CeilingFile.
-type Ceiling struct {
+// Result is what `concbench ceiling` measured, as saved in File.
+type Result struct {
 	Measured time.Time `json:"measured"`
 	// RPS is the figure runs use: the lowest generator ceiling over the servers.
 	RPS       float64            `json:"rps"`
 	Transport string             `json:"transport"`
 	Env       result.Environment `json:"environment"`
-	Servers   []CeilingOfServer  `json:"servers"`
+	Servers   []OfServer         `json:"servers"`
 	Wrk       string             `json:"wrk,omitempty"` // wrk's version line, when it ran
 }
 
-// CeilingOfServer is one server's row.
-type CeilingOfServer struct {
+// OfServer is one server's row.
+type OfServer struct {
 	Model      string  `json:"model"`
 	GOMAXPROCS int     `json:"server_gomaxprocs"`
 	LoadgenRPS float64 `json:"loadgen_rps"`
@@ -71,21 +75,13 @@ type CeilingOfServer struct {
 	Error string                `json:"error,omitempty"`
 }
 
-// MeasureCeiling measures the generator's ceiling against each model's /plain,
+// Measure measures the generator's ceiling against each model's /plain,
 // the server pinned to the server CPUs and this process to the generator's
-// (as in Run), and wrk's rate against the same server in the same run.
-func MeasureCeiling(ctx context.Context, opts CeilingOptions) (*Ceiling, error) {
-	bin := opts.Binary
-	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("find the concbench executable: %w", err)
-		}
-		bin = exe
-	}
+// (as in runner.Run), and wrk's rate against the same server in the same run.
+func Measure(ctx context.Context, opts Options) (*Result, error) {
 	ms := opts.Models
 	if len(ms) == 0 {
-		ms = CeilingModels
+		ms = Models
 	}
 	wrk := opts.Wrk
 	switch wrk {
@@ -101,37 +97,35 @@ func MeasureCeiling(ctx context.Context, opts CeilingOptions) (*Ceiling, error) 
 	if opts.WrkDuration == 0 {
 		opts.WrkDuration = 5 * time.Second
 	}
-	prog := newProgress(opts.Log, opts.Terminal)
-	env := environment(opts.Version, "")
-	pin, restore, err := setupPinning(opts.ServerCPUs, opts.LoadgenCPUs)
+	host, err := runner.NewHost(runner.Options{
+		Binary: opts.Binary, ServerCPUs: opts.ServerCPUs, LoadgenCPUs: opts.LoadgenCPUs,
+		Version: opts.Version, Log: opts.Log, Terminal: opts.Terminal,
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer restore()
-	env.Pinning = pin.rec
-	env.LoadgenGOMAXPROCS = runtime.GOMAXPROCS(0)
-	lgSet, _ := ParseCPUs(pin.rec.LoadgenCPUs)
+	defer host.Close()
+	lgSet := host.LoadgenCPUs()
 
-	c := &Ceiling{Measured: time.Now().UTC(), Env: env}
+	c := &Result{Measured: time.Now().UTC(), Env: host.Env}
 	if wrk != "" {
 		out, _ := exec.CommandContext(ctx, wrk, "--version").CombinedOutput()
 		c.Wrk = firstLine(string(out))
 	}
-	prog.logf("pinning: server CPUs %s, load generator CPUs %s%s", orNone(pin.rec.ServerCPUs), orNone(pin.rec.LoadgenCPUs), noteSuffix(pin.rec.Note))
+	host.LogPinning()
 	for _, m := range ms {
-		row := CeilingOfServer{Model: m}
-		args := launch.Command{Model: m, Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: serverGrace}, CPUs: pin.serverCPUs}.Args()
-		srv, err := startServer(ctx, bin, args, pin.serverSet, false)
+		row := OfServer{Model: m}
+		srv, err := host.StartServer(ctx, m)
 		if err != nil {
 			if ctx.Err() != nil {
-				return c, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+				return c, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
 			}
 			row.Error = err.Error()
 			c.Servers = append(c.Servers, row)
-			prog.logf("%s: %v", m, err)
+			host.Logf("%s: %v", m, err)
 			continue
 		}
-		if snap, err := srv.stats(ctx); err == nil {
+		if snap, err := srv.Stats(ctx); err == nil {
 			row.GOMAXPROCS = snap.GOMAXPROCS
 		}
 		lo := opts.Loadgen
@@ -140,17 +134,17 @@ func MeasureCeiling(ctx context.Context, opts CeilingOptions) (*Ceiling, error) 
 			if !s.Sustained {
 				verdict = "not sustained: " + s.Why
 			}
-			prog.logf("%s: offered %s, sent %s, achieved %s, dispatch lag p99 %s: %s",
+			host.Logf("%s: offered %s, sent %s, achieved %s, dispatch lag p99 %s: %s",
 				m, units.Rate(s.Offered), units.Num(s.Sent), units.Num(s.Achieved), units.Duration(s.DispatchLagP99), verdict)
 		}
-		res, lerr := loadgen.Ceiling(ctx, "http://"+srv.addr, lo)
+		res, lerr := loadgen.Ceiling(ctx, srv.URL(""), lo)
 		row.LoadgenRPS, row.Steps = res.RPS, res.Steps
 		c.Transport = res.Transport
 		if lerr != nil && ctx.Err() == nil {
 			row.Error = "loadgen: " + lerr.Error()
 		}
 		if wrk != "" && ctx.Err() == nil {
-			rps, err := runWrk(ctx, wrk, srv.url("/plain"), opts.WrkDuration, lgSet)
+			rps, err := runWrk(ctx, wrk, srv.URL("/plain"), opts.WrkDuration, lgSet)
 			if err != nil {
 				row.Error = "wrk: " + err.Error()
 			}
@@ -158,12 +152,11 @@ func MeasureCeiling(ctx context.Context, opts CeilingOptions) (*Ceiling, error) 
 			if rps > 0 {
 				row.Ratio = row.LoadgenRPS / rps
 			}
-			prog.logf("%s: wrk -t1 -c64 -d%s: %s", m, opts.WrkDuration, units.Rate(rps))
+			host.Logf("%s: wrk -t1 -c64 -d%s: %s", m, opts.WrkDuration, units.Rate(rps))
 		}
-		_ = srv.stop()
-		drain(srv.port())
+		_ = srv.Stop()
 		if ctx.Err() != nil {
-			return c, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+			return c, fmt.Errorf("%w: %w", runner.ErrInterrupted, context.Cause(ctx))
 		}
 		c.Servers = append(c.Servers, row)
 	}
@@ -210,8 +203,8 @@ func firstLine(s string) string {
 	return s
 }
 
-// SaveCeiling writes c to dir/CeilingFile atomically.
-func SaveCeiling(dir string, c *Ceiling) (string, error) {
+// Save writes c to dir/File atomically.
+func Save(dir string, c *Result) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -219,24 +212,24 @@ func SaveCeiling(dir string, c *Ceiling) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, CeilingFile)
+	path := filepath.Join(dir, File)
 	return path, result.WriteFileAtomic(path, append(b, '\n'))
 }
 
-// LoadCeiling reads dir/CeilingFile. It refuses a file measured on another
+// Load reads dir/File. It refuses a file measured on another
 // machine (host name, CPU model or core count differ): a ceiling only holds
 // where it was measured.
-func LoadCeiling(dir string) (*Ceiling, error) {
-	path := filepath.Join(dir, CeilingFile)
+func Load(dir string) (*Result, error) {
+	path := filepath.Join(dir, File)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var c Ceiling
+	var c Result
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	here := environment("", "-")
+	here := runner.Environment("", "-")
 	if c.Env.Hostname != here.Hostname || c.Env.CPUModel != here.CPUModel || c.Env.Cores != here.Cores {
 		return nil, fmt.Errorf("%s was measured on another machine (%s, %d× %s)", path, c.Env.Hostname, c.Env.Cores, c.Env.CPUModel)
 	}
