@@ -27,9 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,7 +38,6 @@ import (
 	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/plan"
-	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/stats"
@@ -117,35 +114,6 @@ type Outcome struct {
 	// that failed and that were skipped (on invalid cells).
 	Invalid               int
 	SLOBroken, SLOSkipped int
-}
-
-// cellSpec is one cell to run.
-type cellSpec struct {
-	model string
-	sc    plan.Scenario
-	rate  float64
-	rep   int
-}
-
-func (c cellSpec) id() string {
-	return fmt.Sprintf("%s.%s.r%s.%d", c.model, c.sc.Name, units.Plain(c.rate), c.rep)
-}
-
-// cells lists a plan's cells in run order: all of repetition 1, then 2, ...;
-// within one, scenario by scenario, rate by rate, the models side by side, so
-// that models are compared close in time (A B A B ...).
-func cells(p plan.Plan) []cellSpec {
-	var out []cellSpec
-	for rep := 1; rep <= p.Reps; rep++ {
-		for _, sc := range p.Scenarios {
-			for _, rate := range sc.Rates {
-				for _, m := range p.Models {
-					out = append(out, cellSpec{model: m, sc: sc, rate: rate, rep: rep})
-				}
-			}
-		}
-	}
-	return out
 }
 
 // cellRunner holds what every cell of a run shares.
@@ -308,203 +276,6 @@ func (r *cellRunner) serveCommand(model string) launch.Command {
 	return c
 }
 
-// runCell runs one cell. It returns an error only when ctx was cancelled (the
-// cell is then dropped); every other failure makes an invalid cell with its reason.
-func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (result.Cell, error) {
-	p := r.opts.Plan
-	warmup, dur := spec.sc.Warmup.D(), spec.sc.Duration.D()
-	args := r.serveCommand(spec.model).Args()
-	cell := result.Cell{
-		ID:             spec.id(),
-		Model:          spec.model,
-		Scenario:       spec.sc.Name,
-		Rep:            spec.rep,
-		Rate:           spec.rate,
-		DurationSec:    dur.Seconds(),
-		WarmupSec:      warmup.Seconds(),
-		ServerArgs:     append([]string{"concbench"}, args...),
-		MaxConnections: spec.sc.MaxConnections,
-		Classes:        []result.Class{},
-		Timeline:       []result.Second{},
-	}
-	invalid := func(cause, format string, a ...any) result.Cell {
-		cell.Validity.Invalidate(cause, fmt.Sprintf(format, a...))
-		return cell
-	}
-	r.prog.cellStart(label, warmup+dur)
-
-	srv, err := startServer(ctx, r.bin, args, r.serverSet, r.opts.AllowRemote)
-	if err != nil {
-		if ctx.Err() != nil {
-			return cell, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
-		}
-		return invalid(result.CauseServer, "server did not start: %v", err), nil
-	}
-	smp := startSampler(srv)
-	first, _ := smp.statsNow(ctx) // baseline: restarts, pids
-
-	cfg := loadgen.Config{
-		BaseURL:        "http://" + srv.addr,
-		Mix:            spec.sc.Mix,
-		Rate:           spec.rate,
-		Warmup:         warmup,
-		Duration:       dur,
-		MaxConnections: spec.sc.MaxConnections,
-		Timeout:        p.Timeout.D(),
-		// Bounded in count as well as in time: the schedule plus a margin.
-		MaxRequests: int64(math.Ceil(spec.rate*(warmup+dur).Seconds()*1.05)) + 100,
-		Seed:        seed(cell.ID),
-		OutDir:      r.dir,
-		CellID:      cell.ID,
-		Progress:    r.prog.update,
-		CeilingRPS:  r.ceilingRPS,
-		AllowRemote: r.opts.AllowRemote,
-	}
-	var raw *os.File
-	if r.opts.SaveRaw {
-		name := cell.ID + ".bin"
-		if raw, err = os.Create(filepath.Join(r.dir, name)); err != nil {
-			smp.stop()
-			_ = srv.stop()
-			return cell, fmt.Errorf("save raw results: %w", err)
-		}
-		cfg.RawOut = raw
-		defer raw.Close()
-	}
-	prof, profNotes := r.startProfiling(ctx, srv, spec, cell.ID, first, warmup, dur)
-	// Hard bound on the attack, whatever the generator does.
-	attackCtx, cancel := context.WithTimeout(ctx, warmup+dur+p.Timeout.D()+30*time.Second)
-	res, aerr := r.attack(attackCtx, cfg)
-	cancel()
-	// The cell's last reading (restarts, pids). It joins the sampler's series:
-	// when the sampler took none after the window's end, it is the window's
-	// end reading.
-	endCtx, cancelEnd := context.WithTimeout(context.Background(), 3*time.Second)
-	last, lastErr := smp.statsNow(endCtx)
-	cancelEnd()
-	if prof != nil { // before the server stops: that would cut the captures off
-		files, notes := prof.Wait()
-		for k, f := range files {
-			addFile(&cell, k, f)
-		}
-		profNotes = append(profNotes, notes...)
-	}
-	died := srv.exited()
-	smp.stop()
-	pids := smp.pidsSeen()
-	stopErr := srv.stop()
-	port := srv.port()
-	if open, _, waited := drain(port); open > 0 {
-		r.prog.logf("%s: %d connections to port %d still open after %s", label, open, port, waited.Round(time.Millisecond))
-	}
-	if ctx.Err() != nil {
-		return cell, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
-	}
-	if raw != nil {
-		if err := raw.Close(); err != nil {
-			return cell, fmt.Errorf("save raw results: %w", err)
-		}
-		addFile(&cell, "raw", filepath.Base(raw.Name()))
-	}
-	if log := srv.stderr.String(); strings.TrimSpace(log) != "" {
-		name := cell.ID + ".server.log"
-		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(log), 0o644); err == nil {
-			addFile(&cell, "server-log", name)
-		}
-	}
-	if res == nil {
-		if aerr == nil {
-			aerr = errors.New("no result")
-		}
-		return invalid(result.CauseGenerator, "load generator failed: %v", aerr), nil
-	}
-
-	// What the generator measured.
-	cell.SentRPS = res.SentRPS
-	cell.AchievedRPS = res.AchievedRPS
-	cell.Requests, cell.OK, cell.Errors = res.Requests, res.OK, res.Errors
-	cell.DispatchLag = res.DispatchLag
-	cell.PeakInFlight = res.PeakInFlight
-	if res.Classes != nil {
-		cell.Classes = res.Classes
-	}
-	if res.Timeline != nil {
-		cell.Timeline = res.Timeline
-	}
-	for k, v := range res.Files {
-		addFile(&cell, k, relTo(r.dir, v))
-	}
-	ws, we := res.Window.Start, res.Window.End
-	if ws.IsZero() { // fall back on the schedule
-		we = time.Now()
-		ws = we.Add(-dur)
-	}
-
-	// What the server did.
-	cell.Resources = smp.resources(ws, we, cell.Requests)
-	smp.joinTimeline(cell.Timeline, ws)
-	v := res.Validity
-	// The server's figures of the window: from the last /stats reading
-	// answered before it to the first one asked for after it.
-	start, end, notes := smp.windowStats(ws, we)
-	if end == nil && last != nil {
-		end = last
-		notes = append(notes, "no /stats reading was asked for after the window's end: loop delay, queue wait and runtime figures end at the cell's last reading")
-	}
-	if end != nil {
-		var narrowed []string
-		cell.Server, narrowed = narrow(end, start)
-		v.Reasons = append(v.Reasons, notes...)
-		v.Reasons = append(v.Reasons, narrowed...)
-		cell.Server.PIDs = mergePIDs(cell.Server.PIDs, pids)
-	} else {
-		cell.Server.PIDs = pids
-		v.Reasons = append(v.Reasons, fmt.Sprintf("no /stats at the end of the window: %v", lastErr))
-	}
-	if aerr != nil {
-		v.Invalidate(result.CauseGenerator, fmt.Sprintf("load generator stopped early: %v", aerr))
-	}
-	r.judge(&v, spec, res, first, last, died, srv)
-	if gone := smp.vanished(ws, we); len(gone) > 0 && !died {
-		v.Invalidate(result.CauseServer, fmt.Sprintf("server process(es) %v exited during the measured window", gone))
-	}
-	if stopErr != nil {
-		v.Reasons = append(v.Reasons, "stopping the server: "+stopErr.Error())
-	}
-	v.Reasons = append(v.Reasons, profNotes...) // notes: the measurements stand
-	for _, pid := range pids {
-		if procstat.Alive(pid) {
-			v.Reasons = append(v.Reasons, fmt.Sprintf("server process %d is still running after the stop", pid))
-		}
-	}
-	cell.Validity = v
-	return cell, nil
-}
-
-// startProfiling starts the capture of the cell's profiles, when asked. It
-// returns nil and a note when there is nothing to capture from.
-func (r *cellRunner) startProfiling(ctx context.Context, srv *server, spec cellSpec, id string, first *stats.Snapshot, warmup, dur time.Duration) (*profiling.Capture, []string) {
-	if len(r.opts.Profiles) == 0 {
-		return nil, nil
-	}
-	addr := srv.pprofAddr
-	if r.opts.pprofAddr != nil {
-		addr = r.opts.pprofAddr(addr)
-	}
-	if addr == "" {
-		return nil, []string{"profiling: the server printed no " + strings.TrimSpace(launch.PprofPrefix) + " line: no profiles"}
-	}
-	children := 0
-	if first != nil {
-		children = len(first.Procs)
-	}
-	var notes []string
-	if children == 0 && spec.model == "cluster" {
-		notes = append(notes, "profiling: no /stats before the window to count the cluster's children: profiled the supervisor only")
-	}
-	return profiling.Start(ctx, r.dir, id, addr, children, r.opts.Profiles, warmup, dur), notes
-}
-
 // judge adds the orchestrator's validity rules to the generator's verdict.
 func (r *cellRunner) judge(v *result.Validity, spec cellSpec, res *loadgen.Result, first, last *stats.Snapshot, died bool, srv *server) {
 	flag := func(cause, format string, a ...any) {
@@ -564,73 +335,4 @@ func mentionsCeiling(reasons []string) bool {
 		}
 	}
 	return false
-}
-
-func addFile(c *result.Cell, kind, path string) {
-	if c.Files == nil {
-		c.Files = map[string]string{}
-	}
-	c.Files[kind] = path
-}
-
-// relTo makes a path written by the generator relative to the results directory.
-func relTo(dir, path string) string {
-	if !filepath.IsAbs(path) {
-		if rel, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(rel, "..") {
-			return rel
-		}
-		return path
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return path
-	}
-	if rel, err := filepath.Rel(abs, path); err == nil && !strings.HasPrefix(rel, "..") {
-		return rel
-	}
-	return path
-}
-
-// seed derives a cell's generator seed from its ID: runs are repeatable.
-func seed(id string) int64 {
-	h := fnv.New64a()
-	_, _ = io.WriteString(h, id)
-	return int64(h.Sum64() >> 1)
-}
-
-func mergePIDs(a, b []int) []int {
-	set := map[int]bool{}
-	for _, p := range append(append([]int(nil), a...), b...) {
-		set[p] = true
-	}
-	out := make([]int, 0, len(set))
-	for p := range set {
-		out = append(out, p)
-	}
-	sort.Ints(out)
-	return out
-}
-
-// cellLine is the one-line account of a finished cell.
-func cellLine(label string, c result.Cell) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s, %d errors", label, units.Rate(c.AchievedRPS), c.Errors)
-	for _, cl := range c.Classes {
-		fmt.Fprintf(&b, ", p99 %s %s", cl.Name, units.Ms(cl.Response.P99))
-	}
-	if c.Resources.Samples > 0 {
-		fmt.Fprintf(&b, ", CPU %.0f%%, RSS %s, %d threads", c.Resources.MeanCPUPct, units.Bytes(float64(c.Resources.PeakRSSBytes)), c.Resources.PeakThreads)
-	}
-	switch {
-	case !c.Validity.Valid:
-		b.WriteString(" — INVALID")
-		if len(c.Validity.Reasons) > 0 {
-			b.WriteString(": " + c.Validity.Reasons[0])
-		}
-	case c.Validity.OverCapacity:
-		b.WriteString(" — valid, over capacity")
-	default:
-		b.WriteString(" — valid")
-	}
-	return b.String()
 }
