@@ -16,7 +16,7 @@ import (
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
 	"github.com/concbench/concbench/servers/servertest"
-	schema "github.com/concbench/concbench/stats" // the helper stats() takes the plain name
+	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -33,7 +33,7 @@ func newServer(t testing.TB, cfg servers.Config, opts ...eventloop.Option) *even
 
 func start(t *testing.T, opts ...eventloop.Option) string {
 	t.Helper()
-	addr, _ := serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}, opts...))
+	addr, _ := servertest.Serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}, opts...))
 	return addr
 }
 
@@ -69,7 +69,7 @@ func TestServeFailsWhenPortTaken(t *testing.T) {
 
 func TestRoutes(t *testing.T) {
 	addr := start(t)
-	c := dial(t, addr)
+	c := servertest.NewClient(t, addr)
 	hash := workloads.Hash(1000)
 	for _, tc := range []struct {
 		target string
@@ -91,20 +91,20 @@ func TestRoutes(t *testing.T) {
 		{"/plain?x=1", 400, "unknown parameter", ""},
 		{"/cpu?iters=0", 400, "parameter iters", ""},
 	} {
-		got := c.roundTrip(tc.target)
-		if got.status != tc.status || !strings.HasPrefix(got.body, tc.body) || got.close {
-			t.Errorf("GET %s = %d %q (close %t); want %d %q… keeping the connection", tc.target, got.status, got.body, got.close, tc.status, tc.body)
+		got := c.RoundTrip(tc.target)
+		if got.Status != tc.status || !strings.HasPrefix(got.Body, tc.body) || got.Close {
+			t.Errorf("GET %s = %d %q (close %t); want %d %q… keeping the connection", tc.target, got.Status, got.Body, got.Close, tc.status, tc.body)
 		}
-		if name, value, ok := strings.Cut(tc.header, ": "); ok && got.header.Get(name) != value {
-			t.Errorf("GET %s: %s = %q; want %q", tc.target, name, got.header.Get(name), value)
+		if name, value, ok := strings.Cut(tc.header, ": "); ok && got.Header.Get(name) != value {
+			t.Errorf("GET %s: %s = %q; want %q", tc.target, name, got.Header.Get(name), value)
 		}
 	}
-	c.send("POST /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
-	if got := c.read(); got.status != 405 || got.header.Get("Allow") != "GET" {
-		t.Errorf("POST /plain = %d, Allow %q; want 405, GET", got.status, got.header.Get("Allow"))
+	c.Send("POST /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+	if got := c.Read(); got.Status != 405 || got.Header.Get("Allow") != "GET" {
+		t.Errorf("POST /plain = %d, Allow %q; want 405, GET", got.Status, got.Header.Get("Allow"))
 	}
-	if got := c.roundTrip("/plain"); got.status != 200 {
-		t.Errorf("/plain after a POST with a body = %d; want 200 (the body is skipped)", got.status)
+	if got := c.RoundTrip("/plain"); got.Status != 200 {
+		t.Errorf("/plain after a POST with a body = %d; want 200 (the body is skipped)", got.Status)
 	}
 }
 
@@ -112,7 +112,7 @@ func TestRoutes(t *testing.T) {
 // completes later than the ones behind it.
 func TestPipelinedAnswersKeepOrder(t *testing.T) {
 	addr := start(t)
-	c := dial(t, addr)
+	c := servertest.NewClient(t, addr)
 	targets := []string{
 		"/io?ms=50", "/plain", "/cpu?iters=3000&chunk=100&defer=loop", "/healthz",
 		"/cpu?iters=3000&chunk=100&defer=tick", "/io?ms=1", "/stats", "/plain",
@@ -120,13 +120,13 @@ func TestPipelinedAnswersKeepOrder(t *testing.T) {
 	}
 	var raw []string
 	for _, target := range targets {
-		raw = append(raw, get(target))
+		raw = append(raw, servertest.Request("GET", target))
 	}
-	c.send(raw...)
+	c.Send(raw...)
 	for _, target := range targets {
-		got := c.read()
-		if got.status != 200 {
-			t.Fatalf("%s: status %d", target, got.status)
+		got := c.Read()
+		if got.Status != 200 {
+			t.Fatalf("%s: status %d", target, got.Status)
 		}
 		var want string
 		switch {
@@ -141,8 +141,8 @@ func TestPipelinedAnswersKeepOrder(t *testing.T) {
 		case target == "/stats":
 			want = "{"
 		}
-		if !strings.HasPrefix(got.body, want) {
-			t.Fatalf("answer for %s = %q; want it to start with %q (answers out of order)", target, got.body, want)
+		if !strings.HasPrefix(got.Body, want) {
+			t.Fatalf("answer for %s = %q; want it to start with %q (answers out of order)", target, got.Body, want)
 		}
 	}
 }
@@ -155,13 +155,13 @@ func TestConnectionClose(t *testing.T) {
 		{"close on async", "GET /io?ms=5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dial(t, addr)
+			c := servertest.NewClient(t, addr)
 			// The request behind the closing one must never be answered.
-			c.send(tc.raw, get("/plain"))
-			if got := c.read(); got.status != 200 || !got.close {
-				t.Fatalf("got %d close=%t; want 200 with Connection: close", got.status, got.close)
+			c.Send(tc.raw, servertest.Request("GET", "/plain"))
+			if got := c.Read(); got.Status != 200 || !got.Close {
+				t.Fatalf("got %d close=%t; want 200 with Connection: close", got.Status, got.Close)
 			}
-			if rest, err := io.ReadAll(c.br); err != nil || len(rest) != 0 {
+			if rest, err := io.ReadAll(c.R); err != nil || len(rest) != 0 {
 				t.Fatalf("after the closing answer: %q, %v; want EOF", rest, err)
 			}
 		})
@@ -184,46 +184,46 @@ func TestMalformedAnswersAndCloses(t *testing.T) {
 		{"bare LF", "GET /plain HTTP/1.1\nHost: x\n\n", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dial(t, addr)
-			c.send(get("/plain"), tc.raw)
-			if got := c.read(); got.status != 200 {
-				t.Fatalf("request before the bad one: %d", got.status)
+			c := servertest.NewClient(t, addr)
+			c.Send(servertest.Request("GET", "/plain"), tc.raw)
+			if got := c.Read(); got.Status != 200 {
+				t.Fatalf("request before the bad one: %d", got.Status)
 			}
-			got := c.read()
-			if got.status != tc.status || !got.close {
-				t.Errorf("got %d close=%t %q; want %d with Connection: close", got.status, got.close, got.body, tc.status)
+			got := c.Read()
+			if got.Status != tc.status || !got.Close {
+				t.Errorf("got %d close=%t %q; want %d with Connection: close", got.Status, got.Close, got.Body, tc.status)
 			}
-			if _, err := c.br.ReadByte(); err == nil {
+			if _, err := c.R.ReadByte(); err == nil {
 				t.Error("connection still open after a malformed request")
 			}
 		})
 	}
 	// The server survived all of it.
-	if got := dial(t, addr).roundTrip("/plain"); got.status != 200 {
-		t.Fatalf("/plain after malformed input = %d", got.status)
+	if got := servertest.NewClient(t, addr).RoundTrip("/plain"); got.Status != 200 {
+		t.Fatalf("/plain after malformed input = %d", got.Status)
 	}
 }
 
 // A request split over many writes is parsed once it is whole.
 func TestRequestInPieces(t *testing.T) {
 	addr := start(t)
-	c := dial(t, addr)
-	raw := get("/cpu?iters=10") + get("/plain")
+	c := servertest.NewClient(t, addr)
+	raw := servertest.Request("GET", "/cpu?iters=10") + servertest.Request("GET", "/plain")
 	for i := 0; i < len(raw); i += 7 {
-		c.send(raw[i:min(i+7, len(raw))])
+		c.Send(raw[i:min(i+7, len(raw))])
 		time.Sleep(time.Millisecond) // let each piece arrive on its own
 	}
-	if got := c.read(); got.body != workloads.Hash(10)+"\n" {
-		t.Fatalf("first answer %q", got.body)
+	if got := c.Read(); got.Body != workloads.Hash(10)+"\n" {
+		t.Fatalf("first answer %q", got.Body)
 	}
-	if got := c.read(); got.status != 200 {
-		t.Fatalf("second answer %d", got.status)
+	if got := c.Read(); got.Status != 200 {
+		t.Fatalf("second answer %d", got.Status)
 	}
 }
 
 // The heart of the model: everything runs on one loop.
 func TestLoopOrdering(t *testing.T) {
-	long := itersFor(300 * time.Millisecond)
+	long := servertest.ItersFor(300 * time.Millisecond)
 	chunk := max(long/60, 1)
 	for _, tc := range []struct {
 		name  string
@@ -231,16 +231,16 @@ func TestLoopOrdering(t *testing.T) {
 		route workloads.Route
 		want  string
 	}{
-		{"cpu blocks the loop", "/cpu?iters=" + strconv.Itoa(long), workloads.RouteCPU, plainAfter},
-		{"defer=tick keeps the loop", fmt.Sprintf("/cpu?iters=%d&chunk=%d&defer=tick", long, chunk), workloads.RouteCPU, plainAfter},
-		{"defer=loop yields between chunks", fmt.Sprintf("/cpu?iters=%d&chunk=%d&defer=loop", long, chunk), workloads.RouteCPU, plainFirst},
-		{"async io leaves the loop free", "/io?ms=300", workloads.RouteIO, plainFirst},
-		{"mode=block sleeps on the loop", "/io?ms=300&mode=block", workloads.RouteIO, plainAfter},
-		{"regex blocks the loop", fmt.Sprintf("/regex?n=%d&engine=backtrack", regexNFor(300*time.Millisecond)), workloads.RouteRegex, plainAfter},
+		{"cpu blocks the loop", "/cpu?iters=" + strconv.Itoa(long), workloads.RouteCPU, servertest.PlainAfter},
+		{"defer=tick keeps the loop", fmt.Sprintf("/cpu?iters=%d&chunk=%d&defer=tick", long, chunk), workloads.RouteCPU, servertest.PlainAfter},
+		{"defer=loop yields between chunks", fmt.Sprintf("/cpu?iters=%d&chunk=%d&defer=loop", long, chunk), workloads.RouteCPU, servertest.PlainFirst},
+		{"async io leaves the loop free", "/io?ms=300", workloads.RouteIO, servertest.PlainFirst},
+		{"mode=block sleeps on the loop", "/io?ms=300&mode=block", workloads.RouteIO, servertest.PlainAfter},
+		{"regex blocks the loop", fmt.Sprintf("/regex?n=%d&engine=backtrack", servertest.RegexNFor(300*time.Millisecond)), workloads.RouteRegex, servertest.PlainAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := start(t)
-			if got := plainVersus(t, addr, tc.long, tc.route); got != tc.want {
+			if got := servertest.PlainVersus(t, addr, tc.long, tc.route); got != tc.want {
 				t.Errorf("GET %s: %s; want %s", tc.long, got, tc.want)
 			}
 		})
@@ -249,19 +249,19 @@ func TestLoopOrdering(t *testing.T) {
 
 func TestLoopDelayShowsBlocking(t *testing.T) {
 	addr := start(t)
-	c := dial(t, addr)
-	if got := c.roundTrip("/cpu?iters=" + strconv.Itoa(itersFor(300*time.Millisecond))); got.status != 200 {
-		t.Fatalf("/cpu: %d", got.status)
+	c := servertest.NewClient(t, addr)
+	if got := c.RoundTrip("/cpu?iters=" + strconv.Itoa(servertest.ItersFor(300*time.Millisecond))); got.Status != 200 {
+		t.Fatalf("/cpu: %d", got.Status)
 	}
 	// The probe posted while /cpu ran is queued on the loop, but gnet runs a
 	// poll round's I/O before its queued tasks, so a /stats sent now could be
 	// answered before the probe records. An /io?ms=0 completes through the
 	// same FIFO task queue, behind the probe: once it is answered, the probe
 	// has recorded.
-	if got := c.roundTrip("/io?ms=0"); got.status != 200 {
-		t.Fatalf("/io: %d", got.status)
+	if got := c.RoundTrip("/io?ms=0"); got.Status != 200 {
+		t.Fatalf("/io: %d", got.Status)
 	}
-	snap := stats(t, c.roundTrip("/stats"))
+	snap := c.RoundTrip("/stats").Snapshot(t)
 	if snap.Model != eventloop.Model {
 		t.Errorf("model %q; want %q", snap.Model, eventloop.Model)
 	}
@@ -281,26 +281,26 @@ func TestLoopDelayShowsBlocking(t *testing.T) {
 
 func TestGracefulShutdownAnswersInFlight(t *testing.T) {
 	srv := newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}})
-	addr, stop := serve(t, srv)
-	c, idle := dial(t, addr), dial(t, addr)
-	if got := idle.roundTrip("/plain"); got.status != 200 {
-		t.Fatal(got.status)
+	addr, stop := servertest.Serve(t, srv)
+	c, idle := servertest.NewClient(t, addr), servertest.NewClient(t, addr)
+	if got := idle.RoundTrip("/plain"); got.Status != 200 {
+		t.Fatal(got.Status)
 	}
-	c.send(get("/plain"), get("/io?ms=300"))
-	if got := c.read(); got.status != 200 {
-		t.Fatal(got.status)
+	c.Send(servertest.Request("GET", "/plain"), servertest.Request("GET", "/io?ms=300"))
+	if got := c.Read(); got.Status != 200 {
+		t.Fatal(got.Status)
 	}
 	servertest.WaitInFlight(t, addr, 1) // the /io is parsed and waiting
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	got := c.read()
-	if got.status != 200 || got.body != "waited 300ms\n" || !got.close {
-		t.Errorf("in-flight /io during shutdown = %d %q close=%t; want 200 with Connection: close", got.status, got.body, got.close)
+	got := c.Read()
+	if got.Status != 200 || got.Body != "waited 300ms\n" || !got.Close {
+		t.Errorf("in-flight /io during shutdown = %d %q close=%t; want 200 with Connection: close", got.Status, got.Body, got.Close)
 	}
 	if err := <-stopped; err != nil {
 		t.Errorf("Serve = %v; want nil", err)
 	}
-	if _, err := idle.br.ReadByte(); err == nil {
+	if _, err := idle.R.ReadByte(); err == nil {
 		t.Error("idle connection still open after shutdown")
 	}
 	if snap := srv.Snapshot(); snap.InFlight != 0 {
@@ -312,15 +312,15 @@ func TestGracefulShutdownAnswersInFlight(t *testing.T) {
 // work: the server stays up and the in-flight count returns to zero.
 func TestClientLeavesWhilePending(t *testing.T) {
 	srv := newServer(t, servers.Config{})
-	addr, _ := serve(t, srv)
+	addr, _ := servertest.Serve(t, srv)
 	for _, target := range []string{"/io?ms=100", "/cpu?iters=20000&chunk=100&defer=loop"} {
-		c := dial(t, addr)
-		c.send(get(target))
-		c.c.Close()
+		c := servertest.NewClient(t, addr)
+		c.Send(servertest.Request("GET", target))
+		c.Conn.Close()
 	}
-	c := dial(t, addr)
+	c := servertest.NewClient(t, addr)
 	for i := 0; ; i++ {
-		snap := stats(t, c.roundTrip("/stats"))
+		snap := c.RoundTrip("/stats").Snapshot(t)
 		if snap.InFlight == 1 { // this /stats
 			break
 		}
@@ -333,29 +333,29 @@ func TestClientLeavesWhilePending(t *testing.T) {
 
 func TestPipelineBacklogIsBounded(t *testing.T) {
 	// A short grace: the abandoned /io need not be waited for at the end.
-	addr, _ := serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 10 * time.Millisecond}}))
-	c := dial(t, addr)
-	c.send(get("/io?ms=2000"))
-	junk := strings.Repeat(get("/plain"), eventloop.MaxPipelineBacklog/len(get("/plain"))+100)
-	go func() { _, _ = io.WriteString(c.c, junk) }() // fails once the server closes
-	if a, err := c.tryRead(); err == nil {
-		t.Fatalf("got %d %q; want the connection closed", a.status, a.body)
+	addr, _ := servertest.Serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 10 * time.Millisecond}}))
+	c := servertest.NewClient(t, addr)
+	c.Send(servertest.Request("GET", "/io?ms=2000"))
+	junk := strings.Repeat(servertest.Request("GET", "/plain"), eventloop.MaxPipelineBacklog/len(servertest.Request("GET", "/plain"))+100)
+	go func() { _, _ = io.WriteString(c.Conn, junk) }() // fails once the server closes
+	if a, err := c.TryRead(); err == nil {
+		t.Fatalf("got %d %q; want the connection closed", a.Status, a.Body)
 	}
 }
 
 func TestStatsFunc(t *testing.T) {
-	addr := start(t, eventloop.WithStatsFunc(func() (schema.Snapshot, error) {
-		return schema.Snapshot{Model: "cluster", Restarts: 7}, nil
+	addr := start(t, eventloop.WithStatsFunc(func() (stats.Snapshot, error) {
+		return stats.Snapshot{Model: "cluster", Restarts: 7}, nil
 	}))
-	snap := stats(t, dial(t, addr).roundTrip("/stats"))
+	snap := servertest.NewClient(t, addr).RoundTrip("/stats").Snapshot(t)
 	if snap.Model != "cluster" || snap.Restarts != 7 {
 		t.Errorf("/stats = %+v; want the stats function's", snap)
 	}
-	addr = start(t, eventloop.WithStatsFunc(func() (schema.Snapshot, error) {
-		return schema.Snapshot{}, errors.New("supervisor away")
+	addr = start(t, eventloop.WithStatsFunc(func() (stats.Snapshot, error) {
+		return stats.Snapshot{}, errors.New("supervisor away")
 	}))
-	if got := dial(t, addr).roundTrip("/stats"); got.status != 503 || !strings.Contains(got.body, "supervisor away") {
-		t.Errorf("/stats with a failing stats function = %d %q; want 503", got.status, got.body)
+	if got := servertest.NewClient(t, addr).RoundTrip("/stats"); got.Status != 503 || !strings.Contains(got.Body, "supervisor away") {
+		t.Errorf("/stats with a failing stats function = %d %q; want 503", got.Status, got.Body)
 	}
 }
 
@@ -363,17 +363,17 @@ func TestStatsFunc(t *testing.T) {
 // and the kernel gives each some of the connections.
 func TestReusePortSharesAPort(t *testing.T) {
 	first := newServer(t, servers.Config{}, eventloop.WithReusePort(true))
-	addr, _ := serve(t, first)
+	addr, _ := servertest.Serve(t, first)
 	second := newServer(t, servers.Config{Settings: launch.Settings{Addr: addr}}, eventloop.WithReusePort(true))
-	if got, _ := serve(t, second); got != addr {
+	if got, _ := servertest.Serve(t, second); got != addr {
 		t.Fatalf("second server on %s; want %s", got, addr)
 	}
 	for range 64 {
-		c := dial(t, addr)
-		if got := c.roundTrip("/plain"); got.status != 200 {
-			t.Fatal(got.status)
+		c := servertest.NewClient(t, addr)
+		if got := c.RoundTrip("/plain"); got.Status != 200 {
+			t.Fatal(got.Status)
 		}
-		c.c.Close()
+		c.Conn.Close()
 	}
 	n1, n2 := first.Snapshot().Completed["plain"], second.Snapshot().Completed["plain"]
 	if n1+n2 != 64 || n1 == 0 || n2 == 0 {
@@ -398,19 +398,19 @@ func TestRandomInputNeverKillsTheServer(t *testing.T) {
 		}
 		prefix := ""
 		if i%2 == 0 {
-			prefix = get("/plain") + get("/io?ms=0")
+			prefix = servertest.Request("GET", "/plain") + servertest.Request("GET", "/io?ms=0")
 		}
-		c := dial(t, addr)
-		c.send(prefix, string(junk), "\r\n\r\n")
-		_ = c.c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		c := servertest.NewClient(t, addr)
+		c.Send(prefix, string(junk), "\r\n\r\n")
+		_ = c.Conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		for {
-			if _, err := c.tryRead(); err != nil {
+			if _, err := c.TryRead(); err != nil {
 				break // closed, or waiting for more of an incomplete request
 			}
 		}
-		c.c.Close()
+		c.Conn.Close()
 	}
-	if got := dial(t, addr).roundTrip("/healthz"); got.status != 200 {
-		t.Fatalf("/healthz after random input = %d", got.status)
+	if got := servertest.NewClient(t, addr).RoundTrip("/healthz"); got.Status != 200 {
+		t.Fatalf("/healthz after random input = %d", got.Status)
 	}
 }

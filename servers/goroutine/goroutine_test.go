@@ -24,33 +24,13 @@ func start(t *testing.T) string {
 	return servertest.Start(t, srv)
 }
 
-func TestConformance(t *testing.T) { servertest.Conformance(t, start(t), goroutine.Model) }
-func TestWire(t *testing.T)        { servertest.Wire(t, start(t)) }
-func TestMalformed(t *testing.T)   { servertest.Malformed(t, start(t)) }
-func TestConfig(t *testing.T)      { servertest.Config(t, newServer) }
-func TestPprof(t *testing.T)       { servertest.Pprof(t, newServer) }
-
-func TestShutdown(t *testing.T) {
-	srv, err := goroutine.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 5 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	servertest.Shutdown(t, srv)
-}
-
-func TestGraceOver(t *testing.T) {
-	srv, err := goroutine.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 100 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	servertest.GraceOver(t, srv)
-}
+func TestSuite(t *testing.T) { servertest.Suite(t, goroutine.Model, newServer) }
 
 // TestCPUDoesNotBlock shows goroutines are scheduled preemptively over
 // threads: a /plain sent while a long /cpu runs is answered before the /cpu.
 func TestCPUDoesNotBlock(t *testing.T) {
 	addr := start(t)
-	iters := itersFor(500 * time.Millisecond)
+	iters := servertest.ItersFor(500 * time.Millisecond)
 	target := "/cpu?iters=" + strconv.Itoa(iters)
 
 	done := make(chan string, 2)
@@ -102,16 +82,4 @@ func TestIONotThreadPerRequest(t *testing.T) {
 	if rise := busy.OSThreads - idle.OSThreads; rise >= n/2 {
 		t.Errorf("with %d requests waiting, OS threads rose from %d to %d; want a rise well below %d", n, idle.OSThreads, busy.OSThreads, n)
 	}
-}
-
-// itersFor returns the /cpu iterations that take about d on this machine.
-func itersFor(d time.Duration) int {
-	h := workloads.NewHasher(workloads.MaxIters)
-	n, start := 0, time.Now()
-	for time.Since(start) < 20*time.Millisecond {
-		h.Step(1000)
-		n += 1000
-	}
-	iters := int(float64(n) * float64(d) / float64(time.Since(start)))
-	return min(max(iters, 1000), workloads.MaxIters)
 }

@@ -32,29 +32,10 @@ func newServer(t *testing.T, cfg servers.Config) *offload.Server {
 
 func newModel(cfg servers.Config) (servers.Server, error) { return offload.New(cfg) }
 
-func TestConformance(t *testing.T) {
-	addr := servertest.Start(t, newServer(t, servers.Config{}))
-	servertest.Conformance(t, addr, offload.Model)
-}
+func TestSuite(t *testing.T) { servertest.Suite(t, offload.Model, newModel) }
 
-func TestWire(t *testing.T) {
-	servertest.Wire(t, servertest.Start(t, newServer(t, servers.Config{})))
-}
-
-func TestMalformed(t *testing.T) {
-	servertest.Malformed(t, servertest.Start(t, newServer(t, servers.Config{})))
-}
-
-func TestShutdown(t *testing.T) {
-	servertest.Shutdown(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}))
-}
-
-func TestGraceOver(t *testing.T) {
-	servertest.GraceOver(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 100 * time.Millisecond}}))
-}
-
-func TestConfig(t *testing.T) {
-	servertest.Config(t, newModel)
+// TestConfigBounds: settings out of the pool's range are refused.
+func TestConfigBounds(t *testing.T) {
 	for _, tu := range []launch.Tuning{{Workers: -1}, {Workers: 5000}, {Queue: -1}} {
 		cfg := servers.Config{Settings: launch.Settings{Tuning: tu}}
 		if _, err := offload.New(cfg); err == nil {
@@ -63,27 +44,25 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-func TestPprof(t *testing.T) { servertest.Pprof(t, newModel) }
-
 // CPU work leaves the loop: a /plain sent while a long /cpu or /regex runs
 // is answered first. Other long requests behave as on the event loop.
 func TestPoolKeepsLoopFree(t *testing.T) {
-	long := itersFor(300 * time.Millisecond)
+	long := servertest.ItersFor(300 * time.Millisecond)
 	for _, tc := range []struct {
 		name  string
 		long  string
 		route workloads.Route
 		want  string
 	}{
-		{"cpu", "/cpu?iters=" + strconv.Itoa(long), workloads.RouteCPU, plainFirst},
-		{"cpu defer=tick", fmt.Sprintf("/cpu?iters=%d&chunk=%d&defer=tick", long, long/50), workloads.RouteCPU, plainFirst},
-		{"cpu defer=loop", fmt.Sprintf("/cpu?iters=%d&chunk=%d&defer=loop", long, long/50), workloads.RouteCPU, plainFirst},
-		{"regex", fmt.Sprintf("/regex?n=%d&engine=backtrack", regexNFor(300*time.Millisecond)), workloads.RouteRegex, plainFirst},
-		{"io mode=block still blocks the loop", "/io?ms=300&mode=block", workloads.RouteIO, plainAfter},
+		{"cpu", "/cpu?iters=" + strconv.Itoa(long), workloads.RouteCPU, servertest.PlainFirst},
+		{"cpu defer=tick", fmt.Sprintf("/cpu?iters=%d&chunk=%d&defer=tick", long, long/50), workloads.RouteCPU, servertest.PlainFirst},
+		{"cpu defer=loop", fmt.Sprintf("/cpu?iters=%d&chunk=%d&defer=loop", long, long/50), workloads.RouteCPU, servertest.PlainFirst},
+		{"regex", fmt.Sprintf("/regex?n=%d&engine=backtrack", servertest.RegexNFor(300*time.Millisecond)), workloads.RouteRegex, servertest.PlainFirst},
+		{"io mode=block still blocks the loop", "/io?ms=300&mode=block", workloads.RouteIO, servertest.PlainAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr, _ := serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}))
-			if got := plainVersus(t, addr, tc.long, tc.route); got != tc.want {
+			addr, _ := servertest.Serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}))
+			if got := servertest.PlainVersus(t, addr, tc.long, tc.route); got != tc.want {
 				t.Errorf("GET %s: %s; want %s", tc.long, got, tc.want)
 			}
 		})
@@ -94,16 +73,16 @@ func TestPoolKeepsLoopFree(t *testing.T) {
 // refused at once with 503 and Retry-After, and the pool's figures say so.
 func TestFullQueueAnswers503(t *testing.T) {
 	srv := newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second, Tuning: launch.Tuning{Workers: 1, Queue: 1}}})
-	addr, _ := serve(t, srv)
-	target := "/cpu?iters=" + strconv.Itoa(itersFor(300*time.Millisecond))
-	watch := dial(t, addr)
+	addr, _ := servertest.Serve(t, srv)
+	target := "/cpu?iters=" + strconv.Itoa(servertest.ItersFor(300*time.Millisecond))
+	watch := servertest.NewClient(t, addr)
 	// waitPool polls /stats until the pool is in the wanted state: the
 	// requests are sent one at a time, each once the last is where it
 	// should be, so that which one is refused does not depend on timing.
 	waitPool := func(busy, depth int) {
 		t.Helper()
 		for i := 0; ; i++ {
-			p := stats(t, watch.roundTrip("/stats")).Pool
+			p := watch.RoundTrip("/stats").Snapshot(t).Pool
 			if p == nil {
 				t.Fatal("no pool in /stats")
 			}
@@ -116,25 +95,25 @@ func TestFullQueueAnswers503(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
-	running, queued, refused := dial(t, addr), dial(t, addr), dial(t, addr)
-	running.send(get(target))
+	running, queued, refused := servertest.NewClient(t, addr), servertest.NewClient(t, addr), servertest.NewClient(t, addr)
+	running.Send(servertest.Request("GET", target))
 	waitPool(1, 0)
-	queued.send(get(target))
+	queued.Send(servertest.Request("GET", target))
 	waitPool(1, 1)
-	got := refused.roundTrip(target)
-	if got.status != 503 || got.header.Get("Retry-After") != "1" || got.body != "overloaded: worker queue full\n" {
-		t.Errorf("third /cpu = %d, Retry-After %q, %q; want 503, 1, %q", got.status, got.header.Get("Retry-After"), got.body, "overloaded: worker queue full\n")
+	got := refused.RoundTrip(target)
+	if got.Status != 503 || got.Header.Get("Retry-After") != "1" || got.Body != "overloaded: worker queue full\n" {
+		t.Errorf("third /cpu = %d, Retry-After %q, %q; want 503, 1, %q", got.Status, got.Header.Get("Retry-After"), got.Body, "overloaded: worker queue full\n")
 	}
-	if got.close {
+	if got.Close {
 		t.Error("the 503 closed the connection; it should stay open")
 	}
 	want := workloads.Hash(mustAtoi(t, strings.TrimPrefix(target, "/cpu?iters="))) + "\n"
-	for _, c := range []*client{running, queued} {
-		if got := c.read(); got.status != 200 || got.body != want {
-			t.Errorf("accepted /cpu = %d %q; want 200 %q", got.status, got.body, want)
+	for _, c := range []*servertest.Client{running, queued} {
+		if got := c.Read(); got.Status != 200 || got.Body != want {
+			t.Errorf("accepted /cpu = %d %q; want 200 %q", got.Status, got.Body, want)
 		}
 	}
-	snap := stats(t, watch.roundTrip("/stats"))
+	snap := watch.RoundTrip("/stats").Snapshot(t)
 	p := snap.Pool
 	if snap.Model != offload.Model || p.Workers != 1 || p.QueueCap != 1 || p.QueueDepthPeak != 1 || p.Rejected != 1 || p.QueueWait.Count != 2 || p.Busy != 0 {
 		t.Errorf("/stats model %q, pool %+v; want offload, 1 worker, queue cap 1, peak 1, 1 rejected, 2 waits, none busy", snap.Model, *p)
@@ -157,19 +136,19 @@ func mustAtoi(t *testing.T, s string) int {
 }
 
 func TestGracefulShutdownAnswersOffloadedWork(t *testing.T) {
-	addr, stop := serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}))
-	c := dial(t, addr)
-	c.send(get("/plain"), get("/cpu?iters="+strconv.Itoa(itersFor(200*time.Millisecond))))
-	if got := c.read(); got.status != 200 {
-		t.Fatal(got.status)
+	addr, stop := servertest.Serve(t, newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}}))
+	c := servertest.NewClient(t, addr)
+	c.Send(servertest.Request("GET", "/plain"), servertest.Request("GET", "/cpu?iters="+strconv.Itoa(servertest.ItersFor(200*time.Millisecond))))
+	if got := c.Read(); got.Status != 200 {
+		t.Fatal(got.Status)
 	}
 	// Stop only once the /cpu is in flight: the answer to /plain can reach
 	// the client before the loop has parsed the request behind it.
 	servertest.WaitInFlight(t, addr, 1)
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	if got := c.read(); got.status != 200 || !got.close {
-		t.Errorf("in-flight /cpu during shutdown = %d close=%t; want 200 with Connection: close", got.status, got.close)
+	if got := c.Read(); got.Status != 200 || !got.Close {
+		t.Errorf("in-flight /cpu during shutdown = %d close=%t; want 200 with Connection: close", got.Status, got.Close)
 	}
 	if err := <-stopped; err != nil {
 		t.Errorf("Serve = %v", err)

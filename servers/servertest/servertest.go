@@ -3,8 +3,14 @@
 // route table (Cases, Conformance), HTTP/1.1 wire behaviour over raw TCP
 // (Wire), hostile input (Malformed), graceful shutdown and the end of the
 // grace period (Shutdown, GraceOver), configuration and pprof (Config,
-// Pprof), and the helpers these are built from (Start, Request, Fetch, Get,
-// Dial, ReadResponse, Stats, WaitInFlight).
+// Pprof), all of them at once (Suite), and the helpers these are built from
+// (Start, Request, Fetch, Get, Dial, ReadResponse, Stats, WaitInFlight).
+//
+// The models' own tests share the rest: Serve (a server the test stops
+// itself), Client and Answer (one raw connection, requests pipelined and
+// answers read in order), PlainVersus (whether a /plain overtakes a long
+// request on an event loop), and ItersFor and RegexNFor (how much work takes
+// about a given time on this machine).
 //
 // Every exchange talks raw HTTP/1.1 over net.Conn and reads answers with
 // net/http's http.ReadResponse, so what is checked is what the server wrote,

@@ -28,27 +28,7 @@ func start(t *testing.T, maxThreads int) string {
 	return servertest.Start(t, srv)
 }
 
-func TestConformance(t *testing.T) { servertest.Conformance(t, start(t, 0), thread.Model) }
-func TestWire(t *testing.T)        { servertest.Wire(t, start(t, 0)) }
-func TestMalformed(t *testing.T)   { servertest.Malformed(t, start(t, 0)) }
-func TestConfig(t *testing.T)      { servertest.Config(t, newServer) }
-func TestPprof(t *testing.T)       { servertest.Pprof(t, newServer) }
-
-func TestShutdown(t *testing.T) {
-	srv, err := thread.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 5 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	servertest.Shutdown(t, srv)
-}
-
-func TestGraceOver(t *testing.T) {
-	srv, err := thread.New(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: 100 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	servertest.GraceOver(t, srv)
-}
+func TestSuite(t *testing.T) { servertest.Suite(t, thread.Model, newServer) }
 
 // TestStackErrors checks the answers of the model's fasthttp ErrorHandler,
 // which Malformed only checks by status.
