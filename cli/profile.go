@@ -52,7 +52,7 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 		return usageError("profile: --profile: %v", err)
 	}
 	if !slices.Contains(profiles, profiling.CPU) {
-		profiles = append([]profiling.Kind{profiling.CPU}, profiles...) // ProfileKinds order: cpu first
+		profiles = append([]profiling.Kind{profiling.CPU}, profiles...) // profiling.Kinds order: cpu first
 	}
 	p, err := plan.Resolve(*planRef)
 	if err != nil {
