@@ -85,7 +85,7 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 		o.Rates = append(o.Rates, r)
 	}
 	if err := p.Apply(o); err != nil {
-		if strings.HasPrefix(err.Error(), "--") { // names the flag
+		if _, ok := errors.AsType[*plan.OverrideError](err); ok { // names the flag
 			return usageError("run: %v", err)
 		}
 		return usageError("run: plan %s: %v", p.Name, err)

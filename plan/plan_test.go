@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -294,8 +295,20 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range bad {
 		q := p
-		if err := q.Apply(tt.o); err == nil || err.Error() != tt.want {
+		err := q.Apply(tt.o)
+		if err == nil || err.Error() != tt.want {
 			t.Errorf("Apply(%+v) = %v; want %s", tt.o, err, tt.want)
 		}
+		if oe, ok := errors.AsType[*OverrideError](err); !ok || !strings.HasPrefix(tt.want, "--"+oe.Flag+": ") {
+			t.Errorf("Apply(%+v) = %#v; want an *OverrideError naming the flag of %q", tt.o, err, tt.want)
+		}
+	}
+	// A plan made invalid by valid overrides is the plan's error, not a flag's.
+	q := p
+	q.Scenarios = append([]Scenario(nil), p.Scenarios...)
+	q.Scenarios[0].Mix = nil
+	err = q.Apply(Overrides{Reps: 1})
+	if _, ok := errors.AsType[*OverrideError](err); err == nil || ok {
+		t.Errorf("Apply to a plan without a mix = %#v; want the plan's error, not an *OverrideError", err)
 	}
 }

@@ -327,8 +327,8 @@ type Overrides struct {
 // NoWarmup asks Overrides for no warmup at all (a zero Warmup keeps the plan's).
 const NoWarmup = time.Duration(-1)
 
-// Apply replaces the plan's settings with o's and validates the result. Errors
-// name the flag.
+// Apply replaces the plan's settings with o's and validates the result. An
+// error in an override itself is an *OverrideError, naming the flag.
 func (p *Plan) Apply(o Overrides) error {
 	if err := o.check(); err != nil {
 		return err
@@ -351,7 +351,7 @@ func (p *Plan) Apply(o Overrides) error {
 				for _, s := range p.Scenarios {
 					have = append(have, s.Name)
 				}
-				return fmt.Errorf("--scenario: no scenario %q in plan %s (one of %s)", name, p.Name, strings.Join(have, ", "))
+				return overrideErr("scenario", "no scenario %q in plan %s (one of %s)", name, p.Name, strings.Join(have, ", "))
 			}
 		}
 		p.Scenarios = keep
@@ -415,39 +415,55 @@ func (p *Plan) Apply(o Overrides) error {
 	return p.Validate()
 }
 
+// OverrideError is an error in one of the Overrides, named by its command-line
+// flag: "--rates: -5 out of range (0, 1e+06]". Apply returns one (errors.As)
+// when the override itself is wrong, and a plain error when the plan it
+// produced is invalid.
+type OverrideError struct {
+	Flag string // without the dashes: "rates"
+	Err  error
+}
+
+func (e *OverrideError) Error() string { return "--" + e.Flag + ": " + e.Err.Error() }
+func (e *OverrideError) Unwrap() error { return e.Err }
+
+func overrideErr(flag, format string, args ...any) error {
+	return &OverrideError{Flag: flag, Err: fmt.Errorf(format, args...)}
+}
+
 // check validates the overrides themselves, so errors name the flag.
 func (o Overrides) check() error {
 	seen := map[string]bool{}
 	for _, m := range o.Models {
 		if _, ok := catalog.Lookup(m); !ok {
-			return fmt.Errorf("--models: unknown model %q (one of %s)", m, strings.Join(catalog.Names(), ", "))
+			return overrideErr("models", "unknown model %q (one of %s)", m, strings.Join(catalog.Names(), ", "))
 		}
 		if seen[m] {
-			return fmt.Errorf("--models: %q is listed twice", m)
+			return overrideErr("models", "%q is listed twice", m)
 		}
 		seen[m] = true
 	}
 	rates := map[float64]bool{}
 	for _, r := range o.Rates {
 		if math.IsNaN(r) || r <= 0 || r > MaxRate {
-			return fmt.Errorf("--rates: %g out of range (0, %g]", r, float64(MaxRate))
+			return overrideErr("rates", "%g out of range (0, %g]", r, float64(MaxRate))
 		}
 		if rates[r] {
-			return fmt.Errorf("--rates: %g is listed twice", r)
+			return overrideErr("rates", "%g is listed twice", r)
 		}
 		rates[r] = true
 	}
 	if o.Duration != 0 && (o.Duration < MinDuration || o.Duration > MaxDuration) {
-		return fmt.Errorf("--duration: %s out of range [%s, %s]", o.Duration, MinDuration, MaxDuration)
+		return overrideErr("duration", "%s out of range [%s, %s]", o.Duration, MinDuration, MaxDuration)
 	}
 	if o.Warmup != 0 && o.Warmup != NoWarmup && (o.Warmup < 0 || o.Warmup > MaxWarmup) {
-		return fmt.Errorf("--warmup: %s out of range [0s, %s]", o.Warmup, MaxWarmup)
+		return overrideErr("warmup", "%s out of range [0s, %s]", o.Warmup, MaxWarmup)
 	}
 	if o.Reps != 0 && (o.Reps < 1 || o.Reps > MaxReps) {
-		return fmt.Errorf("--reps: %d out of range [1, %d]", o.Reps, MaxReps)
+		return overrideErr("reps", "%d out of range [1, %d]", o.Reps, MaxReps)
 	}
 	if o.MaxConns != 0 && (o.MaxConns < 1 || o.MaxConns > MaxMaxConnections) {
-		return fmt.Errorf("--max-connections: %d out of range [1, %d]", o.MaxConns, MaxMaxConnections)
+		return overrideErr("max-connections", "%d out of range [1, %d]", o.MaxConns, MaxMaxConnections)
 	}
 	return nil
 }

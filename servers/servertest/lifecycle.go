@@ -2,9 +2,9 @@ package servertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -146,6 +146,10 @@ func Pprof(t *testing.T, newServer NewFunc) {
 	}
 }
 
+// errAnswered marks GraceOver's request as answered: the grace period did not
+// cut it off.
+var errAnswered = errors.New("answered")
+
 // GraceOver checks the end of the grace period: srv (configured with
 // "127.0.0.1:0" and a grace period well under a second) is started, a GET
 // /io?ms=10000 is sent, and once it is in flight Serve's context is
@@ -161,7 +165,7 @@ func GraceOver(t *testing.T, srv servers.Server) {
 	go func() {
 		resp, body, err := Fetch(addr, Request("GET", "/io?ms=10000"))
 		if err == nil {
-			err = fmt.Errorf("answered %d %q", resp.StatusCode, body)
+			err = fmt.Errorf("%w %d %q", errAnswered, resp.StatusCode, body)
 		}
 		answered <- err
 	}()
@@ -175,7 +179,7 @@ func GraceOver(t *testing.T, srv servers.Server) {
 	case <-time.After(Timeout):
 		t.Fatalf("Serve did not return within %s of its context being cancelled", Timeout)
 	}
-	if err := <-answered; isTimeout(err) || strings.HasPrefix(err.Error(), "answered") {
+	if err := <-answered; isTimeout(err) || errors.Is(err, errAnswered) {
 		t.Errorf("GET /io?ms=10000 cut off by the end of the grace period: %v; want the connection closed without an answer", err)
 	}
 }
