@@ -33,7 +33,9 @@
 //
 // # Validity
 //
-// After the attack the generator judges its own cell (Result.Validity). The
+// After the attack the generator judges its own cell (Result.Validity), from
+// what it measured alone; it is the only judge of the generator's side (the
+// orchestrator, package runner, adds the server's). The
 // terms: offered = Config.Rate; sent = Result.SentRPS, the rate of requests
 // sent during the window; achieved = Result.AchievedRPS, the rate of answers
 // carrying an HTTP status received during the window. The pool is full while
@@ -60,7 +62,8 @@
 //	    included;
 //	(d) Config.CeilingRPS > 0 and offered > 70 % of it
 //	    (GeneratorBoundFraction): too close to the most this generator can
-//	    sustain for its own queueing to stay out of the figures;
+//	    sustain for its own queueing to stay out of the figures (a fact of the
+//	    configuration: it is flagged after (f) too);
 //	(e) the generator was starved of CPU during the window: its process used
 //	    ≥ 90 % of the CPUs it may run on (MaxGeneratorCPUShare of
 //	    GOMAXPROCS), or it stalled ≥ 5 ms at the p99 of its hiccup meter

@@ -196,6 +196,16 @@ func TestJudge(t *testing.T) {
 			t.Errorf("%s: reasons %q; want the generator's evidence last", tt.name, v.Reasons)
 		}
 	}
+
+	// (d) is a fact of the configuration: it holds when nothing was measured
+	// too, after (f).
+	in := ok
+	in.measured, in.due, in.stop, in.ceiling = 0, 0, "context", 1200
+	v := judge(in)
+	if v.Valid || v.Cause != result.CauseGenerator || len(v.Reasons) != 2 ||
+		!strings.Contains(v.Reasons[0], "nothing was measured") || !strings.Contains(v.Reasons[1], "83% of this generator's ceiling of 1200 req/s") {
+		t.Errorf("judge(%+v) = %+v; want generator-bound for (f), then (d)", in, v)
+	}
 }
 
 func TestNormalize(t *testing.T) {

@@ -45,14 +45,26 @@ func (r *Result) verdictInput(measured time.Duration, due, answers int64, ceilin
 	}
 }
 
-// judge applies the validity rules.
+// judge applies the validity rules (a)–(h) of the package documentation. It
+// is the only judge of the generator's side of a cell: the orchestrator adds
+// the server's rules (package runner) and nothing else. It is a pure function
+// of what the attack measured.
 func judge(in verdictInput) result.Validity {
 	v := result.Validity{Valid: true}
 	bound := func(format string, args ...any) {
 		v.Invalidate(result.CauseGenerator, "Generator-bound: "+fmt.Sprintf(format, args...))
 	}
-	if in.measured <= 0 || in.due == 0 {
+	// (d) depends on the configuration alone, so it holds whether or not
+	// anything was measured.
+	overCeiling := func() {
+		if in.ceiling > 0 && in.offered > GeneratorBoundFraction*in.ceiling { // (d)
+			bound("offered %.0f req/s is %.0f%% of this generator's ceiling of %.0f req/s, above the %.0f%% limit.",
+				in.offered, 100*in.offered/in.ceiling, in.ceiling, 100*GeneratorBoundFraction)
+		}
+	}
+	if in.measured <= 0 || in.due == 0 { // (f)
 		bound("nothing was measured: the attack stopped (%s) before its measured window began.", in.stop)
+		overCeiling()
 		return v
 	}
 	saturated := in.poolFull >= SaturatedShare
@@ -80,10 +92,7 @@ func judge(in verdictInput) result.Validity {
 		bound("%d requests failed because the generator ran out of local ports or file descriptors, e.g. %q.",
 			in.gen.ExhaustionErrors, in.gen.ExhaustionSample)
 	}
-	if in.ceiling > 0 && in.offered > GeneratorBoundFraction*in.ceiling { // (d)
-		bound("offered %.0f req/s is %.0f%% of this generator's ceiling of %.0f req/s, above the %.0f%% limit.",
-			in.offered, 100*in.offered/in.ceiling, in.ceiling, 100*GeneratorBoundFraction)
-	}
+	overCeiling()
 	if in.gen.CPUs > 0 && in.gen.CPUShare >= MaxGeneratorCPUShare { // (e)
 		bound("the generator process used %.0f%% of its %d CPU(s) during the window, at or above %.0f%%.",
 			100*in.gen.CPUShare, in.gen.CPUs, 100*MaxGeneratorCPUShare)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -95,8 +94,8 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 		Duration:       dur,
 		MaxConnections: spec.sc.MaxConnections,
 		Timeout:        p.Timeout.D(),
-		// Bounded in count as well as in time: the schedule plus a margin.
-		MaxRequests: int64(math.Ceil(spec.rate*(warmup+dur).Seconds()*1.05)) + 100,
+		// MaxRequests: loadgen's default bounds the attack in count as well
+		// as in time (the schedule plus a margin).
 		Seed:        seed(cell.ID),
 		OutDir:      r.dir,
 		CellID:      cell.ID,
@@ -208,10 +207,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	if aerr != nil {
 		v.Invalidate(result.CauseGenerator, fmt.Sprintf("load generator stopped early: %v", aerr))
 	}
-	r.judge(&v, spec, res, first, last, died, srv)
-	if gone := smp.vanished(ws, we); len(gone) > 0 && !died {
-		v.Invalidate(result.CauseServer, fmt.Sprintf("server process(es) %v exited during the measured window", gone))
-	}
+	judgeServer(&v, res, first, last, died, smp.vanished(ws, we), srv)
 	if stopErr != nil {
 		v.Reasons = append(v.Reasons, "stopping the server: "+stopErr.Error())
 	}

@@ -276,14 +276,15 @@ func (r *cellRunner) serveCommand(model string) launch.Command {
 	return c
 }
 
-// judge adds the orchestrator's validity rules to the generator's verdict.
-func (r *cellRunner) judge(v *result.Validity, spec cellSpec, res *loadgen.Result, first, last *stats.Snapshot, died bool, srv *server) {
+// judgeServer adds the server's side of the validity rules (see the package
+// documentation) to the generator's verdict, which loadgen judged alone, the
+// ceiling included. first and last are the cell's first and last /stats
+// readings, died whether the server exited during the cell, gone the server
+// processes that vanished during the window. When no request was answered it
+// names the generator only if none was even sent while connections were free.
+func judgeServer(v *result.Validity, res *loadgen.Result, first, last *stats.Snapshot, died bool, gone []int, srv *server) {
 	flag := func(cause, format string, a ...any) {
 		v.Invalidate(cause, fmt.Sprintf(format, a...))
-	}
-	if r.ceilingRPS > 0 && spec.rate > GeneratorBoundFraction*r.ceilingRPS && !mentionsCeiling(v.Reasons) {
-		flag(result.CauseGenerator, "generator-bound: offered %s req/s is above %.0f%% of the generator's measured ceiling of %s req/s",
-			units.Num(spec.rate), 100*GeneratorBoundFraction, units.Num(r.ceilingRPS))
 	}
 	if died {
 		flag(result.CauseServer, "the server exited during the cell (%v)%s", srv.waitErr, srv.stderr.suffix())
@@ -302,6 +303,9 @@ func (r *cellRunner) judge(v *result.Validity, spec cellSpec, res *loadgen.Resul
 		flag(result.CauseGenerator, "no request was sent in the measured window")
 	default:
 		flag(result.CauseServer, "no request was answered successfully in the measured window: all %d failed (%s)", res.Requests, errorKinds(res.Classes))
+	}
+	if len(gone) > 0 && !died {
+		flag(result.CauseServer, "server process(es) %v exited during the measured window", gone)
 	}
 }
 
@@ -328,11 +332,3 @@ func errorKinds(classes []result.Class) string {
 	return strings.Join(parts, ", ")
 }
 
-func mentionsCeiling(reasons []string) bool {
-	for _, s := range reasons {
-		if strings.Contains(s, "ceiling") {
-			return true
-		}
-	}
-	return false
-}

@@ -253,11 +253,10 @@ func TestVanished(t *testing.T) {
 	}
 }
 
-// TestJudge: the orchestrator's rules and their causes. A cell whose every
+// TestJudgeServer: the orchestrator's rules and their causes. A cell whose every
 // request was refused is the server's failure, not a valid over-capacity cell
 // with a sub-millisecond p99; a server failure outranks the generator's.
-func TestJudge(t *testing.T) {
-	spec := cellSpec{model: "cluster", rate: 100}
+func TestJudgeServer(t *testing.T) {
 	refused := func() *loadgen.Result {
 		return &loadgen.Result{Requests: 100, Errors: 100, Classes: []result.Class{
 			{Name: "plain", Requests: 90, Errors: 90, ErrorsByKind: map[string]int64{"refused": 80, "reset": 10}},
@@ -268,11 +267,11 @@ func TestJudge(t *testing.T) {
 	genBound := result.Validity{Valid: false, Cause: result.CauseGenerator, Reasons: []string{"Generator-bound: lag."}}
 	for _, tt := range []struct {
 		name        string
-		ceiling     float64
 		in          result.Validity
 		res         *loadgen.Result
 		first, last *stats.Snapshot
 		died        bool
+		gone        []int
 		valid       bool
 		cause       string
 		reason      string // in the last reason
@@ -286,16 +285,16 @@ func TestJudge(t *testing.T) {
 		{name: "nothing sent, pool free", in: genBound, res: &loadgen.Result{}, cause: result.CauseGenerator, reason: "no request was sent"},
 		{name: "nothing sent, pool held by the server", in: result.Validity{Valid: true, OverCapacity: true}, res: &loadgen.Result{PoolFull: 1},
 			cause: result.CauseServer, reason: "every connection stayed busy"},
-		{name: "above the ceiling", ceiling: 120, in: result.Validity{Valid: true}, res: ok, cause: result.CauseGenerator, reason: "generator's measured ceiling"},
 		{name: "died", in: result.Validity{Valid: true}, res: ok, died: true, cause: result.CauseServer, reason: "the server exited during the cell"},
-		{name: "died while generator-bound", ceiling: 120, in: genBound, res: ok, died: true, cause: result.CauseServer, reason: "the server exited"},
+		{name: "died while generator-bound", in: genBound, res: ok, died: true, cause: result.CauseServer, reason: "the server exited"},
 		{name: "child restarted", in: result.Validity{Valid: true}, res: ok, first: &stats.Snapshot{}, last: &stats.Snapshot{Restarts: 1},
 			cause: result.CauseServer, reason: "restarted 1 child process(es)"},
+		{name: "a child vanished", in: result.Validity{Valid: true}, res: ok, gone: []int{42}, cause: result.CauseServer, reason: "server process(es) [42] exited during the measured window"},
+		{name: "a child vanished with the server", in: result.Validity{Valid: true}, res: ok, died: true, gone: []int{42}, cause: result.CauseServer, reason: "the server exited"},
 	} {
-		r := &cellRunner{ceilingRPS: tt.ceiling}
 		v := tt.in
 		v.Reasons = slices.Clone(v.Reasons)
-		r.judge(&v, spec, tt.res, tt.first, tt.last, tt.died, &server{stderr: &tailBuffer{max: 64}})
+		judgeServer(&v, tt.res, tt.first, tt.last, tt.died, tt.gone, &server{stderr: &tailBuffer{max: 64}})
 		if v.Valid != tt.valid || v.Cause != tt.cause {
 			t.Errorf("%s: valid %t, cause %q; want %t, %q (reasons %q)", tt.name, v.Valid, v.Cause, tt.valid, tt.cause, v.Reasons)
 			continue
