@@ -355,10 +355,11 @@ func Attack(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := newRecorder(&cfg, urls, fl)
+	sinks, err := cfg.sinks(fl)
 	if err != nil {
 		return nil, err
 	}
+	rec := newRecorder(&cfg, urls, fl, sinks...)
 	sched := newSchedule(cfg.Rate, cfg.Warmup+cfg.Duration, uint64(cfg.MaxRequests), rec.started)
 	rec.sched = sched
 
@@ -384,6 +385,30 @@ func Attack(ctx context.Context, cfg Config) (*Result, error) {
 		return res, err
 	}
 	return res, ferr
+}
+
+// sinks returns the sinks cfg asks for: the raw output, the histogram files,
+// the progress report. The order is that of their errors at the end.
+func (c *Config) sinks(fl *flight) ([]sink, error) {
+	var sinks []sink
+	if c.RawOut != nil {
+		sinks = append(sinks, newRawSink(c.RawOut))
+	}
+	if c.OutDir != "" {
+		names := make([]string, len(c.Mix))
+		for i, m := range c.Mix {
+			names[i] = m.Name
+		}
+		files, err := newHistFiles(c.OutDir, c.CellID, c.Rate, names)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, files)
+	}
+	if c.Progress != nil {
+		sinks = append(sinks, newProgressSink(c.Progress, fl))
+	}
+	return sinks, nil
 }
 
 // ms converts a duration to milliseconds.

@@ -1,13 +1,7 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,16 +33,17 @@ func micros(d time.Duration) int64 {
 }
 
 // recorder receives vegeta's results as they arrive and folds them into
-// histograms, counters and the files of the attack. Every method but started
-// runs on the one goroutine that reads the results channel (consume).
+// histograms and counters: the attack's statistics. What is written or shown
+// on the way is left to its sinks (see sink). Every method but started runs
+// on the one goroutine that reads the results channel (consume).
 type recorder struct {
 	cfg   *Config
 	sched *schedule
 	fl    *flight
 	byURL map[string]int
+	sinks []sink
 
 	classes []*classRec
-	all     *hdr.Histogram // response time of every measured request (progress)
 	lag     *hdr.Histogram // dispatch lag of every measured request
 	scratch *hdr.Histogram // merges a second's classes for the timeline
 
@@ -75,15 +70,6 @@ type recorder struct {
 	late, unmatched                 int64
 	gen                             Generator
 
-	raw    vegeta.Encoder
-	rawBuf *bufio.Writer
-	errs   []error // file and raw-output errors, first per destination
-
-	// progress
-	lastProgress time.Time
-	answersAll   int64 // answers received, warmup included
-	lastAnswers  int64
-
 	hiccups *hiccupMeter
 
 	hmu      sync.Mutex // guards the health snapshots and timers
@@ -94,18 +80,12 @@ type recorder struct {
 	timers   []*time.Timer
 }
 
-// classRec is one class of the mix.
+// classRec is one class of the mix: its counts and histograms.
 type classRec struct {
-	name, file string
-	requests   int64
-	ok         int64
-	kinds      [nKinds]int64
-	resp, svc  *hdr.Histogram
-
-	hlog     *hdr.HistogramLogWriter
-	hlogFile *os.File
-	hlogBuf  *bufio.Writer
-	hlogErr  error
+	requests  int64
+	ok        int64
+	kinds     [nKinds]int64
+	resp, svc *hdr.Histogram
 }
 
 // secRec is one open second of the window. Its histograms are packed (they
@@ -117,12 +97,14 @@ type secRec struct {
 	hist             []*hdr.PackedHistogram // per class, response time
 }
 
-func newRecorder(cfg *Config, urls []string, fl *flight) (*recorder, error) {
+// newRecorder returns a recorder of the attack cfg of the classes at urls (in
+// the order of cfg.Mix), telling sinks what it measures.
+func newRecorder(cfg *Config, urls []string, fl *flight, sinks ...sink) *recorder {
 	r := &recorder{
 		cfg:     cfg,
 		fl:      fl,
 		byURL:   make(map[string]int, len(urls)),
-		all:     newHist(),
+		sinks:   sinks,
 		lag:     newHist(),
 		scratch: newHist(),
 		w:       cfg.Warmup,
@@ -131,42 +113,10 @@ func newRecorder(cfg *Config, urls []string, fl *flight) (*recorder, error) {
 	}
 	for i, u := range urls {
 		r.byURL[u] = i
-		c := &classRec{name: cfg.Mix[i].Name, resp: newHist(), svc: newHist()}
-		c.file = cfg.CellID + "." + fileSafe(c.name)
-		r.classes = append(r.classes, c)
-	}
-	if cfg.OutDir != "" {
-		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
-			return nil, fmt.Errorf("loadgen: %v", err)
-		}
-		for _, c := range r.classes {
-			f, err := os.Create(filepath.Join(cfg.OutDir, c.file+".hlog"))
-			if err != nil {
-				r.closeFiles()
-				return nil, fmt.Errorf("loadgen: %v", err)
-			}
-			c.hlogFile = f
-			c.hlogBuf = bufio.NewWriter(f)
-			c.hlog = hdr.NewHistogramLogWriter(c.hlogBuf)
-		}
-	}
-	if cfg.RawOut != nil {
-		r.rawBuf = bufio.NewWriterSize(cfg.RawOut, 64<<10)
-		r.raw = vegeta.NewEncoder(r.rawBuf)
+		r.classes = append(r.classes, &classRec{resp: newHist(), svc: newHist()})
 	}
 	r.hiccups = startHiccups()
-	return r, nil
-}
-
-// fileSafe maps a class name to a file name part.
-func fileSafe(name string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, name)
+	return r
 }
 
 // started is the schedule's onStart: it runs once on vegeta's pacing
@@ -204,8 +154,9 @@ func (r *recorder) learnStart() {
 	r.began, r.haveBegan = began, true
 	r.winStart, r.winEnd = began.Add(r.w), began.Add(r.w+r.d)
 	r.maxEnd = began.Add(r.maxRequestsEnd())
-	for _, c := range r.classes {
-		r.hlogHeader(c)
+	w := window{began: began, start: r.winStart, end: r.winEnd}
+	for _, s := range r.sinks {
+		s.begin(w)
 	}
 }
 
@@ -221,12 +172,17 @@ func (r *recorder) maxRequestsEnd() time.Duration {
 // consume receives results until vegeta closes the channel (and reports
 // drained) or, once ctx is cancelled, for at most cancelGrace more.
 func (r *recorder) consume(ctx context.Context, results <-chan *vegeta.Result, stop func()) (drained bool) {
+	var tickers []ticker
+	for _, s := range r.sinks {
+		if t, ok := s.(ticker); ok {
+			tickers = append(tickers, t)
+		}
+	}
 	var tick <-chan time.Time
-	if r.cfg.Progress != nil {
+	if len(tickers) > 0 {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		tick = t.C
-		r.lastProgress = time.Now()
 	}
 	done := ctx.Done()
 	var grace <-chan time.Time
@@ -241,7 +197,9 @@ func (r *recorder) consume(ctx context.Context, results <-chan *vegeta.Result, s
 			if r.haveBegan {
 				r.flush(len(r.secs), now, false)
 			}
-			r.progress()
+			for _, t := range tickers {
+				t.tick()
+			}
 		case <-done:
 			r.cancelled = time.Now()
 			stop()
@@ -279,7 +237,6 @@ func (r *recorder) add(res *vegeta.Result) {
 		}
 	}
 	if res.Code != 0 {
-		r.answersAll++
 		// Every answer received before the cancellation ended before it
 		// (end ≤ now when it is read), so none counted earlier lies after it.
 		if r.inWindow(end) && (r.cancelled.IsZero() || !end.After(r.cancelled)) {
@@ -289,6 +246,8 @@ func (r *recorder) add(res *vegeta.Result) {
 			}
 		}
 	}
+	rec := record{res: res, class: -1}
+	defer r.tell(&rec)
 	switch {
 	case !res.Timestamp.After(r.winStart):
 		r.gen.WarmupRequests++
@@ -318,8 +277,8 @@ func (r *recorder) add(res *vegeta.Result) {
 	}
 	_ = c.resp.RecordValue(resp) // values are clamped to the range: no error
 	_ = c.svc.RecordValue(micros(res.Latency))
-	_ = r.all.RecordValue(resp)
 	_ = r.lag.RecordValue(micros(lag))
+	rec.class, rec.resp = ci, resp
 
 	s := int((res.Timestamp.Sub(r.winStart) - 1) / time.Second)
 	if s < r.next { // its second was written already: cannot happen within Timeout+secondGrace
@@ -336,13 +295,12 @@ func (r *recorder) add(res *vegeta.Result) {
 	}
 	_ = sec.hist[ci].RecordValue(resp)
 	r.flush(len(r.secs), end, false)
+}
 
-	if r.raw != nil {
-		res.Body, res.Headers = nil, nil
-		if err := r.raw.Encode(res); err != nil {
-			r.errs = append(r.errs, fmt.Errorf("loadgen: raw output: %w", err))
-			r.raw = nil
-		}
+// tell passes a result on to the sinks.
+func (r *recorder) tell(rec *record) {
+	for _, s := range r.sinks {
+		s.record(rec)
 	}
 }
 
@@ -382,11 +340,13 @@ func (r *recorder) flush(upTo int, now time.Time, final bool) {
 	}
 }
 
-// writeSecond appends second s to the timeline and the interval logs.
+// writeSecond appends second s to the timeline and tells the sinks.
 func (r *recorder) writeSecond(s int, sec *secRec) {
 	out := result.Second{T: s}
 	r.scratch.Reset()
+	var hists []*hdr.PackedHistogram
 	if sec != nil {
+		hists = sec.hist
 		out.Requests, out.Errors = sec.requests, sec.errors
 		out.ErrorKind = kindMap(sec.kinds[:])
 		for _, h := range sec.hist {
@@ -401,49 +361,13 @@ func (r *recorder) writeSecond(s int, sec *secRec) {
 	}
 	r.timeline = append(r.timeline, out)
 
-	startMs := r.winStart.UnixMilli() + int64(s)*1000
-	endMs := min(startMs+1000, r.winEnd.UnixMilli())
-	for i, c := range r.classes {
-		if c.hlog == nil || c.hlogErr != nil {
-			continue
-		}
-		var h *hdr.PackedHistogram
-		if sec != nil {
-			h = sec.hist[i]
-		}
-		if h == nil {
-			h = hdr.NewPacked(histMin, histMax, histSig)
-		}
-		h.SetStartTimeMs(startMs)
-		h.SetEndTimeMs(endMs)
-		if err := c.hlog.OutputIntervalPackedHistogram(h); err != nil {
-			c.hlogErr = err
-		}
+	from := r.winStart.Add(time.Duration(s) * time.Second)
+	to := from.Add(time.Second)
+	if to.After(r.winEnd) {
+		to = r.winEnd
 	}
-}
-
-// hlogHeader writes the header of a class's interval log. Interval start times
-// are relative to the log's BaseTime, the whole second the window started in
-// (the log format writes base and start times in whole seconds), so base +
-// interval start is the exact wall-clock time.
-func (r *recorder) hlogHeader(c *classRec) {
-	if c.hlog == nil {
-		return
-	}
-	startMs := r.winStart.UnixMilli()
-	baseMs := startMs - startMs%1000
-	c.hlog.SetBaseTime(baseMs)
-	for _, err := range []error{
-		c.hlog.OutputLogFormatVersion(),
-		c.hlog.OutputComment(fmt.Sprintf("[concbench loadgen: cell %s, class %s, %g req/s offered; response time from intended send, in microseconds; Interval_Max in seconds]",
-			r.cfg.CellID, fileSafe(c.name), r.cfg.Rate)),
-		c.hlog.OutputStartTime(startMs),
-		c.hlog.OutputBaseTime(baseMs),
-		c.hlog.OutputLegend(),
-	} {
-		if err != nil && c.hlogErr == nil {
-			c.hlogErr = err
-		}
+	for _, sk := range r.sinks {
+		sk.second(s, from, to, hists)
 	}
 }
 
@@ -459,224 +383,4 @@ func kindMap(k []int64) map[string]int64 {
 		}
 	}
 	return m
-}
-
-// progress reports the attack's state to Config.Progress.
-func (r *recorder) progress() {
-	now := time.Now()
-	p := Progress{Requests: r.requests}
-	if r.haveBegan {
-		p.Elapsed = now.Sub(r.began)
-		p.Warmup = p.Elapsed <= r.w
-	}
-	for _, c := range r.classes {
-		p.Errors += c.requests - c.ok
-	}
-	if dt := now.Sub(r.lastProgress).Seconds(); dt > 0 {
-		p.AchievedRPS = float64(r.answersAll-r.lastAnswers) / dt
-	}
-	r.lastProgress, r.lastAnswers = now, r.answersAll
-	if r.all.TotalCount() > 0 {
-		p.P99 = time.Duration(r.all.ValueAtQuantile(99)) * time.Microsecond
-	}
-	p.InFlight, _, _ = r.fl.stats()
-	r.cfg.Progress(p)
-}
-
-// summary summarizes a histogram of microseconds in milliseconds.
-func summary(h *hdr.Histogram) result.Latency {
-	n := h.TotalCount()
-	if n == 0 {
-		return result.Latency{}
-	}
-	q := func(p float64) float64 { return round3(float64(h.ValueAtQuantile(p)) / 1000) }
-	return result.Latency{
-		Count:  n,
-		Mean:   round3(h.Mean() / 1000),
-		P50:    q(50),
-		P90:    q(90),
-		P99:    q(99),
-		P999:   q(99.9),
-		P9999:  q(99.99),
-		Max:    round3(float64(h.Max()) / 1000),
-		StdDev: round3(h.StdDev() / 1000),
-	}
-}
-
-// result closes the books once consume returned.
-func (r *recorder) result() (*Result, error) {
-	r.hmu.Lock()
-	for _, t := range r.timers {
-		t.Stop()
-	}
-	from, to, haveFrom, haveTo := r.hFrom, r.hTo, r.haveFrom, r.haveTo
-	r.hmu.Unlock()
-	if !r.haveBegan {
-		r.learnStart()
-	}
-	cfg := r.cfg
-	out := &Result{
-		OfferedRPS:     cfg.Rate,
-		MaxConnections: cfg.MaxConnections,
-		MaxWorkers:     cfg.MaxWorkers,
-		Transport:      cfg.Transport,
-		StoppedBy:      r.sched.stopReason(),
-	}
-	if out.StoppedBy == "" { // vegeta's own bound (Warmup+Duration+stopSlack) stopped a late generator
-		out.StoppedBy = "duration"
-	}
-
-	// The measured window ends early when sending stopped early; answers are
-	// counted up to the same edge (see recorder.answers).
-	endOff := r.w + r.d
-	answers := r.answers
-	if out.StoppedBy == "max_requests" {
-		endOff = r.maxRequestsEnd()
-		answers = r.answersToMax
-	}
-	if !r.cancelled.IsZero() {
-		out.StoppedBy = "context"
-		if r.haveBegan {
-			endOff = min(endOff, r.cancelled.Sub(r.began))
-		}
-	}
-	measured := max(endOff-r.w, 0)
-	if r.haveBegan {
-		out.Window.Start = r.winStart
-		out.Window.End = r.began.Add(r.w + measured)
-		r.fl.setWindow(out.Window.Start, out.Window.End)
-		r.hiccups.setWindow(out.Window.Start, out.Window.End)
-	}
-
-	// Seconds: every second of the (possibly shortened) window, and any later
-	// one that holds requests.
-	n := int((measured + time.Second - 1) / time.Second)
-	for s := len(r.secs) - 1; s >= n; s-- {
-		if r.secs[s] != nil && r.secs[s].requests > 0 {
-			n = s + 1
-			break
-		}
-	}
-	n = max(n, r.next)
-	r.flush(n, time.Time{}, true)
-	out.Timeline = r.timeline
-
-	for i, c := range r.classes {
-		mc := cfg.Mix[i]
-		rc := result.Class{
-			Name:         mc.Name,
-			Target:       mc.Target,
-			Weight:       mc.Weight,
-			Heavy:        mc.Heavy,
-			Requests:     c.requests,
-			OK:           c.ok,
-			Errors:       c.requests - c.ok,
-			ErrorsByKind: kindMap(c.kinds[:]),
-			Response:     summary(c.resp),
-			Service:      summary(c.svc),
-		}
-		out.Classes = append(out.Classes, rc)
-		out.Requests += rc.Requests
-		out.OK += rc.OK
-		out.Errors += rc.Errors
-	}
-	out.DispatchLag = summary(r.lag)
-	var due int64
-	if measured > 0 {
-		out.SentRPS = round3(float64(out.Requests) / measured.Seconds())
-		out.AchievedRPS = round3(float64(answers) / measured.Seconds())
-		due = int64(r.ticks(r.w, r.w+measured))
-		sentByEnd := r.gen.WarmupRequests + out.Requests + r.unmatched
-		out.Missed = max(int64(r.ticks(0, r.w+measured))-sentByEnd, 0)
-	}
-	_, peak, full := r.fl.stats()
-	out.PeakInFlight = peak
-	if measured > 0 {
-		out.PoolFull = min(round3(full.Seconds()/measured.Seconds()), 1)
-	}
-
-	out.Generator = r.gen
-	if haveFrom {
-		if !haveTo {
-			to = takeHealth()
-		}
-		generatorHealth(&out.Generator, from, to)
-	}
-	if h := r.hiccups.finish(); h.TotalCount() > 0 {
-		out.Generator.HiccupP99 = time.Duration(h.ValueAtQuantile(99)) * time.Microsecond
-		out.Generator.HiccupMax = time.Duration(h.Max()) * time.Microsecond
-	}
-
-	out.Validity = judge(out.verdictInput(measured, due, answers, cfg.CeilingRPS))
-
-	errs := r.errs
-	if r.unmatched > 0 {
-		errs = append(errs, fmt.Errorf("loadgen: %d results had a URL outside the mix", r.unmatched))
-	}
-	if r.rawBuf != nil && r.raw != nil {
-		if err := r.rawBuf.Flush(); err != nil {
-			errs = append(errs, fmt.Errorf("loadgen: raw output: %w", err))
-		}
-	}
-	if cfg.OutDir != "" {
-		out.Files = make(map[string]string, 3*len(r.classes))
-		for _, c := range r.classes {
-			if err := r.writeHgrm(c.file+".hgrm", c.resp); err != nil {
-				errs = append(errs, err)
-			} else {
-				out.Files["hgrm:"+c.name] = c.file + ".hgrm"
-			}
-			if err := r.writeHgrm(c.file+".service.hgrm", c.svc); err != nil {
-				errs = append(errs, err)
-			} else {
-				out.Files["hgrm-service:"+c.name] = c.file + ".service.hgrm"
-			}
-			if err := c.closeHlog(); err != nil {
-				errs = append(errs, fmt.Errorf("loadgen: %s.hlog: %w", c.file, err))
-			} else {
-				out.Files["hlog:"+c.name] = c.file + ".hlog"
-			}
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-// writeHgrm writes h's percentile distribution in milliseconds, in the
-// standard .hgrm text format (HdrHistogram's PercentilesPrint, 5 ticks per
-// half distance, as wrk2 and the HdrHistogram plotter use).
-func (r *recorder) writeHgrm(name string, h *hdr.Histogram) error {
-	var b strings.Builder
-	if _, err := h.PercentilesPrint(&b, 5, 1000); err != nil {
-		return fmt.Errorf("loadgen: %s: %w", name, err)
-	}
-	if err := result.WriteFileAtomic(filepath.Join(r.cfg.OutDir, name), []byte(b.String())); err != nil {
-		return fmt.Errorf("loadgen: %w", err)
-	}
-	return nil
-}
-
-// closeHlog flushes and closes the class's interval log.
-func (c *classRec) closeHlog() error {
-	if c.hlogFile == nil {
-		return nil
-	}
-	err := c.hlogErr
-	if ferr := c.hlogBuf.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := c.hlogFile.Close(); err == nil {
-		err = cerr
-	}
-	c.hlogFile = nil
-	return err
-}
-
-// closeFiles closes the interval logs after a failed start.
-func (r *recorder) closeFiles() {
-	for _, c := range r.classes {
-		if c.hlogFile != nil {
-			_ = c.hlogFile.Close()
-			c.hlogFile = nil
-		}
-	}
 }

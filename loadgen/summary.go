@@ -1,0 +1,156 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/concbench/concbench/result"
+)
+
+// summary summarizes a histogram of microseconds in milliseconds.
+func summary(h *hdr.Histogram) result.Latency {
+	n := h.TotalCount()
+	if n == 0 {
+		return result.Latency{}
+	}
+	q := func(p float64) float64 { return round3(float64(h.ValueAtQuantile(p)) / 1000) }
+	return result.Latency{
+		Count:  n,
+		Mean:   round3(h.Mean() / 1000),
+		P50:    q(50),
+		P90:    q(90),
+		P99:    q(99),
+		P999:   q(99.9),
+		P9999:  q(99.99),
+		Max:    round3(float64(h.Max()) / 1000),
+		StdDev: round3(h.StdDev() / 1000),
+	}
+}
+
+// result closes the books once consume returned: it assembles the Result
+// from the statistics, judges it (validity.go) and closes the sinks.
+func (r *recorder) result() (*Result, error) {
+	r.hmu.Lock()
+	for _, t := range r.timers {
+		t.Stop()
+	}
+	from, to, haveFrom, haveTo := r.hFrom, r.hTo, r.haveFrom, r.haveTo
+	r.hmu.Unlock()
+	if !r.haveBegan {
+		r.learnStart()
+	}
+	cfg := r.cfg
+	out := &Result{
+		OfferedRPS:     cfg.Rate,
+		MaxConnections: cfg.MaxConnections,
+		MaxWorkers:     cfg.MaxWorkers,
+		Transport:      cfg.Transport,
+		StoppedBy:      r.sched.stopReason(),
+	}
+	if out.StoppedBy == "" { // vegeta's own bound (Warmup+Duration+stopSlack) stopped a late generator
+		out.StoppedBy = "duration"
+	}
+
+	// The measured window ends early when sending stopped early; answers are
+	// counted up to the same edge (see recorder.answers).
+	endOff := r.w + r.d
+	answers := r.answers
+	if out.StoppedBy == "max_requests" {
+		endOff = r.maxRequestsEnd()
+		answers = r.answersToMax
+	}
+	if !r.cancelled.IsZero() {
+		out.StoppedBy = "context"
+		if r.haveBegan {
+			endOff = min(endOff, r.cancelled.Sub(r.began))
+		}
+	}
+	measured := max(endOff-r.w, 0)
+	if r.haveBegan {
+		out.Window.Start = r.winStart
+		out.Window.End = r.began.Add(r.w + measured)
+		r.fl.setWindow(out.Window.Start, out.Window.End)
+		r.hiccups.setWindow(out.Window.Start, out.Window.End)
+	}
+
+	// Seconds: every second of the (possibly shortened) window, and any later
+	// one that holds requests.
+	n := int((measured + time.Second - 1) / time.Second)
+	for s := len(r.secs) - 1; s >= n; s-- {
+		if r.secs[s] != nil && r.secs[s].requests > 0 {
+			n = s + 1
+			break
+		}
+	}
+	n = max(n, r.next)
+	r.flush(n, time.Time{}, true)
+	out.Timeline = r.timeline
+
+	for i, c := range r.classes {
+		mc := cfg.Mix[i]
+		rc := result.Class{
+			Name:         mc.Name,
+			Target:       mc.Target,
+			Weight:       mc.Weight,
+			Heavy:        mc.Heavy,
+			Requests:     c.requests,
+			OK:           c.ok,
+			Errors:       c.requests - c.ok,
+			ErrorsByKind: kindMap(c.kinds[:]),
+			Response:     summary(c.resp),
+			Service:      summary(c.svc),
+		}
+		out.Classes = append(out.Classes, rc)
+		out.Requests += rc.Requests
+		out.OK += rc.OK
+		out.Errors += rc.Errors
+	}
+	out.DispatchLag = summary(r.lag)
+	var due int64
+	if measured > 0 {
+		out.SentRPS = round3(float64(out.Requests) / measured.Seconds())
+		out.AchievedRPS = round3(float64(answers) / measured.Seconds())
+		due = int64(r.ticks(r.w, r.w+measured))
+		sentByEnd := r.gen.WarmupRequests + out.Requests + r.unmatched
+		out.Missed = max(int64(r.ticks(0, r.w+measured))-sentByEnd, 0)
+	}
+	_, peak, full := r.fl.stats()
+	out.PeakInFlight = peak
+	if measured > 0 {
+		out.PoolFull = min(round3(full.Seconds()/measured.Seconds()), 1)
+	}
+
+	out.Generator = r.gen
+	if haveFrom {
+		if !haveTo {
+			to = takeHealth()
+		}
+		generatorHealth(&out.Generator, from, to)
+	}
+	if h := r.hiccups.finish(); h.TotalCount() > 0 {
+		out.Generator.HiccupP99 = time.Duration(h.ValueAtQuantile(99)) * time.Microsecond
+		out.Generator.HiccupMax = time.Duration(h.Max()) * time.Microsecond
+	}
+
+	out.Validity = judge(out.verdictInput(measured, due, answers, cfg.CeilingRPS))
+
+	var errs []error
+	if r.unmatched > 0 {
+		errs = append(errs, fmt.Errorf("loadgen: %d results had a URL outside the mix", r.unmatched))
+	}
+	for _, s := range r.sinks {
+		files, err := s.close(r.classes)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if files != nil && out.Files == nil {
+			out.Files = make(map[string]string, len(files))
+		}
+		maps.Copy(out.Files, files)
+	}
+	return out, errors.Join(errs...)
+}
