@@ -45,6 +45,12 @@ func (r *Result) verdictInput(measured time.Duration, due, answers int64, ceilin
 	}
 }
 
+// Saturated reports whether the connection pool counted as saturated during
+// the measured window: full for at least SaturatedShare of it.
+func (r *Result) Saturated() bool { return isSaturated(r.PoolFull) }
+
+func isSaturated(poolFull float64) bool { return poolFull >= SaturatedShare }
+
 // judge applies the validity rules (a)–(h) of the package documentation. It
 // is the only judge of the generator's side of a cell: the orchestrator adds
 // the server's rules (package runner) and nothing else. It is a pure function
@@ -67,7 +73,7 @@ func judge(in verdictInput) result.Validity {
 		overCeiling()
 		return v
 	}
-	saturated := in.poolFull >= SaturatedShare
+	saturated := isSaturated(in.poolFull)
 	pool := fmt.Sprintf("all %d connections were busy for %.1f%% of the window (peak in flight %d)",
 		in.maxConns, 100*in.poolFull, in.peak)
 	secs := in.measured.Seconds()

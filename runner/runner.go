@@ -297,7 +297,7 @@ func judgeServer(v *result.Validity, res *loadgen.Result, first, last *stats.Sna
 	case res.OK > 0:
 	case res.Generator.ExhaustionErrors > 0:
 		// The generator ran out of ports or descriptors: its verdict says so.
-	case res.Requests == 0 && res.PoolFull >= loadgen.SaturatedShare:
+	case res.Requests == 0 && res.Saturated():
 		flag(result.CauseServer, "no request was answered in the measured window: none could even be sent, every connection stayed busy with requests the server did not answer")
 	case res.Requests == 0:
 		flag(result.CauseGenerator, "no request was sent in the measured window")
