@@ -54,7 +54,7 @@ func isSaturated(poolFull float64) bool { return poolFull >= SaturatedShare }
 // judge applies the validity rules (a)–(h) of the package documentation. It
 // is the only judge of the generator's side of a cell: the orchestrator adds
 // the server's rules (package runner) and nothing else. It is a pure function
-// of what the attack measured.
+// of what the attack measured and of its configuration (rate, ceiling).
 func judge(in verdictInput) result.Validity {
 	v := result.Validity{Valid: true}
 	bound := func(format string, args ...any) {
