@@ -27,7 +27,8 @@ const profileArgs = "[--model eventloop] [--scenario cpu-mix] [--rate R] [--dura
 // server-side figures of the same window and how to open the profile.
 func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "profile", profileArgs)
-	model := fs.String("model", "eventloop", "server `model`: "+strings.Join(catalog.Names(), ", "))
+	goModels := strings.Join(catalog.Builtin().NamesOf(catalog.GoModel), ", ")
+	model := fs.String("model", "eventloop", "server `model` (a Go model: the references have no pprof): "+goModels)
 	scenario := fs.String("scenario", "cpu-mix", "the plan's `scenario` to offer")
 	rate := fs.Float64("rate", 0, "offered rate in `req/s` (default: the scenario's first rate)")
 	duration := fs.Duration("duration", 10*time.Second, "measured window, profiled whole")
@@ -38,8 +39,8 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if _, ok := catalog.Lookup(*model); !ok {
-		return usageError("profile: --model: unknown model %q (one of %s)", *model, strings.Join(catalog.Names(), ", "))
+	if e, ok := catalog.Lookup(*model); !ok || e.Kind != catalog.GoModel {
+		return usageError("profile: --model: %q is not a Go model (one of %s)", *model, goModels)
 	}
 	if *rate < 0 || math.IsNaN(*rate) || math.IsInf(*rate, 0) {
 		return usageError("profile: --rate: %g must be > 0", *rate)
