@@ -20,8 +20,12 @@ type Plan struct {
 	// Name labels the run's results directory.
 	Name        string `json:"name" yaml:"name"`
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
-	// Models to run, in order; each is started as its own server process per cell.
+	// Models to run, in order; each is started as its own server process per
+	// cell. A name is a built-in model or one of Servers.
 	Models []string `json:"models" yaml:"models"`
+	// Servers are the user's own servers, started by command like the models
+	// (see UserServer); list their names in Models to run them.
+	Servers []UserServer `json:"servers,omitempty" yaml:"servers,omitempty"`
 	// Duration of each cell's measured window, after Warmup (not counted).
 	Duration Duration `json:"duration" yaml:"duration"`
 	Warmup   Duration `json:"warmup" yaml:"warmup"`

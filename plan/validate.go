@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -61,6 +60,9 @@ func (p *Plan) FillDefaults() {
 	setDefault(&p.Duration, DefaultDuration)
 	setDefault(&p.Warmup, DefaultWarmup)
 	setDefault(&p.Timeout, DefaultTimeout)
+	for i := range p.Servers {
+		p.Servers[i].fillDefaults()
+	}
 	if p.Reps == 0 {
 		p.Reps = DefaultReps
 	}
@@ -94,14 +96,17 @@ func (p *Plan) Validate() error {
 	if !validName.MatchString(p.Name) {
 		return fieldError("name", "%q must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", p.Name)
 	}
+	if err := p.checkServers(); err != nil {
+		return err
+	}
 	if len(p.Models) == 0 {
-		return fieldError("models", "at least one model is required (%s)", strings.Join(catalog.Names(), ", "))
+		return fieldError("models", "at least one model is required (%s)", p.modelNames())
 	}
 	seen := map[string]bool{}
 	for i, m := range p.Models {
 		f := fmt.Sprintf("models[%d]", i)
-		if _, ok := catalog.Lookup(m); !ok {
-			return fieldError(f, "unknown model %q (one of %s)", m, strings.Join(catalog.Names(), ", "))
+		if !p.knownModel(m) {
+			return fieldError(f, "unknown model %q (one of %s)", m, p.modelNames())
 		}
 		if seen[m] {
 			return fieldError(f, "%q is listed twice", m)
@@ -257,8 +262,8 @@ func (p *Plan) checkSLO(f string, s SLO) error {
 		return fieldError(f+".expr", "%v", err)
 	}
 	if !matchAll(s.Model) {
-		if _, ok := catalog.Lookup(s.Model); !ok {
-			return fieldError(f+".model", "unknown model %q (one of %s, or \"*\")", s.Model, strings.Join(catalog.Names(), ", "))
+		if !p.knownModel(s.Model) {
+			return fieldError(f+".model", "unknown model %q (one of %s, or \"*\")", s.Model, p.modelNames())
 		}
 	}
 	found := matchAll(s.Scenario)
@@ -332,6 +337,11 @@ const NoWarmup = time.Duration(-1)
 func (p *Plan) Apply(o Overrides) error {
 	if err := o.check(); err != nil {
 		return err
+	}
+	for _, m := range o.Models {
+		if !p.knownModel(m) {
+			return overrideErr("models", "unknown model %q (one of %s)", m, p.modelNames())
+		}
 	}
 	if len(o.Models) > 0 {
 		p.Models = append([]string(nil), o.Models...)
@@ -435,9 +445,6 @@ func overrideErr(flag, format string, args ...any) error {
 func (o Overrides) check() error {
 	seen := map[string]bool{}
 	for _, m := range o.Models {
-		if _, ok := catalog.Lookup(m); !ok {
-			return overrideErr("models", "unknown model %q (one of %s)", m, strings.Join(catalog.Names(), ", "))
-		}
 		if seen[m] {
 			return overrideErr("models", "%q is listed twice", m)
 		}
