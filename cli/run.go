@@ -7,15 +7,20 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/concbench/concbench/ceiling"
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/reports"
 	"github.com/concbench/concbench/result"
@@ -23,7 +28,7 @@ import (
 	"github.com/concbench/concbench/units"
 )
 
-const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--allow-remote]"
+const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--target http://HOST:PORT [--target-pid PID] [--target-name NAME]] [--allow-remote]"
 
 // cmdRun runs a benchmark plan. Exit codes, most important first:
 // ExitInterrupted (130) when stopped, ExitSLO (4) when an SLO broke on a valid
@@ -46,6 +51,9 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	loadgenCPUs := fs.String("loadgen-cpus", "", "`CPUs` the load generator runs on, or none (default: the first available CPU, on 2 or more)")
 	ceilingRPS := fs.Float64("ceiling", 0, "the generator's ceiling in `req/s`: cells offered above 70% of it are invalid (default: from OUT/"+ceiling.File+", written by concbench ceiling)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback target (the servers run listens on 127.0.0.1 anyway)")
+	target := fs.String("target", "", "load this running server (http://HOST:PORT) instead of starting the plan's models: no server life cycle")
+	targetPID := fs.Int("target-pid", 0, "with --target: the server's `pid`, whose process tree is sampled (CPU, RSS, threads); without it those figures are not sampled")
+	targetName := fs.String("target-name", plan.DefaultTargetName, "with --target: the `name` its cells, tables and charts show")
 	printPlan := fs.Bool("print-plan", false, "print the plan, with the flags applied and defaults filled in, as YAML and exit")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -83,6 +91,18 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 			return usageError("run: --rates: %q is not a number", s)
 		}
 		o.Rates = append(o.Rates, r)
+	}
+	if *target != "" {
+		if set["models"] {
+			return usageError("run: --target and --models: a run loads either a running server or the plan's models")
+		}
+		p.Target = &plan.Target{Name: *targetName, URL: strings.TrimSuffix(*target, "/"), PID: *targetPID}
+		p.Models = []string{*targetName}
+		if err := checkTargetFlag(p.Target, *allowRemote); err != nil {
+			return usageError("run: --target: %v", err)
+		}
+	} else if set["target-pid"] || set["target-name"] {
+		return usageError("run: --target-pid and --target-name go with --target")
 	}
 	if err := p.Apply(o); err != nil {
 		if _, ok := errors.AsType[*plan.OverrideError](err); ok { // names the flag
@@ -134,6 +154,9 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	}
 
 	res, err := runner.Run(ctx, opts)
+	if pe, ok := errors.AsType[*runner.PlanError](err); ok {
+		return usageError("run: %v", pe)
+	}
 	if res == nil {
 		return err
 	}
@@ -207,4 +230,27 @@ func writeReport(env *Env, dir string, r *result.Run) {
 		return
 	}
 	fmt.Fprintf(env.Stdout, "report: %s\n", filepath.Join(dir, reports.HTMLFile))
+}
+
+// checkTargetFlag refuses a target off this machine unless allowed, and one
+// that does not accept connections: both before anything is measured.
+func checkTargetFlag(t *plan.Target, allowRemote bool) error {
+	u, err := url.Parse(t.URL)
+	if err != nil || u.Scheme != "http" || u.Port() == "" {
+		return fmt.Errorf("%q: want http://HOST:PORT", t.URL)
+	}
+	if !allowRemote {
+		if err := launch.CheckLoopback(u.Host); err != nil {
+			return fmt.Errorf("%s: %v (pass --allow-remote to load another machine)", t.URL, err)
+		}
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 3*time.Second)
+	if err != nil {
+		return fmt.Errorf("%s does not accept connections: %v", t.URL, err)
+	}
+	conn.Close()
+	if t.PID != 0 && !procstat.Alive(t.PID) {
+		return fmt.Errorf("--target-pid %d: no such running process", t.PID)
+	}
+	return nil
 }

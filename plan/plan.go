@@ -26,6 +26,9 @@ type Plan struct {
 	// Servers are the user's own servers, started by command like the models
 	// (see UserServer); list their names in Models to run them.
 	Servers []UserServer `json:"servers,omitempty" yaml:"servers,omitempty"`
+	// Target, when set, is a running server every cell loads instead of
+	// starting one (`concbench run --target`); Models is then its name alone.
+	Target *Target `json:"target,omitempty" yaml:"target,omitempty"`
 	// Duration of each cell's measured window, after Warmup (not counted).
 	Duration Duration `json:"duration" yaml:"duration"`
 	Warmup   Duration `json:"warmup" yaml:"warmup"`

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -131,6 +132,44 @@ func (s UserServer) Expand(port int) (argv, env []string) {
 	return argv, env
 }
 
+// Target is a server that runs already: the run attaches to it, with no
+// life cycle of its own (no start, no stop, no pinning).
+type Target struct {
+	// Name labels its cells (default "target").
+	Name string `json:"name" yaml:"name"`
+	// URL is http://HOST:PORT, the server's root.
+	URL string `json:"url" yaml:"url"`
+	// PID, when known, is its process: the runner samples its process tree.
+	PID int `json:"pid,omitempty" yaml:"pid,omitempty"`
+}
+
+// DefaultTargetName labels the cells of an attached target.
+const DefaultTargetName = "target"
+
+func (t *Target) check() error {
+	if _, err := catalog.New(catalog.Entry{Name: t.Name, Kind: catalog.User}); err != nil {
+		return fieldError("target.name", "%q: a server name may hold only a-z, 0-9 and '-' (1-32 characters)", t.Name)
+	}
+	if builtinModel(t.Name) {
+		return fieldError("target.name", "%q is a built-in model: name the target differently", t.Name)
+	}
+	u, err := url.Parse(t.URL)
+	switch {
+	case err != nil:
+		return fieldError("target.url", "%v", err)
+	case u.Scheme != "http":
+		return fieldError("target.url", "%q: want http://HOST:PORT (https is not supported)", t.URL)
+	case u.Port() == "" || u.Hostname() == "":
+		return fieldError("target.url", "%q: want http://HOST:PORT, with the port", t.URL)
+	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil || u.Fragment != "":
+		return fieldError("target.url", "%q: want the server's root, http://HOST:PORT (the plan's targets give the paths)", t.URL)
+	}
+	if t.PID < 0 {
+		return fieldError("target.pid", "%d must be a process id", t.PID)
+	}
+	return nil
+}
+
 // UserServer returns the plan's user server of that name.
 func (p *Plan) UserServer(name string) (UserServer, bool) {
 	for _, s := range p.Servers {
@@ -146,6 +185,14 @@ func (p *Plan) UserServer(name string) (UserServer, bool) {
 func (p *Plan) checkServers() error {
 	if len(p.Servers) > MaxUserServers {
 		return fieldError("servers", "%d servers is above the limit of %d", len(p.Servers), MaxUserServers)
+	}
+	if t := p.Target; t != nil {
+		if err := t.check(); err != nil {
+			return err
+		}
+		if len(p.Models) != 1 || p.Models[0] != t.Name {
+			return fieldError("models", "%v: with a target, the models are the target alone ([%s])", p.Models, t.Name)
+		}
 	}
 	seen := map[string]bool{}
 	for i := range p.Servers {
@@ -208,9 +255,9 @@ func (p *Plan) Catalog() (*catalog.Catalog, error) {
 }
 
 // knownModel reports whether a plan may list name in its models: a built-in
-// model or one of its user servers.
+// model, one of its user servers or its target.
 func (p *Plan) knownModel(name string) bool {
-	if builtinModel(name) {
+	if builtinModel(name) || p.Target != nil && p.Target.Name == name {
 		return true
 	}
 	_, ok := p.UserServer(name)
@@ -220,6 +267,9 @@ func (p *Plan) knownModel(name string) bool {
 // modelNames lists what a plan may name in models, for error messages.
 func (p *Plan) modelNames() string {
 	names := catalog.Names()
+	if p.Target != nil {
+		names = append(names, p.Target.Name)
+	}
 	for _, s := range p.Servers {
 		names = append(names, s.Name)
 	}

@@ -36,6 +36,16 @@ type Run struct {
 	Cells       []Cell `json:"cells"`
 	// SLOs holds every threshold check of the plan against the cells.
 	SLOs []SLOResult `json:"slos,omitempty"`
+	// Skipped lists the plan's models that could not run on this machine (a
+	// reference system not installed), with why: they have no cells.
+	Skipped []Skipped `json:"skipped,omitempty"`
+}
+
+// Skipped is a model of the plan that did not run, and why (one line, naming
+// the command that installs what is missing).
+type Skipped struct {
+	Model  string `json:"model"`
+	Reason string `json:"reason"`
 }
 
 // Environment says where and how the run was measured.
@@ -50,6 +60,9 @@ type Environment struct {
 	Cores            int    `json:"cores"`
 	MemoryBytes      int64  `json:"memory_bytes,omitempty"`
 	Hostname         string `json:"hostname,omitempty"`
+	// References names the program behind each reference model the run
+	// used, with its version ("node-loop": "node v20.19.2").
+	References map[string]string `json:"references,omitempty"`
 	// Pinning records which CPUs the servers and the load generator were
 	// restricted to ("" when not pinned) and how.
 	Pinning Pinning `json:"pinning"`

@@ -56,7 +56,6 @@ func cells(p plan.Plan) []cellSpec {
 func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (result.Cell, error) {
 	p := r.opts.Plan
 	warmup, dur := spec.sc.Warmup.D(), spec.sc.Duration.D()
-	args := r.serveCommand(spec.model).Args()
 	cell := result.Cell{
 		ID:             spec.id(),
 		Model:          spec.model,
@@ -65,7 +64,6 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 		Rate:           spec.rate,
 		DurationSec:    dur.Seconds(),
 		WarmupSec:      warmup.Seconds(),
-		ServerArgs:     append([]string{"concbench"}, args...),
 		MaxConnections: spec.sc.MaxConnections,
 		Classes:        []result.Class{},
 		Timeline:       []result.Second{},
@@ -76,10 +74,18 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	}
 	r.prog.cellStart(label, warmup+dur)
 
-	srv, err := startServer(ctx, r.bin, args, r.serverSet, r.opts.AllowRemote)
+	var srv *server
+	ls, err := r.launchFor(spec.model)
+	if err == nil {
+		cell.ServerArgs = record(ls)
+		srv, err = startServer(ctx, ls, r.serverSet, r.opts.AllowRemote)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return cell, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+		}
+		if srv != nil {
+			r.keepServerLog(&cell, srv)
 		}
 		return invalid(result.CauseServer, "server did not start: %v", err), nil
 	}
@@ -149,12 +155,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 		}
 		addFile(&cell, "raw", filepath.Base(raw.Name()))
 	}
-	if log := srv.stderr.String(); strings.TrimSpace(log) != "" {
-		name := cell.ID + ".server.log"
-		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(log), 0o644); err == nil {
-			addFile(&cell, "server-log", name)
-		}
-	}
+	r.keepServerLog(&cell, srv)
 	if res == nil {
 		if aerr == nil {
 			aerr = errors.New("no result")
@@ -202,7 +203,14 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 		cell.Server.PIDs = mergePIDs(cell.Server.PIDs, pids)
 	} else {
 		cell.Server.PIDs = pids
-		v.Reasons = append(v.Reasons, fmt.Sprintf("no /stats at the end of the window: %v", lastErr))
+		if srv.spec.stats {
+			v.Reasons = append(v.Reasons, fmt.Sprintf("no /stats at the end of the window: %v", lastErr))
+		} else {
+			v.Reasons = append(v.Reasons, "server figures not sampled: the server serves no concbench /stats (loop delay, pool and runtime figures are absent)")
+		}
+	}
+	if srv.pid == 0 {
+		v.Reasons = append(v.Reasons, "process figures not sampled: the target's pid is unknown (pass --target-pid)")
 	}
 	if aerr != nil {
 		v.Invalidate(result.CauseGenerator, fmt.Sprintf("load generator stopped early: %v", aerr))
@@ -213,7 +221,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	}
 	v.Reasons = append(v.Reasons, profNotes...) // notes: the measurements stand
 	for _, pid := range pids {
-		if procstat.Alive(pid) {
+		if !srv.spec.attach && procstat.Alive(pid) {
 			v.Reasons = append(v.Reasons, fmt.Sprintf("server process %d is still running after the stop", pid))
 		}
 	}
@@ -312,4 +320,17 @@ func cellLine(label string, c result.Cell) string {
 		b.WriteString(" — valid")
 	}
 	return b.String()
+}
+
+// keepServerLog saves what the server wrote on stderr (its last 8 KiB) beside
+// the results, when it wrote anything.
+func (r *cellRunner) keepServerLog(cell *result.Cell, srv *server) {
+	log := srv.stderr.String()
+	if strings.TrimSpace(log) == "" {
+		return
+	}
+	name := cell.ID + ".server.log"
+	if err := os.WriteFile(filepath.Join(r.dir, name), []byte(log), 0o644); err == nil {
+		addFile(cell, "server-log", name)
+	}
 }

@@ -80,8 +80,9 @@ type Server struct{ s *server }
 // it answers /healthz.
 func (h *Host) StartServer(ctx context.Context, model string) (*Server, error) {
 	args := launch.Command{Model: model, Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: serverGrace}, CPUs: h.pin.serverCPUs}.Args()
-	s, err := startServer(ctx, h.Bin, args, h.pin.serverSet, false)
-	if err != nil {
+	spec := launchSpec{argv: append([]string{h.Bin}, args...), self: true, health: "/healthz", startTimeout: startTimeout, stats: true}
+	s, err := startServer(ctx, spec, h.pin.serverSet, false)
+	if err != nil { // s, if any, is stopped: its stderr is in err
 		return nil, err
 	}
 	return &Server{s}, nil

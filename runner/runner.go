@@ -40,6 +40,7 @@ import (
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/servers/reference"
 	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/units"
 )
@@ -136,7 +137,14 @@ type cellRunner struct {
 func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	p := opts.Plan
 	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("plan %s: %w", p.Name, err)
+		return nil, &PlanError{fmt.Errorf("plan %s: %w", p.Name, err)}
+	}
+	skip, err := unavailable(&p)
+	if err != nil {
+		return nil, &PlanError{fmt.Errorf("plan %s: %w", p.Name, err)}
+	}
+	if len(skip) == len(p.Models) {
+		return nil, &PlanError{fmt.Errorf("plan %s: nothing can run here: %s", p.Name, skipLine(p.Models, skip))}
 	}
 	host, err := NewHost(opts)
 	if err != nil {
@@ -163,6 +171,17 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return nil, err
 	}
 	run := &result.Run{Plan: p, Env: env, Started: started.UTC(), Cells: []result.Cell{}}
+	for _, m := range p.Models {
+		if reason, ok := skip[m]; ok {
+			run.Skipped = append(run.Skipped, result.Skipped{Model: m, Reason: reason})
+		} else if v := reference.Version(m); v != "" {
+			if run.Env.References == nil {
+				run.Env.References = map[string]string{}
+			}
+			run.Env.References[m] = v
+		}
+	}
+	p.Models = without(p.Models, skip) // the cells; run.Plan keeps the plan as asked
 	if err := result.Save(r.dir, run); err != nil {
 		return nil, fmt.Errorf("save results: %w", err)
 	}
@@ -172,6 +191,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	est := p.Estimate() + time.Duration(len(specs))*cellOverhead
 	r.prog.logf("concbench run: plan %s, %d cells, about %s; results in %s", p.Name, len(specs), est.Round(time.Second), r.dir)
 	host.LogPinning()
+	if len(skip) > 0 {
+		r.prog.logf("skipped (not installed here): %s", skipLine(opts.Plan.Models, skip))
+	}
 	if opts.CeilingRPS > 0 {
 		r.prog.logf("generator ceiling %s req/s (%s): cells offered above %s req/s are flagged generator-bound",
 			units.Num(opts.CeilingRPS), opts.CeilingSource, units.Num(GeneratorBoundFraction*opts.CeilingRPS))
@@ -212,6 +234,25 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return out, runErr
 	}
 	return out, nil
+}
+
+// PlanError is a plan that cannot run as written (a user server whose command
+// cannot start, nothing available): the caller's input, not the run, failed.
+type PlanError struct{ Err error }
+
+func (e *PlanError) Error() string { return e.Err.Error() }
+func (e *PlanError) Unwrap() error { return e.Err }
+
+// skipLine says which models are skipped and why, in the plan's order:
+// "node-loop (node not found: ...); apache-worker (...)".
+func skipLine(models []string, skip map[string]string) string {
+	var parts []string
+	for _, m := range models {
+		if reason, ok := skip[m]; ok {
+			parts = append(parts, m+" ("+reason+")")
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func orNone(s string) string {
@@ -331,4 +372,3 @@ func errorKinds(classes []result.Class) string {
 	}
 	return strings.Join(parts, ", ")
 }
-

@@ -51,8 +51,12 @@ type sampler struct {
 func startSampler(srv *server) *sampler {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sampler{srv: srv, cancel: cancel}
-	s.wg.Go(func() { s.loop(ctx, s.sampleProcs) })
-	s.wg.Go(func() { s.loop(ctx, s.sampleStats) })
+	if srv.pid > 0 { // an attached target without --target-pid: no process to read
+		s.wg.Go(func() { s.loop(ctx, s.sampleProcs) })
+	}
+	if srv.spec.stats {
+		s.wg.Go(func() { s.loop(ctx, s.sampleStats) })
+	}
 	return s
 }
 
@@ -73,7 +77,9 @@ func (s *sampler) loop(ctx context.Context, f func(context.Context)) {
 func (s *sampler) stop() {
 	s.cancel()
 	s.wg.Wait()
-	s.sampleProcs(context.Background())
+	if s.srv.pid > 0 {
+		s.sampleProcs(context.Background())
+	}
 }
 
 func (s *sampler) sampleProcs(context.Context) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/concbench/concbench/cpuset"
 	"github.com/concbench/concbench/launch"
+	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/stats"
 )
 
@@ -33,77 +35,48 @@ const (
 	killAfter = serverGrace + 5*time.Second
 )
 
-// server is one `concbench serve` child process. Its methods are not safe for
-// concurrent use, except exited and exitErr.
+// server is one cell's server: a child process the runner started (a
+// `concbench serve`, a reference system, a user server), or a running server
+// it attached to (attach: no process of its own, pid sampled when known). Its
+// methods are not safe for concurrent use, except exited.
 type server struct {
-	cmd  *exec.Cmd
-	pid  int
-	addr string // host:port it listens on
+	spec launchSpec
+	cmd  *exec.Cmd // nil when attached
+	pid  int       // 0: unknown (attached without --target-pid)
+	addr string    // host:port it listens on
 	// pprofAddr is where it serves net/http/pprof, when it announced it
 	// (launch.PprofPrefix) before its listening line.
 	pprofAddr string
 	stderr    *tailBuffer
-	client    *http.Client // for /healthz and /stats: its own small pool
+	client    *http.Client // for health and /stats: its own small pool
 
 	done    chan struct{} // closed once the process has exited and been reaped
 	waitErr error         // set before done is closed
 }
 
-// startServer starts bin with args in its own process group (so a terminal's
-// Ctrl-C reaches only the orchestrator, which stops the server itself), waits
-// for its listening line and for /healthz to answer 200.
-func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set, allowRemote bool) (*server, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid: true,
-		// If the orchestrator dies without stopping it, the server stops too.
-		Pdeathsig: syscall.SIGTERM,
-	}
-	s := &server{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
-	cmd.Stderr = s.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cpuset.StartOn(cmd, cpus); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	s.pid = cmd.Process.Pid
-	addrc := make(chan launch.Announced, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		var a launch.Announced
-		for sc.Scan() {
-			if !a.Scan(sc.Text()) {
-				continue
-			}
-			addrc <- a
-			break
+// startServer starts the server spec says in its own process group (so a
+// terminal's Ctrl-C reaches only the orchestrator, which stops the server
+// itself) pinned to cpus, learns its address (its announce line, or spec.addr)
+// and waits until spec.health answers 200. Attached to a running server, it
+// only checks the address and the health. When the server failed to start,
+// the error says why and the stopped server is returned too, if a process
+// ran, for its stderr.
+func startServer(ctx context.Context, spec launchSpec, cpus cpuset.Set, allowRemote bool) (*server, error) {
+	s := &server{spec: spec, pid: spec.pid, addr: spec.addr, stderr: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
+	fail := func(err error) (*server, error) {
+		_ = s.stop()
+		if s.cmd == nil {
+			return nil, err
 		}
-		_, _ = io.Copy(io.Discard, stdout) // keep the pipe drained
-	}()
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
-
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	select {
-	case a := <-addrc:
-		s.addr, s.pprofAddr = a.Addr, a.PprofAddr
-	case <-s.done:
-		return nil, fmt.Errorf("server exited before listening (%v)%s", s.waitErr, s.stderr.suffix())
-	case <-timer.C:
-		s.stop()
-		return nil, fmt.Errorf("server printed no %q line within %s%s", launch.ListeningPrefix+"ADDR", startTimeout, s.stderr.suffix())
-	case <-ctx.Done():
-		s.stop()
-		return nil, ctx.Err()
+		return s, err
+	}
+	if !spec.attach {
+		if err := s.start(ctx, cpus); err != nil {
+			return fail(err)
+		}
 	}
 	if err := checkTarget(s.addr, allowRemote); err != nil {
-		s.stop()
-		return nil, err
+		return fail(err)
 	}
 	if s.pprofAddr != "" && launch.CheckLoopback(s.pprofAddr) != nil {
 		s.pprofAddr = "" // never fetched from: profiling notes its absence
@@ -113,10 +86,66 @@ func startServer(ctx context.Context, bin string, args []string, cpus cpuset.Set
 		Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true},
 	}
 	if err := s.waitHealthy(ctx); err != nil {
-		s.stop()
-		return nil, err
+		return fail(err)
 	}
 	return s, nil
+}
+
+// start starts the process and, when its address was not chosen before,
+// reads it from the announce line.
+func (s *server) start(ctx context.Context, cpus cpuset.Set) error {
+	spec := s.spec
+	cmd := exec.Command(spec.argv[0], spec.argv[1:]...)
+	cmd.Dir = spec.dir
+	if len(spec.env) > 0 {
+		cmd.Env = append(os.Environ(), spec.env...)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid: true,
+		// If the orchestrator dies without stopping it, the server stops too.
+		Pdeathsig: syscall.SIGTERM,
+	}
+	cmd.Stderr = s.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cpuset.StartOn(cmd, cpus); err != nil {
+		return fmt.Errorf("start %s: %w", spec.argv[0], err)
+	}
+	s.cmd, s.pid = cmd, cmd.Process.Pid
+	addrc := make(chan launch.Announced, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		var a launch.Announced
+		for sc.Scan() {
+			if s.addr == "" && a.Scan(sc.Text()) {
+				addrc <- a
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout) // keep the pipe drained
+	}()
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.done)
+	}()
+	if s.addr != "" { // chosen before the start: health tells when it is up
+		return nil
+	}
+	timer := time.NewTimer(spec.startTimeout)
+	defer timer.Stop()
+	select {
+	case a := <-addrc:
+		s.addr, s.pprofAddr = a.Addr, a.PprofAddr
+		return nil
+	case <-s.done:
+		return fmt.Errorf("server exited before listening (%v)%s", s.waitErr, s.stderr.suffix())
+	case <-timer.C:
+		return fmt.Errorf("server printed no %q line within %s%s", launch.ListeningPrefix+"ADDR", spec.startTimeout, s.stderr.suffix())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // checkTarget refuses a non-loopback address unless allowed explicitly.
@@ -131,15 +160,20 @@ func checkTarget(addr string, allowRemote bool) error {
 }
 
 func (s *server) waitHealthy(ctx context.Context) error {
-	deadline := time.Now().Add(healthTimeout)
+	timeout := s.spec.startTimeout
+	if timeout <= 0 {
+		timeout = healthTimeout
+	}
+	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequestWithContext(ctx, "GET", s.url("/healthz"), nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.url(s.spec.health), nil)
 		resp, err := s.client.Do(req)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// An attached target only has to answer: its root need not be a route.
+			if resp.StatusCode == http.StatusOK || s.spec.attach {
 				return nil
 			}
 			err = fmt.Errorf("status %s", resp.Status)
@@ -149,17 +183,23 @@ func (s *server) waitHealthy(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.done:
-			return fmt.Errorf("server exited before /healthz answered (%v)%s", s.waitErr, s.stderr.suffix())
+			return fmt.Errorf("server exited before %s answered (%v)%s", s.spec.health, s.waitErr, s.stderr.suffix())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("/healthz did not answer 200 within %s: %v%s", healthTimeout, last, s.stderr.suffix())
+	if s.spec.attach {
+		return fmt.Errorf("target %s: %v", s.url(s.spec.health), last)
+	}
+	return fmt.Errorf("%s did not answer 200 within %s: %v%s", s.spec.health, timeout, last, s.stderr.suffix())
 }
 
 func (s *server) url(path string) string { return "http://" + s.addr + path }
 
 // stats reads /stats.
 func (s *server) stats(ctx context.Context) (*stats.Snapshot, error) {
+	if !s.spec.stats {
+		return nil, errNoStats
+	}
 	req, err := http.NewRequestWithContext(ctx, "GET", s.url("/stats"), nil)
 	if err != nil {
 		return nil, err
@@ -179,8 +219,15 @@ func (s *server) stats(ctx context.Context) (*stats.Snapshot, error) {
 	return &snap, nil
 }
 
-// exited reports whether the process has exited.
+// errNoStats: the server serves no /stats in concbench's schema.
+var errNoStats = errors.New("the server serves no concbench /stats")
+
+// exited reports whether the process has exited (attached: whether the
+// known pid is gone).
 func (s *server) exited() bool {
+	if s.cmd == nil {
+		return s.pid > 0 && !procstat.Alive(s.pid)
+	}
 	select {
 	case <-s.done:
 		return true
@@ -196,6 +243,12 @@ func (s *server) exited() bool {
 func (s *server) stop() error {
 	if s.client != nil {
 		s.client.CloseIdleConnections()
+	}
+	if s.spec.cleanup != nil {
+		defer s.spec.cleanup()
+	}
+	if s.cmd == nil { // attached, or never started: nothing of ours runs
+		return nil
 	}
 	var err error
 	if !s.exited() {
