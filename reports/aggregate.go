@@ -170,6 +170,10 @@ type Group struct {
 	Loop                               *LoopFigures
 	Pool                               *PoolFigures
 	GOMAXPROCS                         int
+	// NotSampled is set when no used repetition sampled the server's
+	// processes (an attached target without its pid): RSS, threads and CPU
+	// are unknown, not zero.
+	NotSampled bool
 }
 
 // Class returns the figures of the named class, or nil.
@@ -256,6 +260,7 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 		}
 		return float64(c.OK) / c.DurationSec
 	})
+	g.NotSampled = len(used) > 0 && !slices.ContainsFunc(used, func(c *result.Cell) bool { return c.Resources.Samples > 0 })
 	g.PeakRSS = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.PeakRSSBytes)) })
 	g.PeakThreads = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.PeakThreads)) })
 	g.PeakInFlight = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.PeakInFlight)) })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +28,26 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 }).Parse(htmlSource))
 
 // pinningText describes CPU pinning in a few words.
+// referencesText names the program behind each reference model:
+// "node-loop: node v20.19.2; apache-worker: apache2".
+func referencesText(refs map[string]string) string {
+	names := slices.Sorted(maps.Keys(refs))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + ": " + refs[n]
+	}
+	return strings.Join(parts, "; ")
+}
+
+// skippedText says which models of the plan did not run here, and why.
+func skippedText(skipped []result.Skipped) string {
+	parts := make([]string, len(skipped))
+	for i, s := range skipped {
+		parts[i] = s.Model + " (" + s.Reason + ")"
+	}
+	return strings.Join(parts, "; ")
+}
+
 func pinningText(p result.Pinning) string {
 	if p.ServerCPUs == "" && p.LoadgenCPUs == "" {
 		s := "not pinned"
@@ -104,6 +125,12 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 	}
 	if env.CeilingRPS > 0 {
 		v.Env = append(v.Env, kv{"generator ceiling", units.Rate(env.CeilingRPS) + " (against /plain)"})
+	}
+	if refs := referencesText(env.References); refs != "" {
+		v.Env = append(v.Env, kv{"reference systems", refs})
+	}
+	if s := skippedText(run.Skipped); s != "" {
+		v.Env = append(v.Env, kv{"skipped", s})
 	}
 	when := "–"
 	if !run.Started.IsZero() {

@@ -29,6 +29,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if run.Interrupted {
 		b.WriteString(" **The run was interrupted: only finished cells are reported.**")
 	}
+	if s := skippedText(run.Skipped); s != "" {
+		fmt.Fprintf(b, " Skipped, not installed here: %s.", mdEscape(s))
+	}
+	if refs := referencesText(run.Env.References); refs != "" {
+		fmt.Fprintf(b, " Reference systems: %s.", mdEscape(refs))
+	}
 	b.WriteString("\n\n")
 
 	b.WriteString("## Which model for which workload\n\n")

@@ -70,6 +70,9 @@ func (r *Report) Verdict() []VerdictRow {
 		if g.ErrorRate.OK() {
 			row.Errors = units.Pct(g.ErrorRate.Med)
 		}
+		if g.NotSampled {
+			row.RSS, row.Threads = "not sampled", "not sampled"
+		}
 		if g.PeakRSS.OK() {
 			row.RSS = units.MiBNum(g.PeakRSS.Med)
 		}
