@@ -96,8 +96,12 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 		if set["models"] {
 			return usageError("run: --target and --models: a run loads either a running server or the plan's models")
 		}
-		p.Target = &plan.Target{Name: *targetName, URL: strings.TrimSuffix(*target, "/"), PID: *targetPID}
-		p.Models = []string{*targetName}
+		name := *targetName
+		if p.Target != nil && !set["target-name"] { // the plan's own target: --target replaces its URL
+			name = p.Target.Name
+		}
+		p.Target = &plan.Target{Name: name, URL: strings.TrimSuffix(*target, "/"), PID: *targetPID}
+		p.Models = []string{name}
 		if err := checkTargetFlag(p.Target, *allowRemote); err != nil {
 			return usageError("run: --target: %v", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/catalog"
+	"github.com/concbench/concbench/workloads"
 )
 
 // UserServer is a server of the user's that a plan starts for each of its
@@ -274,4 +275,28 @@ func (p *Plan) modelNames() string {
 		names = append(names, s.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// ownRoutes reports whether every model of the plan is the user's own server
+// (declared in servers, or the target): its routes are then its own, not
+// concbench's route table.
+func (p *Plan) ownRoutes() bool {
+	for _, m := range p.Models {
+		if builtinModel(m) {
+			return false
+		}
+	}
+	return len(p.Models) > 0
+}
+
+// isOwnRoute reports whether target is a path and query outside concbench's
+// route table, well formed: it starts with '/' and names no route of the
+// table (whose parameters are then checked as usual).
+func isOwnRoute(target string) bool {
+	if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \t\r\n#") {
+		return false
+	}
+	path, _, _ := strings.Cut(target, "?")
+	_, err := workloads.Parse("GET", path, "")
+	return err != nil && err.Status == 404
 }

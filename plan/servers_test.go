@@ -111,3 +111,31 @@ func TestUserServerExecutable(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnRoutes: a plan whose models are all the user's servers may load
+// their own routes; with a built-in model beside them it may not.
+func TestOwnRoutes(t *testing.T) {
+	own := `name: t
+models: [api]
+servers:
+  - {name: api, command: [./api, "{addr}"]}
+scenarios:
+  - name: mix
+    mix:
+      - {name: users, target: "/api/users?page=2", weight: 9}
+      - {name: plain, target: /plain, weight: 1}
+    rates: [100]
+`
+	if _, err := Parse([]byte(own), "q"); err != nil {
+		t.Errorf("own routes on own servers: Parse = %v; want nil", err)
+	}
+	for _, tt := range []struct{ name, src, want string }{
+		{"beside a model", strings.Replace(own, "models: [api]", "models: [api, goroutine]", 1), `plan q: scenarios[0].mix[0].target: "/api/users?page=2": not found: no route "/api/users"`},
+		{"concbench route still checked", strings.Replace(own, "target: /plain", `target: "/cpu?iters=0"`, 1), `plan q: scenarios[0].mix[1].target`},
+		{"no name", strings.Replace(own, "{name: users, ", "{", 1), `plan q: scenarios[0].mix[0].name: "" must be`},
+	} {
+		if _, err := Parse([]byte(tt.src), "q"); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: Parse = %v; want %s…", tt.name, err, tt.want)
+		}
+	}
+}

@@ -63,6 +63,9 @@ func (p *Plan) FillDefaults() {
 	for i := range p.Servers {
 		p.Servers[i].fillDefaults()
 	}
+	if p.Target != nil && p.Target.Name == "" {
+		p.Target.Name = DefaultTargetName
+	}
 	if p.Reps == 0 {
 		p.Reps = DefaultReps
 	}
@@ -148,7 +151,7 @@ func (p *Plan) Validate() error {
 		if err := checkConns(f+".max_connections", s.MaxConnections); err != nil {
 			return err
 		}
-		if err := s.checkMix(f); err != nil {
+		if err := s.checkMix(f, p.ownRoutes()); err != nil {
 			return err
 		}
 		if len(s.Rates) == 0 {
@@ -203,7 +206,10 @@ func checkConns(field string, n int) error {
 	return nil
 }
 
-func (s *Scenario) checkMix(f string) error {
+// checkMix validates a scenario's classes. With ownRoutes (every model is the
+// user's own server), a target outside concbench's route table is the user's
+// route: only its form is checked.
+func (s *Scenario) checkMix(f string, ownRoutes bool) error {
 	if len(s.Mix) == 0 {
 		return fieldError(f+".mix", "at least one class is required")
 	}
@@ -215,7 +221,7 @@ func (s *Scenario) checkMix(f string) error {
 	for j := range s.Mix {
 		c := &s.Mix[j]
 		cf := fmt.Sprintf("%s.mix[%d]", f, j)
-		if _, err := CheckTarget(c.Target); err != nil {
+		if _, err := CheckTarget(c.Target); err != nil && !(ownRoutes && isOwnRoute(c.Target)) {
 			return fieldError(cf+".target", "%v", err)
 		}
 		// Answers are matched to classes by URL.

@@ -42,7 +42,7 @@ func config(maxThreads int, grace time.Duration) servers.Config {
 }
 
 // apacheDeviations are the conformance checks Apache answers differently,
-// each with the reason (README-apache.md lists them with both answers).
+// each with the reason (README, "Where Apache answers differently", lists them with both answers).
 var apacheDeviations = map[string]string{
 	"regex/re2":               "Apache has no RE2: answered 501",
 	"regex/backtrack bounded": "PCRE2 bounds a match by steps (its match limit), not by time: timeout_ms is answered 501",
@@ -94,7 +94,7 @@ func TestApacheShutdown(t *testing.T) {
 	servertest.Shutdown(t, a)
 }
 
-// TestApacheDeviations pins the answers README-apache.md lists where Apache
+// TestApacheDeviations pins the answers README ("Where Apache answers differently") lists where Apache
 // differs from the Go models, so that the list stays true.
 func TestApacheDeviations(t *testing.T) {
 	addr := startApache(t, servers.Config{})
