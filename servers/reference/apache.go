@@ -57,7 +57,8 @@ var apacheFound = sync.OnceValues(findApache)
 func findApache() (string, error) {
 	bin, err := exec.LookPath("apache2")
 	if err != nil {
-		if _, serr := os.Stat(apacheBin); serr != nil {
+		// Debian puts it in /usr/sbin, often not on a user's PATH.
+		if fi, serr := os.Stat(apacheBin); serr != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
 			return "", fmt.Errorf("apache2 is not installed: %s", ApacheInstallHint)
 		}
 		bin = apacheBin
