@@ -117,6 +117,8 @@ type Cell struct {
 	// queue-wait histograms and the runtime figures narrowed to the window
 	// (from the last reading answered by its start).
 	Server stats.Snapshot `json:"server"`
+	// Generator is the load generator's own memory over the window.
+	Generator Generator `json:"generator"`
 	// Timeline has one entry per second of the measured window.
 	Timeline []Second `json:"timeline"`
 	// Files maps a kind ("hgrm:CLASS", "hlog:CLASS", "raw", "profile:cpu", ...)
@@ -219,6 +221,19 @@ type Resources struct {
 	CPUPer1kReqMs float64 `json:"cpu_ms_per_1k_requests"`
 }
 
+// Generator is the load generator's process (the concbench run process:
+// generator and orchestrator) at the start and the end of a cell's measured
+// window: a generator whose memory grows with the run drifts on long runs.
+// Heap is the live heap as of the last garbage collection
+// (/gc/heap/live:bytes); RSS is the process's resident set from /proc. Zero
+// when not measured (files written before these fields existed).
+type Generator struct {
+	HeapStartBytes int64 `json:"heap_start_bytes"`
+	HeapEndBytes   int64 `json:"heap_end_bytes"`
+	RSSStartBytes  int64 `json:"rss_start_bytes"`
+	RSSEndBytes    int64 `json:"rss_end_bytes"`
+}
+
 // Second is one second of a cell's measured window.
 type Second struct {
 	T         int              `json:"t"` // seconds since the window started
@@ -233,6 +248,10 @@ type Second struct {
 	CPUPct      float64 `json:"cpu_pct,omitempty"`
 	LoopDelayMs float64 `json:"loop_delay_p99_ms,omitempty"`
 	QueueDepth  int     `json:"queue_depth,omitempty"`
+	// The load generator's own memory at the end of this second (see
+	// Generator).
+	GeneratorRSSBytes  int64 `json:"generator_rss_bytes,omitempty"`
+	GeneratorHeapBytes int64 `json:"generator_heap_bytes,omitempty"`
 }
 
 // SLOResult is one plan threshold checked against one cell and class.

@@ -123,7 +123,9 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	prof, profNotes := r.startProfiling(ctx, srv, spec, cell.ID, first, warmup, dur)
 	// Hard bound on the attack, whatever the generator does.
 	attackCtx, cancel := context.WithTimeout(ctx, warmup+dur+p.Timeout.D()+30*time.Second)
+	gm := startGenMem()
 	res, aerr := r.attack(attackCtx, cfg)
+	gm.stop()
 	cancel()
 	// The cell's last reading (restarts, pids). It joins the sampler's series:
 	// when the sampler took none after the window's end, it is the window's
@@ -187,6 +189,8 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	// What the server did.
 	cell.Resources = smp.resources(ws, we, cell.Requests)
 	smp.joinTimeline(cell.Timeline, ws)
+	cell.Generator = gm.window(ws, we)
+	gm.joinTimeline(cell.Timeline, ws)
 	v := res.Validity
 	// The server's figures of the window: from the last /stats reading
 	// answered before it to the first one asked for after it.
@@ -220,6 +224,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 		v.Reasons = append(v.Reasons, "stopping the server: "+stopErr.Error())
 	}
 	v.Reasons = append(v.Reasons, profNotes...) // notes: the measurements stand
+	v.Reasons = append(v.Reasons, smp.spoolNotes()...)
 	for _, pid := range pids {
 		if !srv.spec.attach && procstat.Alive(pid) {
 			v.Reasons = append(v.Reasons, fmt.Sprintf("server process %d is still running after the stop", pid))

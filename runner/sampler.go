@@ -37,20 +37,35 @@ type statsSample struct {
 // sampler reads a server's figures every SampleEvery until stopped: /proc in
 // one goroutine and /stats in another, so that a /stats answer delayed by a
 // blocked event loop does not delay the /proc readings.
+//
+// While it samples, the readings go to a spool file, not to memory: they grow
+// with the cell (8 a second, a /stats reading weighing about a kilobyte), and
+// the sampler runs in the generator's process, whose memory must stay flat
+// over a long run. stop reads them back for the analysis, once the window is
+// over. Without a spool (it could not be created, or a write failed) the
+// readings stay in memory.
 type sampler struct {
 	srv    *server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex // guards procs, stats and pids
-	procs []procSample
-	stats []statsSample // in the order they were asked for
-	pids  []int         // the latest /stats pids (cluster children)
+	mu     sync.Mutex // guards everything below
+	spool  *spool     // nil when it could not be created, and once read back
+	notes  []string   // what went wrong with the spool
+	procs  []procSample
+	stats  []statsSample // in the order they were asked for
+	pids   []int         // the latest /stats pids (cluster children)
+	pidsAt time.Time     // when the reading of pids was asked for
 }
 
 func startSampler(srv *server) *sampler {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sampler{srv: srv, cancel: cancel}
+	sp, err := newSpool()
+	if err != nil {
+		s.notes = append(s.notes, fmt.Sprintf("server samples kept in memory: %v", err))
+	}
+	s.spool = sp
 	if srv.pid > 0 { // an attached target without --target-pid: no process to read
 		s.wg.Go(func() { s.loop(ctx, s.sampleProcs) })
 	}
@@ -73,12 +88,57 @@ func (s *sampler) loop(ctx context.Context, f func(context.Context)) {
 	}
 }
 
-// stop ends the sampling and takes one last /proc reading.
+// stop ends the sampling, takes one last /proc reading and reads the spooled
+// readings back. Call it once; readings taken after it stay in memory.
 func (s *sampler) stop() {
 	s.cancel()
 	s.wg.Wait()
 	if s.srv.pid > 0 {
 		s.sampleProcs(context.Background())
+	}
+	s.readBack()
+}
+
+// readBack reads the spooled readings back into memory and drops the spool.
+func (s *sampler) readBack() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spool == nil {
+		return
+	}
+	err := s.spool.readBack(func(p procSample) { s.procs = append(s.procs, p) }, s.insertStats)
+	s.spool = nil
+	if err != nil {
+		s.notes = append(s.notes, fmt.Sprintf("server samples: reading the spool back: %v: some readings are missing", err))
+	}
+	// The spooled readings came before those kept in memory after a failed
+	// write: restore the order of time.
+	slices.SortStableFunc(s.procs, func(a, b procSample) int { return a.at.Compare(b.at) })
+}
+
+// spoolNotes says what went wrong with the spool, if anything.
+func (s *sampler) spoolNotes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.notes)
+}
+
+// keep stores a reading: in the spool while there is one, else in memory.
+// s.mu is held.
+func (s *sampler) keep(p *procSample, x *statsSample) {
+	if s.spool != nil && !s.spool.broken {
+		err := s.spool.write(p, x)
+		if err == nil {
+			return
+		}
+		s.notes = append(s.notes, fmt.Sprintf("server samples: spool: %v: later readings kept in memory", err))
+		s.spool.failed()
+	}
+	if p != nil {
+		s.procs = append(s.procs, *p)
+	}
+	if x != nil {
+		s.insertStats(*x)
 	}
 }
 
@@ -109,7 +169,7 @@ func (s *sampler) sampleProcs(context.Context) {
 		return
 	}
 	s.mu.Lock()
-	s.procs = append(s.procs, ps)
+	s.keep(&ps, nil)
 	s.mu.Unlock()
 }
 
@@ -126,19 +186,25 @@ func (s *sampler) statsNow(ctx context.Context) (*stats.Snapshot, error) {
 	return snap, nil
 }
 
-// add inserts a /stats reading in the series, by the time it was asked for
-// (readings of two goroutines may be answered out of order).
+// add adds a /stats reading to the series and remembers its pids when it is
+// the latest asked for (readings of two goroutines may be answered out of order).
 func (s *sampler) add(x statsSample) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !x.at.Before(s.pidsAt) {
+		s.pids, s.pidsAt = x.snap.PIDs, x.at
+	}
+	s.keep(nil, &x)
+}
+
+// insertStats inserts a /stats reading in memory by the time it was asked
+// for. s.mu is held.
+func (s *sampler) insertStats(x statsSample) {
 	i := len(s.stats)
 	for i > 0 && s.stats[i-1].at.After(x.at) {
 		i--
 	}
 	s.stats = slices.Insert(s.stats, i, x)
-	if i == len(s.stats)-1 {
-		s.pids = x.snap.PIDs
-	}
 }
 
 func contains(s []int, v int) bool {
