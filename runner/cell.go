@@ -121,12 +121,23 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 		defer raw.Close()
 	}
 	prof, profNotes := r.startProfiling(ctx, srv, spec, cell.ID, first, warmup, dur)
+	var genProf *profiling.GeneratorCapture
+	if len(r.opts.GeneratorProfiles) > 0 {
+		genProf = profiling.StartGenerator(ctx, r.dir, cell.ID, r.opts.GeneratorProfiles, warmup, dur)
+	}
 	// Hard bound on the attack, whatever the generator does.
 	attackCtx, cancel := context.WithTimeout(ctx, warmup+dur+p.Timeout.D()+30*time.Second)
 	gm := startGenMem()
 	res, aerr := r.attack(attackCtx, cfg)
 	gm.stop()
 	cancel()
+	if genProf != nil {
+		files, notes := genProf.Wait()
+		for k, f := range files {
+			addFile(&cell, k, f)
+		}
+		profNotes = append(profNotes, notes...)
+	}
 	// The cell's last reading (restarts, pids). It joins the sampler's series:
 	// when the sampler took none after the window's end, it is the window's
 	// end reading.

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"runtime"
 	"runtime/metrics"
 	"sync"
 	"time"
@@ -45,8 +46,12 @@ type genMemSampler struct {
 	samples []genMemSample
 }
 
+// startGenMem starts sampling. Call it before the attack: it collects garbage
+// first, so that the first reading has a live heap (zero before the first GC)
+// and holds nothing the previous cell left for the collector.
 func startGenMem() *genMemSampler {
 	g := &genMemSampler{stopc: make(chan struct{}), done: make(chan struct{})}
+	runtime.GC()
 	g.samples = append(g.samples, readGenMem())
 	go g.run()
 	return g

@@ -1,10 +1,16 @@
 package runner
 
 import (
+	"context"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
+
+	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/stats"
 )
@@ -94,4 +100,74 @@ func TestGenMem(t *testing.T) {
 	if got := (&genMemSampler{}).window(t0, t0); got != (result.Generator{}) {
 		t.Errorf("window without readings = %+v; want zero", got)
 	}
+}
+
+// TestGeneratorFigures: a real cell records the generator's memory at the
+// start and end of its window and in every second of its timeline, and
+// --profile-generator saves the generator's own profiles beside the cell's.
+func TestGeneratorFigures(t *testing.T) {
+	needBinary(t)
+	defer checkNoChildren(t)
+	p := testPlan(t, []string{"goroutine"}, 200)
+	var log strings.Builder
+	o, err := Run(context.Background(), Options{Plan: p, Binary: binary, OutDir: t.TempDir(), Log: &log,
+		GeneratorProfiles: profiling.GeneratorKinds})
+	if err != nil {
+		t.Fatalf("Run = %v\n%s", err, log.String())
+	}
+	r, err := result.Load(o.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Cells) != 1 {
+		t.Fatalf("%d cells; want 1", len(r.Cells))
+	}
+	c := r.Cells[0]
+	g := c.Generator
+	if g.HeapStartBytes <= 0 || g.HeapEndBytes <= 0 || g.RSSStartBytes <= 0 || g.RSSEndBytes <= 0 {
+		t.Errorf("generator = %+v; want every figure > 0", g)
+	}
+	if len(c.Timeline) == 0 {
+		t.Fatal("no timeline")
+	}
+	for _, s := range c.Timeline {
+		if s.GeneratorRSSBytes <= 0 || s.GeneratorHeapBytes <= 0 {
+			t.Errorf("second %d: generator rss %d heap %d; want > 0", s.T, s.GeneratorRSSBytes, s.GeneratorHeapBytes)
+		}
+	}
+	for _, k := range profiling.GeneratorKinds {
+		f, ok := c.Files[profiling.GeneratorFileKind(k)]
+		if !ok {
+			t.Errorf("no generator %s profile in %v; notes %q", k, c.Files, profileNotes(c))
+			continue
+		}
+		if want := c.ID + ".generator." + string(k) + ".pprof"; f != want {
+			t.Errorf("generator %s profile in %s; want %s", k, f, want)
+		}
+		prof, err := profiling.Read(filepath.Join(o.Dir, f))
+		if err != nil {
+			t.Errorf("generator %s profile: %v", k, err)
+			continue
+		}
+		// The cell's goroutine is in runCell (attacking, or waiting for the
+		// captures) when the goroutines are listed: the profile is of the
+		// generator's process, not of a server.
+		if k == profiling.Goroutine && !profileHas(prof, "github.com/concbench/concbench/runner.(*cellRunner).runCell") {
+			t.Errorf("generator goroutine profile does not show runner.(*cellRunner).runCell")
+		}
+	}
+}
+
+// profileHas reports whether any sample of p has fn on its stack.
+func profileHas(p *profile.Profile, fn string) bool {
+	for _, s := range p.Sample {
+		for _, l := range s.Location {
+			for _, line := range l.Line {
+				if line.Function != nil && line.Function.Name == fn {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -80,6 +80,10 @@ type Options struct {
 	// Profiles are captured from every cell's server during its measured
 	// window and saved beside the results (see package profiling); none when empty.
 	Profiles []profiling.Kind
+	// GeneratorProfiles are captured from this process, the load generator,
+	// during every cell's measured window (profiling.StartGenerator); none
+	// when empty.
+	GeneratorProfiles []profiling.Kind
 	// ServerCPUs and LoadgenCPUs pin the servers and this process (the load
 	// generator): a CPU list ("1", "0-3"), "none", or "" for the default: on a
 	// machine with 2 or more CPUs the generator gets the first available CPU and
