@@ -55,6 +55,7 @@ var commands = []command{
 	{"calibrate", "[--budget 1s]", "print the cost of one unit of each workload on this machine", cmdCalibrate},
 	{"run", "[--plan FILE|NAME] [flags]", "run a benchmark plan (default: the quick plan) and write results/", cmdRun},
 	{"profile", "[--model M] [--scenario S] [--rate R] [flags]", "profile one cell and print the top functions by CPU time", cmdProfile},
+	{"soak", "[--model goroutine] [--rate 5000] [--duration 10m] [flags]", "run one long /plain cell; exit 1 if the load generator's memory grows", cmdSoak},
 	{"ceiling", "[--step 1s] [flags]", "measure the load generator's ceiling (and wrk's) on this machine", cmdCeiling},
 	{"compare", "[--fail-on ...] [--format text|markdown] OLD NEW", "compare two sets of results; exit 1 on a significant regression", cmdCompare},
 	{"report", "[--quiet] RESULTS_DIR", "regenerate a results directory's charts, report.html and summary.md", cmdReport},

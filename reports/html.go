@@ -168,6 +168,9 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 	for _, g := range r.Groups {
 		for _, c := range g.Cells {
 			cv := cellView{ID: c.ID, Validity: "valid", Invalid: !c.Validity.Valid, Reasons: c.Validity.Reasons}
+			if note := generatorMemoryNote(c.Generator); note != "" {
+				cv.Reasons = append(slices.Clip(cv.Reasons), note)
+			}
 			if c.Validity.ServerFailed() {
 				cv.Validity = "invalid: server failed"
 			} else if !c.Validity.Valid {
@@ -194,6 +197,18 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 		}
 	}
 	return htmlTemplate.Execute(w, v)
+}
+
+// generatorMemoryNote is the generator-health note on a cell's memory: the
+// load generator's live heap and RSS at the start and end of its window
+// (empty for files that did not record them).
+func generatorMemoryNote(g result.Generator) string {
+	if g.HeapStartBytes <= 0 || g.RSSStartBytes <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("load generator memory over the window: live heap %s → %s (×%.2f), RSS %s → %s (×%.2f)",
+		units.MiB(float64(g.HeapStartBytes)), units.MiB(float64(g.HeapEndBytes)), float64(g.HeapEndBytes)/float64(g.HeapStartBytes),
+		units.MiB(float64(g.RSSStartBytes)), units.MiB(float64(g.RSSEndBytes)), float64(g.RSSEndBytes)/float64(g.RSSStartBytes))
 }
 
 func (r *Report) gomaxprocsText() string {

@@ -319,3 +319,25 @@ func TestServerFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneratorMemoryNote: the cell table shows the generator's memory over
+// the window beside the cell's other notes, and nothing for files without it.
+func TestGeneratorMemoryNote(t *testing.T) {
+	run := causeRun(func(c *result.Cell) {
+		if c.ID == "goroutine.mix.r500.1" {
+			c.Generator = result.Generator{HeapStartBytes: 2 << 20, HeapEndBytes: 3 << 20, RSSStartBytes: 20 << 20, RSSEndBytes: 22 << 20}
+		}
+	})
+	r, err := Build(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page strings.Builder
+	if err := r.WriteHTML(&page, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	const want = "load generator memory over the window: live heap 2.0 MiB → 3.0 MiB (×1.50), RSS 20 MiB → 22 MiB (×1.10)"
+	if n := strings.Count(page.String(), want); n != 1 {
+		t.Errorf("report holds %q %d times; want once (one cell recorded it)", want, n)
+	}
+}
