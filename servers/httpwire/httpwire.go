@@ -47,6 +47,9 @@ type Request struct {
 	// response: "Connection: close", or HTTP/1.0 without
 	// "Connection: keep-alive".
 	KeepAlive bool
+	// Continue is true when the client sent "Expect: 100-continue" and
+	// waits for a 100 Continue before it sends the body.
+	Continue bool
 }
 
 // Error is a malformed or unsupported request. The caller answers with
@@ -77,7 +80,8 @@ var (
 	errBodyTooLarge     = &Error{Status: 413, Msg: "request body too large"}
 	errBadRequestLine   = &Error{Status: 400, Msg: "malformed request line"}
 	errBadHeader        = &Error{Status: 400, Msg: "malformed request header"}
-	errBareLF           = &Error{Status: 400, Msg: "header block must end with CRLF CRLF"}
+	errBareLF           = &Error{Status: 400, Msg: "header lines must end with CRLF"}
+	errFolded           = &Error{Status: 400, Msg: "folded header line (obs-fold)"}
 	errFraming          = &Error{Status: 400, Msg: "ambiguous end of header block"}
 	errBadURI           = &Error{Status: 400, Msg: "malformed request target"}
 	errMissingHost      = &Error{Status: 400, Msg: "missing Host header"}
@@ -128,6 +132,24 @@ type Parser struct {
 // Parse neither modifies nor retains buf. The returned Request aliases the
 // Parser's state and is valid until the next call to Parse.
 func (p *Parser) Parse(buf []byte) (req Request, n int, err error) {
+	req, headerLen, bodyLen, err := p.ParseHeader(buf)
+	if err != nil {
+		return Request{}, 0, err
+	}
+	// Compared by subtraction: headerLen+bodyLen could overflow when
+	// MaxBodyBytes is huge.
+	if len(buf)-headerLen < bodyLen {
+		return Request{}, 0, ErrIncomplete
+	}
+	return req, headerLen + bodyLen, nil
+}
+
+// ParseHeader frames the header block of the first request in buf, without
+// waiting for its body: headerLen is the length of the block (any empty lines
+// before the request line included) and bodyLen the Content-Length of the body
+// that follows it, which the caller skips as it arrives (Parse instead waits
+// until the whole body is buffered). Errors and aliasing are as for Parse.
+func (p *Parser) ParseHeader(buf []byte) (req Request, headerLen, bodyLen int, err error) {
 	maxHeader := p.MaxHeaderBytes
 	if maxHeader <= 0 {
 		maxHeader = defaultMaxHeaderBytes
@@ -152,32 +174,32 @@ func (p *Parser) Parse(buf []byte) (req Request, n int, err error) {
 	lineLen := bytes.IndexByte(window[start:], '\n')
 	if lineLen < 0 {
 		if tooLarge {
-			return Request{}, 0, errHeaderTooLarge
+			return Request{}, 0, 0, errHeaderTooLarge
 		}
-		return Request{}, 0, ErrIncomplete
+		return Request{}, 0, 0, ErrIncomplete
 	}
 	// Check the request line as soon as it is complete, so that garbage
 	// (say, a TLS handshake) is rejected now rather than after timing out
 	// waiting for a header terminator that never comes.
 	if e := checkRequestLine(trimCR(window[start : start+lineLen])); e != nil {
-		return Request{}, 0, e
+		return Request{}, 0, 0, e
 	}
 
 	blockLen, e := headerBlockLen(window[start:], lineLen)
 	if e != nil {
-		return Request{}, 0, e
+		return Request{}, 0, 0, e
 	}
 	if blockLen < 0 {
 		if tooLarge {
-			return Request{}, 0, errHeaderTooLarge
+			return Request{}, 0, 0, errHeaderTooLarge
 		}
-		return Request{}, 0, ErrIncomplete
+		return Request{}, 0, 0, ErrIncomplete
 	}
 	block := window[start : start+blockLen]
 	headerEnd := start + blockLen
 
 	if hasField(block[lineLen+1:], "transfer-encoding:") {
-		return Request{}, 0, errTransferEncoding
+		return Request{}, 0, 0, errTransferEncoding
 	}
 
 	if p.rd == nil || p.rd.Size() < maxHeader {
@@ -190,30 +212,24 @@ func (p *Parser) Parse(buf []byte) (req Request, n int, err error) {
 	err = p.hdr.Read(p.rd)
 	p.src.Reset(nil) // fasthttp has copied what it needs; don't pin the caller's buffer
 	if err != nil {
-		return Request{}, 0, headerError(err, block, lineLen)
+		return Request{}, 0, 0, headerError(err, block, lineLen)
 	}
 	// fasthttp must agree on where the block ends. headerBlockLen already
 	// refuses the bare-LF terminators fasthttp would stop at, so this is a
 	// guard against framings diverging in ways not foreseen: a request whose
 	// end is ambiguous is a request-smuggling vector.
 	if p.rd.Buffered() != 0 {
-		return Request{}, 0, errFraming
+		return Request{}, 0, 0, errFraming
 	}
 
 	// Absent Content-Length reads as -2; -1 (chunked) was refused above.
-	bodyLen := max(p.hdr.ContentLength(), 0)
+	bodyLen = max(p.hdr.ContentLength(), 0)
 	if bodyLen > maxBody {
-		return Request{}, 0, errBodyTooLarge
+		return Request{}, 0, 0, errBodyTooLarge
 	}
 
 	if err := p.uri.Parse(uriHost, p.hdr.RequestURI()); err != nil {
-		return Request{}, 0, errBadURI
-	}
-
-	// Compared by subtraction: headerEnd+bodyLen could overflow when
-	// MaxBodyBytes is huge.
-	if len(buf)-headerEnd < bodyLen {
-		return Request{}, 0, ErrIncomplete
+		return Request{}, 0, 0, errBadURI
 	}
 
 	req = Request{
@@ -221,8 +237,9 @@ func (p *Parser) Parse(buf []byte) (req Request, n int, err error) {
 		Path:      p.uri.Path(),
 		Query:     p.uri.QueryString(),
 		KeepAlive: !p.hdr.ConnectionClose(),
+		Continue:  bodyLen > 0 && bytes.EqualFold(p.hdr.Peek("Expect"), []byte("100-continue")),
 	}
-	return req, headerEnd + bodyLen, nil
+	return req, headerEnd, bodyLen, nil
 }
 
 // skipEmptyLines returns the length of the empty lines ("\r\n" or "\n") at
@@ -256,11 +273,21 @@ func headerBlockLen(b []byte, lineLen int) (int, *Error) {
 		if b[i] != '\n' {
 			continue
 		}
+		// Every line of the block ends with CRLF. A bare LF is a line end to
+		// some peers and not to others, which lets bytes one of them takes
+		// for a body become the other's next request (Node 20 answers 400).
+		if i == 0 || b[i-1] != '\r' {
+			return 0, errBareLF
+		}
 		// b[i] ends a line; is the next line empty?
 		if i+1 >= len(b) {
 			return -1, nil
 		}
 		switch b[i+1] {
+		case ' ', '\t':
+			// obs-fold (RFC 9112 section 5.2): a server may reject it,
+			// and must when it does not unfold; Node 20 does.
+			return 0, errFolded
 		case '\n':
 			return 0, errBareLF
 		case '\r':
