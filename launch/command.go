@@ -51,6 +51,7 @@ func (c Command) Args() []string {
 			add(t.flag, strconv.Itoa(v))
 		}
 	}
+	appendTimeouts(add, c.Timeouts)
 	if c.Verbose {
 		args = append(args, "-v")
 	}
@@ -66,6 +67,7 @@ func (c *Command) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback `address` (off when empty)")
 	fs.DurationVar(&c.Grace, "grace", DefaultGrace, "on SIGINT/SIGTERM, how long in-flight requests may finish")
 	registerTuning(fs, &c.Tuning)
+	registerTimeouts(fs, &c.Timeouts)
 	fs.StringVar(&c.CPUs, "cpus", "", "pin the server to these CPUs, e.g. 1 or 0-1 (sets GOMAXPROCS to their number)")
 	fs.BoolVar(&c.ProfileRates, "profile-rates", false, "record the mutex and block profiles (they cost; cluster children too)")
 	fs.BoolVar(&c.Verbose, "v", false, "log server events to stderr")

@@ -27,6 +27,11 @@ func withFlagDefaults(c Command) Command {
 	if c.Queue == 0 {
 		c.Queue = DefaultQueue
 	}
+	for _, d := range timeouts {
+		if p := d.field(&c.Timeouts); *p == 0 {
+			*p = d.def
+		}
+	}
 	return c
 }
 
@@ -79,7 +84,8 @@ func TestParseRejects(t *testing.T) {
 
 func TestWithDefaults(t *testing.T) {
 	got, err := Settings{}.WithDefaults()
-	want := Settings{Addr: DefaultAddr, Grace: DefaultGrace, Tuning: Tuning{MaxThreads: DefaultMaxThreads, Workers: DefaultWorkers, Queue: DefaultQueue, Procs: runtime.NumCPU()}}
+	want := Settings{Addr: DefaultAddr, Grace: DefaultGrace, Tuning: Tuning{MaxThreads: DefaultMaxThreads, Workers: DefaultWorkers, Queue: DefaultQueue, Procs: runtime.NumCPU()},
+		Timeouts: Timeouts{HeadersTimeout: DefaultHeadersTimeout, RequestTimeout: DefaultRequestTimeout, KeepAliveTimeout: DefaultKeepAliveTimeout}}
 	if err != nil || got != want {
 		t.Errorf("Settings{}.WithDefaults() = %+v, %v; want %+v", got, err, want)
 	}

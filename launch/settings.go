@@ -46,6 +46,7 @@ type Settings struct {
 	// Grace bounds the drain of in-flight requests on shutdown (default DefaultGrace).
 	Grace time.Duration
 	Tuning
+	Timeouts
 }
 
 // Defaults of Settings.
@@ -125,6 +126,9 @@ func (s Settings) WithDefaults() (Settings, error) {
 	}
 	if s.Grace < 0 {
 		return s, fmt.Errorf("grace: negative duration %s", s.Grace)
+	}
+	if err := s.Timeouts.withDefaults(); err != nil {
+		return s, err
 	}
 	if err := CheckLoopback(s.Addr); err != nil {
 		return s, fmt.Errorf("addr: %w", err)

@@ -34,7 +34,8 @@ func ChildMain(ctx context.Context) error {
 	askSupervisor := func() (stats.Snapshot, error) {
 		return fetchStats(context.Background(), cc.Supervisor)
 	}
-	srv, err := eventloop.NewWithOptions(servers.Config{Settings: launch.Settings{Addr: cc.Addr, Grace: cc.Grace}},
+	srv, err := eventloop.NewWithOptions(servers.Config{Settings: launch.Settings{Addr: cc.Addr, Grace: cc.Grace,
+		Timeouts: launch.Timeouts{HeadersTimeout: cc.HeadersTimeout, RequestTimeout: cc.RequestTimeout, KeepAliveTimeout: cc.KeepAliveTimeout}}},
 		eventloop.WithReusePort(true), eventloop.WithStatsFunc(askSupervisor))
 	if err != nil {
 		return fmt.Errorf("cluster child %d: %w", cc.Index, err)

@@ -62,7 +62,10 @@ type Server struct {
 	mu       sync.Mutex // guards children and restarts
 	children []*child
 	restarts int
-	dir      string // holds the Unix sockets
+	// dir prefixes the Unix sockets' names. They are abstract sockets (a
+	// leading '@'): the kernel removes them with their last descriptor, so
+	// a supervisor killed with SIGKILL leaves no directory behind.
+	dir string
 }
 
 var _ servers.Server = (*Server)(nil)
@@ -95,20 +98,29 @@ type childConfig struct {
 	Socket     string        `json:"socket"`
 	Supervisor string        `json:"supervisor"`
 	Grace      time.Duration `json:"grace"`
+	// The limits and timeouts of issue 12.
+	HeadersTimeout   time.Duration `json:"headers_timeout"`
+	RequestTimeout   time.Duration `json:"request_timeout"`
+	KeepAliveTimeout time.Duration `json:"keepalive_timeout"`
 }
 
 // Serve starts the children and supervises them until ctx is done.
 func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
+	// SO_REUSEPORT would let this cluster join another one already on a
+	// fixed port and silently split its traffic: make sure nobody is there.
+	if ta, err := net.ResolveTCPAddr("tcp", s.cfg.Addr); err == nil && ta.Port != 0 {
+		ln, err := net.Listen("tcp", s.cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+		_ = ln.Close()
+	}
 	addr, release, err := reservePort(s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	defer release()
-	s.dir, err = os.MkdirTemp("", "concbench-cluster-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(s.dir)
+	s.dir = "@concbench-cluster-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 
 	// The supervisor's control socket: children ask it for the cluster's /stats.
 	ctl, err := net.Listen("unix", filepath.Join(s.dir, "supervisor.sock"))
@@ -169,7 +181,8 @@ func (s *Server) start(i int, addr string) (*child, error) {
 	sock := filepath.Join(s.dir, "child-"+strconv.Itoa(i)+".sock")
 	_ = os.Remove(sock)
 	cc, _ := json.Marshal(childConfig{Index: i, Addr: addr, Socket: sock,
-		Supervisor: filepath.Join(s.dir, "supervisor.sock"), Grace: s.cfg.Grace})
+		Supervisor: filepath.Join(s.dir, "supervisor.sock"), Grace: s.cfg.Grace,
+		HeadersTimeout: s.cfg.HeadersTimeout, RequestTimeout: s.cfg.RequestTimeout, KeepAliveTimeout: s.cfg.KeepAliveTimeout})
 	cmd := exec.Command(s.exe, s.args...)
 	cmd.Env = append(os.Environ(), ChildEnv+"="+string(cc))
 	cmd.Stdout = os.Stderr // a child's output is diagnostics, never the listening line

@@ -2,7 +2,9 @@ package eventloop
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -36,7 +38,32 @@ type connState struct {
 	// closed: gnet closed the connection (OnClose ran); c must not be used
 	// again, its descriptor may already belong to another connection.
 	closed bool
+	// paused: the outbound buffer went above MaxOutbound, so nothing is
+	// parsed until it drains below half of it (checked by housekeep; gnet
+	// has no writable callback). The connection is in Server.paused.
+	paused bool
+	// skip is the part of the current request's body not yet arrived: it is
+	// discarded as it comes in (no route reads a body).
+	skip int
+	// phase and since drive the timeouts: what the connection is waiting
+	// for, and since when (on the loop's coarse clock).
+	phase phase
+	since time.Time
+	// gone is set by OnClose. It is the one field read off the loop: an
+	// offloaded job of a closed connection is not run.
+	gone atomic.Bool
 }
+
+// phase is what a connection waits for; see Server.housekeep.
+type phase uint8
+
+const (
+	phaseNew    phase = iota // accepted, nothing received: headers timeout
+	phaseIdle                // between requests: keep-alive timeout
+	phaseHeader              // part of a header block buffered: headers timeout
+	phaseBody                // skipping a body: request timeout
+	phaseBusy                // a request is pending or the output is paused
+)
 
 // wakeMark is the gnet context of the wake connection (see sched.go).
 type wakeMark struct{}
@@ -50,7 +77,18 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining {
 		return nil, gnet.Close
 	}
-	cs := &connState{c: c}
+	// Linux hands out the lowest free descriptor, so a descriptor this high
+	// means fewer than the headroom are left. gnet shuts its engine down
+	// when accept(2) fails with EMFILE; refusing here keeps the headroom
+	// free for the accepts that tell us so, and for the server's own files.
+	if s.fdLimit > 0 && c.Fd() >= s.fdLimit-fdHeadroom(s.fdLimit) {
+		s.refused.Add(1)
+		if s.refused.Load()&(s.refused.Load()-1) == 0 { // log at powers of two
+			s.cfg.Log.Warn("near the descriptor limit; refusing connections", "fd", c.Fd(), "limit", s.fdLimit, "refused", s.refused.Load())
+		}
+		return nil, gnet.Close
+	}
+	cs := &connState{c: c, since: s.clock}
 	c.SetContext(cs)
 	s.conns[cs] = struct{}{}
 	return nil, gnet.None
@@ -62,7 +100,9 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch cs := c.Context().(type) {
 	case *connState:
 		cs.closed = true
+		cs.gone.Store(true)
 		delete(s.conns, cs)
+		delete(s.paused, cs)
 	case wakeMark:
 		s.sched.wakeOpen = false
 		if !s.stopping.Load() {
@@ -85,8 +125,8 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	s.current, s.closeSelf = cs, false
-	if cs.pending && c.InboundBuffered() > MaxPipelineBacklog {
-		s.cfg.Log.Warn("client pipelined too much behind a pending request; closing", "bytes", c.InboundBuffered(), "max", MaxPipelineBacklog)
+	if (cs.pending || cs.paused) && c.InboundBuffered() > MaxPipelineBacklog {
+		s.cfg.Log.Warn("client pipelined too much behind a pending request or unread answers; closing", "bytes", c.InboundBuffered(), "max", MaxPipelineBacklog)
 		s.closeConn(cs)
 	} else {
 		s.serve(cs)
@@ -132,14 +172,26 @@ func (s *Server) closeConn(cs *connState) {
 }
 
 // serve parses and handles the requests buffered on cs, in order, until one
-// is pending, the bytes run out or the connection is to be closed.
+// is pending, the output is paused, the bytes run out or the connection is to
+// be closed.
 func (s *Server) serve(cs *connState) {
 	// Peek's bytes stay valid until Discard, so they are discarded once, at
 	// the end; nothing below reads this connection's buffer again before that.
 	buf, _ := cs.c.Peek(-1) // -1: all buffered bytes; never fails then
-	off := 0
-	for off < len(buf) && !cs.pending && !cs.closeAfter && !cs.closing && !cs.closed {
-		req, n, err := s.parser.Parse(buf[off:])
+	off := min(cs.skip, len(buf)) // the rest of a body, as it arrives
+	cs.skip -= off
+	handled := false
+	for off < len(buf) && cs.skip == 0 && !cs.pending && !cs.paused && !cs.closeAfter && !cs.closing && !cs.closed {
+		// Backpressure: a client that sends requests but does not read the
+		// answers would otherwise grow the outbound buffer without bound.
+		// Node stops parsing when its write buffer is full; so does this.
+		if cs.c.OutboundBuffered() > MaxOutbound {
+			cs.paused = true
+			cs.phase, cs.since = phaseBusy, s.clock
+			s.paused[cs] = struct{}{}
+			break
+		}
+		req, hlen, blen, err := s.parser.ParseHeader(buf[off:])
 		if errors.Is(err, httpwire.ErrIncomplete) {
 			break
 		}
@@ -150,18 +202,101 @@ func (s *Server) serve(cs *connState) {
 				status, msg = we.Status, we.Msg
 			}
 			// The next request's start is unknown: answer and close.
-			s.stats.Begin()
-			s.stats.End(workloads.NumRoutes, status)
-			s.write(cs, workloads.Response{Status: status, ContentType: workloads.TextPlain, Body: []byte(msg + "\n")}, true)
-			s.closeConn(cs)
+			s.fail(cs, status, msg)
 			off = len(buf)
 			break
 		}
-		off += n
+		off += hlen
+		body := min(blen, len(buf)-off)
+		off += body
+		cs.skip = blen - body
+		if cs.skip > 0 && req.Continue {
+			// The client waits for this before it sends the body that
+			// must be skipped before the next request.
+			_, _ = cs.c.Write(continue100)
+		}
+		handled = true
 		s.handle(cs, req)
 	}
-	if !cs.closed && off > 0 {
+	if cs.closed {
+		return
+	}
+	if off > 0 {
 		_, _ = cs.c.Discard(off) // never fails for off <= buffered
+	}
+	// Timeouts: what does the connection wait for now?
+	switch {
+	case cs.closing:
+	case cs.pending || cs.paused:
+		cs.phase = phaseBusy
+	case cs.skip > 0:
+		if cs.phase != phaseBody && cs.phase != phaseHeader {
+			cs.since = s.clock
+		}
+		cs.phase = phaseBody
+	case off < len(buf): // part of the next header block
+		if handled || (cs.phase != phaseHeader && cs.phase != phaseBody) {
+			cs.since = s.clock
+		}
+		cs.phase = phaseHeader
+	case handled || cs.phase == phaseBody || cs.phase == phaseBusy:
+		cs.phase, cs.since = phaseIdle, s.clock
+	}
+}
+
+// continue100 answers "Expect: 100-continue".
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// fail answers a request that cannot be served (malformed, timed out) and
+// closes the connection. It counts like any answer of no route.
+func (s *Server) fail(cs *connState, status int, msg string) {
+	cs.head = false // the answer has a body, whatever the last request was
+	s.stats.Begin()
+	s.stats.End(workloads.NumRoutes, status)
+	s.write(cs, workloads.Response{Status: status, ContentType: workloads.TextPlain, Body: []byte(msg + "\n")}, true)
+	s.closeConn(cs)
+}
+
+// housekeep runs on the loop every ProbeInterval: it advances the loop's
+// coarse clock, resumes the paused connections whose output has drained, and
+// closes the connections whose timeout has expired.
+func (s *Server) housekeep(now time.Time) {
+	s.clock = now
+	if sec := now.Unix(); sec != s.dateSec {
+		s.dateSec, s.date = sec, now.UTC().Format(http.TimeFormat)
+	}
+	for cs := range s.paused {
+		if cs.closing || cs.closed {
+			delete(s.paused, cs)
+			continue
+		}
+		if cs.c.OutboundBuffered() <= MaxOutbound/2 {
+			delete(s.paused, cs)
+			cs.paused = false
+			s.serve(cs)
+		}
+	}
+	if now.Sub(s.lastSweep) < s.sweepEvery {
+		return
+	}
+	s.lastSweep = now
+	for cs := range s.conns {
+		if cs.closing || cs.closed || cs.pending {
+			continue
+		}
+		waited := now.Sub(cs.since)
+		switch {
+		case cs.paused && waited > s.cfg.HeadersTimeout:
+			// The client has read nothing for this long.
+			s.closeConn(cs)
+		case cs.phase == phaseIdle && waited > s.cfg.KeepAliveTimeout:
+			s.closeConn(cs)
+		case cs.phase == phaseNew && waited > s.cfg.HeadersTimeout:
+			s.closeConn(cs)
+		case cs.phase == phaseHeader && waited > s.cfg.HeadersTimeout,
+			cs.phase == phaseBody && waited > s.cfg.RequestTimeout:
+			s.fail(cs, 408, "request timeout")
+		}
 	}
 }
 
@@ -262,6 +397,12 @@ func (s *Server) offload(cs *connState, req workloads.Request) {
 	route, loop := req.Route, cs.c.EventLoop()
 	cs.pending = true
 	ok := s.opts.offloader.TrySubmit(func() {
+		if cs.gone.Load() {
+			// The client went away while the job queued: skip the work,
+			// but still come back so that the in-flight count drops.
+			s.post(loop, func() { s.complete(cs, route, workloads.Response{}) })
+			return
+		}
 		var resp workloads.Response
 		if route == workloads.RouteRegex {
 			resp = workloads.RunRegex(req)
@@ -312,11 +453,12 @@ func (s *Server) write(cs *connState, resp workloads.Response, closeAfter bool) 
 	if cs.closed {
 		return
 	}
-	var extra [4]string
-	n := 0
+	var extra [6]string
+	extra[0], extra[1] = "Date", s.date // Node sends one, cached per second too
+	n := 2
 	if resp.RetryAfter > 0 {
-		extra[0], extra[1] = "Retry-After", strconv.Itoa(resp.RetryAfter)
-		n = 2
+		extra[n], extra[n+1] = "Retry-After", strconv.Itoa(resp.RetryAfter)
+		n += 2
 	}
 	if resp.Allow != "" {
 		extra[n], extra[n+1] = "Allow", resp.Allow

@@ -35,8 +35,15 @@
 //     exist, so the first safe moment to Register a connection is the first
 //     OnTick, whose goroutine gnet starts after the loops.
 //   - Without SO_REUSEPORT gnet runs a separate acceptor goroutine (its "main
-//     reactor", a second locked thread) that hands connections to the loop;
-//     with it, the loop accepts by itself like Node's. See [WithReusePort].
+//     reactor", a second locked thread) that accepts every pending connection
+//     in a burst and hands them to the loop, and an accept(2) that fails with
+//     EMFILE shuts the whole engine down. With it, the loop accepts one
+//     connection per readiness event by itself, like Node's, and OnOpen can
+//     refuse a connection before the next accept. So this server always asks
+//     gnet for SO_REUSEPORT, and unless [WithReusePort] says the port is
+//     meant to be shared, first checks that nobody listens on it.
+//   - gnet has no "writable again" callback: a connection paused because its
+//     client does not read is re-checked from a loop task (housekeep).
 package eventloop
 
 import (
@@ -47,6 +54,8 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"net/http"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -72,6 +81,17 @@ const ProbeInterval = 10 * time.Millisecond
 // inbound buffer, which has no limit of its own; past this many bytes the
 // connection is closed instead.
 const MaxPipelineBacklog = 4 << 20
+
+// MaxOutbound bounds the answers a connection may have written but its client
+// not yet read: past it the loop stops parsing the connection's requests
+// until the backlog drains below half of it (Node pauses its parser the same
+// way when a socket's write buffer is full). While paused, what the client
+// sends piles up in the inbound buffer, bounded by MaxPipelineBacklog.
+const MaxOutbound = 256 << 10
+
+// fdHeadroom is how many descriptors below RLIMIT_NOFILE the server keeps
+// free: connections that would take one of them are closed at once.
+func fdHeadroom(limit int) int { return min(64, limit/4) }
 
 // An Offloader runs CPU-bound handlers (/cpu and /regex) away from the loop.
 type Offloader interface {
@@ -101,8 +121,8 @@ type options struct {
 // them must run as the same user, and the address must name a real port: with
 // port 0 each would get a port of its own.
 //
-// With it, the loop accepts connections itself, as Node's does; without it,
-// gnet accepts on a second goroutine locked to a second OS thread.
+// Without it, Serve fails when something already listens on the address.
+// Either way the loop accepts connections itself, as Node's does.
 func WithReusePort(on bool) Option { return func(o *options) { o.reusePort = on } }
 
 // WithOffloader runs /cpu and /regex on off instead of the loop; everything
@@ -162,6 +182,15 @@ type Server struct {
 	toClose   []*connState            // connections to close when the callback ends
 	draining  bool                    // shutting down: no new connections, no keep-alive
 	closeSelf bool                    // the current connection must be closed on return
+	paused    map[*connState]struct{} // connections whose output is above MaxOutbound
+	clock     time.Time               // coarse time, advanced by housekeep
+	lastSweep time.Time               // when housekeep last checked the timeouts
+	date      string                  // the Date header, redone each second
+	dateSec   int64
+
+	sweepEvery time.Duration // how often the timeouts are checked
+	fdLimit    int           // RLIMIT_NOFILE when Serve started (0: unknown)
+	refused    atomic.Uint64 // connections closed for want of descriptors
 }
 
 var _ servers.Server = (*Server)(nil)
@@ -187,8 +216,14 @@ func NewWithOptions(cfg servers.Config, opts ...Option) (*Server, error) {
 		started: make(chan struct{}),
 		quit:    make(chan struct{}),
 		conns:   make(map[*connState]struct{}),
+		paused:  make(map[*connState]struct{}),
 	}
 	s.wakeFD.Store(-1)
+	now := time.Now()
+	s.clock, s.lastSweep, s.dateSec, s.date = now, now, now.Unix(), now.UTC().Format(http.TimeFormat)
+	// The timeouts are checked a few times per shortest timeout, at most
+	// once a second (Node checks every 30 s by default, so ours are closer).
+	s.sweepEvery = min(time.Second, max(ProbeInterval, min(cfg.HeadersTimeout, cfg.KeepAliveTimeout)/4))
 	return s, nil
 }
 
@@ -216,13 +251,29 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 	}
 	defer close(s.quit)
 
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < 1<<30 {
+		s.fdLimit = int(lim.Cur)
+	}
+	if !s.opts.reusePort {
+		// gnet's loop accepts by itself only with SO_REUSEPORT, which would
+		// let a second server on this port silently take half the
+		// connections: make sure nobody listens there first.
+		if err := probeBind(s.cfg.Addr); err != nil {
+			return fmt.Errorf("eventloop: listen %s: %w", s.cfg.Addr, err)
+		}
+	}
+
 	runErr := make(chan error, 1)
 	go func() {
 		runErr <- gnet.Run(s, "tcp://"+s.cfg.Addr,
 			gnet.WithMulticore(false),
 			gnet.WithNumEventLoop(1),
 			gnet.WithLockOSThread(true),
-			gnet.WithReusePort(s.opts.reusePort),
+			// Always the loop accepts (see the package doc): gnet's
+			// separate acceptor accepts in a burst before the loop can
+			// refuse anything, and shuts the engine down on EMFILE.
+			gnet.WithReusePort(true),
 			// Register is called once, from the ticker goroutine; the default
 			// round-robin balancer would race with the acceptor over its
 			// counter. With one loop every balancer picks it.
@@ -280,6 +331,21 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 	helpers.Wait()
 	s.stopEngine(runErr)
 	return nil
+}
+
+// probeBind fails when something already listens on addr. Port 0 always
+// gets a fresh port, so it is not probed.
+func probeBind(addr string) error {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		if p, err := strconv.Atoi(port); err == nil && p == 0 {
+			return nil
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
 }
 
 // runFailed turns gnet.Run's early return into Serve's error.

@@ -197,6 +197,8 @@ func (s *Server) probe(ctx context.Context) {
 			now := time.Now()
 			s.delay.Record(now.Sub(d))
 			ran <- now
+			s.housekeep(now)
+			s.endCallback()
 			return nil
 		}))
 		if err != nil {
