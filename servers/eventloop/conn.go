@@ -177,7 +177,7 @@ func (s *Server) closeConn(cs *connState) {
 func (s *Server) serve(cs *connState) {
 	// Peek's bytes stay valid until Discard, so they are discarded once, at
 	// the end; nothing below reads this connection's buffer again before that.
-	buf, _ := cs.c.Peek(-1) // -1: all buffered bytes; never fails then
+	buf, _ := cs.c.Peek(-1)       // -1: all buffered bytes; never fails then
 	off := min(cs.skip, len(buf)) // the rest of a body, as it arrives
 	cs.skip -= off
 	handled := false
