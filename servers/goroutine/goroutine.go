@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,11 +28,9 @@ const Model = "goroutine"
 // Limits of the HTTP stack. net/http reads up to MaxHeaderBytes plus 4 KiB of
 // slack before it answers 431, so a header block between 8 and 12 KiB passes
 // here but not in the fasthttp-based models.
-const (
-	MaxHeaderBytes    = 8192
-	ReadHeaderTimeout = 10 * time.Second
-	IdleTimeout       = 60 * time.Second
-)
+// The timeouts are servers.Config's: ReadHeaderTimeout is HeadersTimeout,
+// ReadTimeout (header and body) RequestTimeout, IdleTimeout KeepAliveTimeout.
+const MaxHeaderBytes = 8192
 
 // Server serves the workloads route table with net/http.
 type Server struct {
@@ -77,12 +77,13 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 	hs := &http.Server{
 		Handler:           http.HandlerFunc(s.handle),
 		MaxHeaderBytes:    MaxHeaderBytes,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		IdleTimeout:       IdleTimeout,
+		ReadHeaderTimeout: s.cfg.HeadersTimeout,
+		ReadTimeout:       s.cfg.RequestTimeout,
+		IdleTimeout:       s.cfg.KeepAliveTimeout,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(servers.RetryListener(ln, s.cfg.Log)) }()
 	s.cfg.Log.Info("serving", "model", Model, "addr", ln.Addr().String())
 	if ready != nil {
 		ready(ln.Addr())
@@ -110,7 +111,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.stats.Begin()
 	var resp workloads.Response
 	route := workloads.NumRoutes
-	req, perr := workloads.Parse(r.Method, r.URL.Path, r.URL.RawQuery)
+	if r.ContentLength > servers.MaxBodyBytes {
+		// No route reads a body; net/http would discard up to 256 KiB of
+		// it after the answer, then close. Refuse it like the others do.
+		w.Header().Set("Connection", "close")
+		s.stats.End(route, http.StatusRequestEntityTooLarge)
+		write(w, workloads.Response{Status: http.StatusRequestEntityTooLarge, ContentType: workloads.TextPlain, Body: []byte("request body too large\n")})
+		return
+	}
+	req, perr := workloads.Parse(r.Method, cleanPath(r.URL.Path), r.URL.RawQuery)
 	switch {
 	case perr != nil:
 		resp = workloads.ErrorResponse(perr)
@@ -121,6 +130,21 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	s.stats.End(route, resp.Status)
 	write(w, resp)
+}
+
+// cleanPath resolves "." and ".." segments and collapses repeated slashes,
+// keeping a trailing slash, as fasthttp (the thread model) and httpwire (the
+// loop models) do, so that "/plain/../cpu" and "//plain" get the same answer
+// from every model. net/http leaves that to its ServeMux, which is not used.
+func cleanPath(p string) string {
+	if p == "" || p == "/" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // write renders resp the way every model does: Content-Type, Content-Length,

@@ -46,12 +46,13 @@ const Model = "thread"
 const (
 	// ReadBufferSize bounds a request's header block: a larger one is answered 431.
 	ReadBufferSize = 8192
-	// ReadTimeout bounds reading one request (header and body) once its first
-	// byte has arrived, and the wait for the first byte of a new connection.
-	ReadTimeout = 10 * time.Second
-	// IdleTimeout bounds the wait for the next request on a kept-alive connection.
-	IdleTimeout = 60 * time.Second
 )
+
+// The timeouts of servers.Config map onto fasthttp's as follows: its
+// ReadTimeout (the wait for a new connection's first byte, and for a whole
+// header block from its first byte) is HeadersTimeout; once the header is in,
+// HeaderReceived gives the body RequestTimeout more; IdleTimeout is
+// KeepAliveTimeout.
 
 // Server serves the workloads route table with a thread per request.
 type Server struct {
@@ -104,11 +105,16 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 		Name:         "concbench",
 		// The model's own limit is MaxThreads; fasthttp's per-connection
 		// limit is left at its (high) default so it never answers 503 first.
-		Concurrency:     fasthttp.DefaultConcurrency,
-		ReadBufferSize:  ReadBufferSize,
-		ReadTimeout:     ReadTimeout,
-		IdleTimeout:     IdleTimeout,
-		CloseOnShutdown: true,
+		Concurrency:    fasthttp.DefaultConcurrency,
+		ReadBufferSize: ReadBufferSize,
+		ReadTimeout:    s.cfg.HeadersTimeout,
+		IdleTimeout:    s.cfg.KeepAliveTimeout,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: s.cfg.RequestTimeout}
+		},
+		// fasthttp's default is 4 MiB, buffered per connection.
+		MaxRequestBodySize: servers.MaxBodyBytes,
+		CloseOnShutdown:    true,
 		// Answer after the full request is read, but never parse forms or
 		// keep bodies: no route reads one.
 		DisablePreParseMultipartForm: true,
@@ -116,7 +122,7 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 		Logger:                       logger{s.cfg.Log},
 	}
 	served := make(chan error, 1)
-	go func() { served <- fs.Serve(ln) }()
+	go func() { served <- fs.Serve(servers.RetryListener(ln, s.cfg.Log)) }()
 	s.cfg.Log.Info("serving", "model", Model, "addr", ln.Addr().String(), "max_threads", s.cfg.MaxThreads)
 	if ready != nil {
 		ready(ln.Addr())
