@@ -128,7 +128,10 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	if (cs.pending || cs.paused) && c.InboundBuffered() > MaxPipelineBacklog {
 		s.cfg.Log.Warn("client pipelined too much behind a pending request or unread answers; closing", "bytes", c.InboundBuffered(), "max", MaxPipelineBacklog)
 		s.closeConn(cs)
-	} else {
+	} else if (!cs.pending && !cs.paused) || cs.skip > 0 {
+		// A pending or paused connection parses nothing: serve would only
+		// peek at its growing backlog (a copy once gnet's ring buffer
+		// wraps) on every read. Body bytes are still skipped.
 		s.serve(cs)
 	}
 	s.endCallback()
