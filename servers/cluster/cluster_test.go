@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	servertest.ServeChild(newCluster) // the hostile suite's supervisor process
 	os.Exit(m.Run())
 }
 

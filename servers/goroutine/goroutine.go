@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,7 +84,7 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 		ErrorLog:          slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(servers.RetryListener(ln, s.cfg.Log)) }()
+	go func() { served <- hs.Serve(servers.StrictListener(servers.RetryListener(ln, s.cfg.Log))) }()
 	s.cfg.Log.Info("serving", "model", Model, "addr", ln.Addr().String())
 	if ready != nil {
 		ready(ln.Addr())
@@ -118,6 +119,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.stats.End(route, http.StatusRequestEntityTooLarge)
 		write(w, workloads.Response{Status: http.StatusRequestEntityTooLarge, ContentType: workloads.TextPlain, Body: []byte("request body too large\n")})
 		return
+	}
+	if r.ContentLength != 0 {
+		// No route reads a body, but net/http closes a connection whose
+		// unread body is over 256 KiB after the answer; Node and the other
+		// models discard it and keep the connection. Bounded by the check
+		// above and by RequestTimeout; an error leaves it to net/http.
+		_, _ = io.Copy(io.Discard, r.Body)
 	}
 	req, perr := workloads.Parse(r.Method, cleanPath(r.URL.Path), r.URL.RawQuery)
 	switch {

@@ -122,7 +122,7 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 		Logger:                       logger{s.cfg.Log},
 	}
 	served := make(chan error, 1)
-	go func() { served <- fs.Serve(servers.RetryListener(ln, s.cfg.Log)) }()
+	go func() { served <- fs.Serve(servers.StrictListener(servers.RetryListener(ln, s.cfg.Log))) }()
 	s.cfg.Log.Info("serving", "model", Model, "addr", ln.Addr().String(), "max_threads", s.cfg.MaxThreads)
 	if ready != nil {
 		ready(ln.Addr())

@@ -1,0 +1,23 @@
+package offload_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/servers/offload"
+	"github.com/concbench/concbench/servers/servertest"
+)
+
+func newHostile(cfg servers.Config) (servers.Server, error) { return offload.New(cfg) }
+
+// TestMain lets this test binary be the server of the hostile-client suite,
+// which runs it in a process of its own (servertest.Launch).
+func TestMain(m *testing.M) {
+	servertest.ServeChild(newHostile)
+	os.Exit(m.Run())
+}
+
+func TestHostile(t *testing.T) {
+	servertest.Hostile(t, servertest.Launch, servertest.HostileOptions{HalfOpen: false})
+}
