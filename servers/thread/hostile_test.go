@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/concbench/concbench/servers"
-	"github.com/concbench/concbench/servers/thread"
 	"github.com/concbench/concbench/servers/servertest"
+	"github.com/concbench/concbench/servers/thread"
 )
 
 func newHostile(cfg servers.Config) (servers.Server, error) { return thread.New(cfg) }
