@@ -12,3 +12,5 @@ func TestHostile(t *testing.T) {
 	// gnet closes a connection at the client's EOF: no half-open connections.
 	servertest.Hostile(t, servertest.Launch, servertest.HostileOptions{HalfOpen: false})
 }
+
+func TestEdges(t *testing.T) { servertest.Edges(t, start(t, 1)) }
