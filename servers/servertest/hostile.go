@@ -131,7 +131,7 @@ func hostileDescriptors(t *testing.T, launch LaunchFunc) {
 		conns = append(conns, c)
 	}
 	// Every connection asks; those over the limit are refused, closed, or
-	// wait in the backlog. Bounded: each read gives up after a second.
+	// wait in the backlog. Bounded: each read gives up after 3 s.
 	var answered sync.WaitGroup
 	var mu sync.Mutex
 	counts := map[string]int{}
@@ -139,7 +139,7 @@ func hostileDescriptors(t *testing.T, launch LaunchFunc) {
 		answered.Add(1)
 		go func() {
 			defer answered.Done()
-			_ = c.SetDeadline(time.Now().Add(time.Second))
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
 			kind := "answered"
 			if _, err := io.WriteString(c, Request("GET", "/healthz")); err != nil {
 				kind = "write failed"
@@ -383,21 +383,23 @@ func hostileConns(t *testing.T, launch LaunchFunc, n int) {
 			c.Close()
 		}
 	}()
-	// The wait is long enough that no answer comes before the last request
-	// is sent and the in-flight count read (checked below: none answered
-	// early), and short enough to keep the suite quick.
+	// All connections are opened first, then every request is sent at once:
+	// the wait only has to outlast the sending and the in-flight check,
+	// however slowly a busy machine opens connections.
 	const wait = 5 * time.Second
 	req := Request("GET", fmt.Sprintf("/io?ms=%d", wait.Milliseconds()))
-	start := time.Now()
 	for range n {
 		c, err := net.DialTimeout("tcp", p.Addr, Timeout)
 		if err != nil {
 			t.Fatalf("dial %d: %v", len(conns), err)
 		}
 		conns = append(conns, c)
+	}
+	start := time.Now()
+	for i, c := range conns {
 		_ = c.SetWriteDeadline(time.Now().Add(Timeout))
 		if _, err := io.WriteString(c, req); err != nil {
-			t.Fatalf("request %d: %v", len(conns), err)
+			t.Fatalf("request %d: %v", i, err)
 		}
 	}
 	WaitInFlight(t, p.Addr, int64(n))
