@@ -2,13 +2,17 @@ package servertest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/concbench/concbench/workloads"
 )
 
 // HostileOptions says what a server is expected to do where servers may
@@ -46,6 +50,7 @@ func Hostile(t *testing.T, launch LaunchFunc, o HostileOptions) {
 		o.Conns = 2000
 	}
 	t.Run("flood", func(t *testing.T) { hostileFlood(t, launch) })
+	t.Run("read late", func(t *testing.T) { hostileReadLate(t, launch) })
 	t.Run("descriptors", func(t *testing.T) { hostileDescriptors(t, launch) })
 	t.Run("timeouts", func(t *testing.T) { hostileTimeouts(t, launch) })
 	t.Run("body", func(t *testing.T) { hostileBody(t, launch) })
@@ -107,6 +112,50 @@ func hostileFlood(t *testing.T, launch LaunchFunc) {
 	t.Logf("flood: sent %.1f MiB of requests, stopped by %v; server RSS %d -> %d MiB", float64(sent)/(1<<20), stop, before.rss>>20, peak.rss>>20)
 	if grow > FloodRSSGrowth {
 		t.Errorf("server RSS grew by %d MiB while a client pipelined %d MiB of requests without reading; want <= %d MiB", grow>>20, sent>>20, FloodRSSGrowth>>20)
+	}
+}
+
+// hostileReadLate pipelines 40,000 GET /cpu (about 6 MiB of answers) on a
+// connection whose receive buffer is 4 KiB, so that the answers back up into
+// the server, and reads only once all are sent: a server that pauses a
+// client that does not read must resume it once it reads, answering every
+// request, in order (alternating iterations check the order).
+func hostileReadLate(t *testing.T, launch LaunchFunc) {
+	const n = 40000
+	p := launch(t, Limits{})
+	d := net.Dialer{Timeout: Timeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			// Before connect, so the window is small from the start.
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+	conn, err := d.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	var reqs strings.Builder
+	for i := range n {
+		reqs.WriteString(Request("GET", fmt.Sprintf("/cpu?iters=%d", 1+i%2)))
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(Timeout))
+	if _, err := io.WriteString(conn, reqs.String()); err != nil {
+		t.Fatalf("sending %d pipelined requests without reading: %v", n, err)
+	}
+	for i := range n {
+		// A deadline per answer: the offload model answers a pipeline one
+		// pool round trip at a time, slowly under the race detector.
+		_ = conn.SetReadDeadline(time.Now().Add(Timeout))
+		resp, body, err := ReadResponse(br)
+		if err != nil {
+			t.Fatalf("answer %d of %d: %v", i, n, err)
+		}
+		if want := workloads.Hash(1+i%2) + "\n"; resp.StatusCode != 200 || body != want {
+			t.Fatalf("answer %d = %d %q; want 200 %q (answers out of order?)", i, resp.StatusCode, body, want)
+		}
 	}
 }
 
