@@ -31,7 +31,8 @@ type HostileOptions struct {
 // The bounds the suite holds every server to.
 const (
 	// FloodRSSGrowth bounds the memory a server may grow by while one client
-	// pipelines requests and never reads the answers.
+	// pipelines requests and never reads the answers (twice that for a
+	// server built with the race detector).
 	FloodRSSGrowth = 64 << 20
 	// floodBytes is how much the flooding client tries to send.
 	floodBytes = 64 << 20
@@ -110,8 +111,14 @@ func hostileFlood(t *testing.T, launch LaunchFunc) {
 	healthz(t, p.Addr, fmt.Sprintf("a flood of %d MiB", sent>>20))
 	grow := peak.rss - before.rss
 	t.Logf("flood: sent %.1f MiB of requests, stopped by %v; server RSS %d -> %d MiB", float64(sent)/(1<<20), stop, before.rss>>20, peak.rss>>20)
-	if grow > FloodRSSGrowth {
-		t.Errorf("server RSS grew by %d MiB while a client pipelined %d MiB of requests without reading; want <= %d MiB", grow>>20, sent>>20, FloodRSSGrowth>>20)
+	limit := int64(FloodRSSGrowth)
+	if raceEnabled {
+		// The race detector's shadow memory and metadata grow a heap's
+		// RSS several times (loop models: ~20 MiB without it, ~65 with).
+		limit *= 2
+	}
+	if grow > limit {
+		t.Errorf("server RSS grew by %d MiB while a client pipelined %d MiB of requests without reading; want <= %d MiB", grow>>20, sent>>20, limit>>20)
 	}
 }
 
