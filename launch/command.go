@@ -47,8 +47,8 @@ func (c Command) Args() []string {
 		args = append(args, "--profile-rates")
 	}
 	for _, t := range tunings {
-		if v := *t.field(&c.Tuning); v != 0 {
-			add(t.flag, strconv.Itoa(v))
+		if !t.isZero(&c.Tuning) {
+			add(t.flag, t.value(&c.Tuning))
 		}
 	}
 	appendTimeouts(add, c.Timeouts)

@@ -27,6 +27,9 @@ func withFlagDefaults(c Command) Command {
 	if c.Queue == 0 {
 		c.Queue = DefaultQueue
 	}
+	if c.Balance == "" {
+		c.Balance = DefaultBalance
+	}
 	for _, d := range timeouts {
 		if p := d.field(&c.Timeouts); *p == 0 {
 			*p = d.def
@@ -41,6 +44,7 @@ func TestArgsRoundTrip(t *testing.T) {
 		{Model: "thread", Settings: Settings{Addr: "127.0.0.1:9", PprofAddr: "127.0.0.1:0", Grace: 250 * time.Millisecond,
 			Tuning: Tuning{MaxThreads: 7, Workers: 2, Queue: 3, Procs: 5}}, CPUs: "0-1", ProfileRates: true, Verbose: true},
 		{Model: "cluster", Settings: Settings{Tuning: Tuning{Procs: 2}}},
+		{Model: "cluster", Settings: Settings{Tuning: Tuning{Procs: 2, Balance: BalanceReusePort}}},
 		{},
 	} {
 		args := c.Args()
@@ -67,6 +71,8 @@ func TestArgsLine(t *testing.T) {
 		{Command{Model: "offload", Settings: Settings{Addr: "127.0.0.1:0", Grace: 3 * time.Second, PprofAddr: "127.0.0.1:0", Tuning: Tuning{Workers: 2, Procs: 3}},
 			CPUs: "1", ProfileRates: true},
 			"serve --model offload --addr 127.0.0.1:0 --grace 3s --cpus 1 --pprof-addr 127.0.0.1:0 --profile-rates --workers 2 --procs 3"},
+		{Command{Model: "cluster", Settings: Settings{Tuning: Tuning{Procs: 2, Balance: BalanceRR}}},
+			"serve --model cluster --procs 2 --balance rr"},
 	} {
 		if got := strings.Join(tc.c.Args(), " "); got != tc.want {
 			t.Errorf("%+v.Args() = %q; want %q", tc.c, got, tc.want)
@@ -75,7 +81,7 @@ func TestArgsLine(t *testing.T) {
 }
 
 func TestParseRejects(t *testing.T) {
-	for _, args := range [][]string{{"--workers", "x"}, {"--nope"}, {"--model", "thread", "extra"}} {
+	for _, args := range [][]string{{"--workers", "x"}, {"--nope"}, {"--balance"}, {"--model", "thread", "extra"}} {
 		if c, err := Parse(args); err == nil {
 			t.Errorf("Parse(%q) = %+v, nil; want an error", args, c)
 		}
@@ -84,7 +90,7 @@ func TestParseRejects(t *testing.T) {
 
 func TestWithDefaults(t *testing.T) {
 	got, err := Settings{}.WithDefaults()
-	want := Settings{Addr: DefaultAddr, Grace: DefaultGrace, Tuning: Tuning{MaxThreads: DefaultMaxThreads, Workers: DefaultWorkers, Queue: DefaultQueue, Procs: runtime.NumCPU()},
+	want := Settings{Addr: DefaultAddr, Grace: DefaultGrace, Tuning: Tuning{MaxThreads: DefaultMaxThreads, Workers: DefaultWorkers, Queue: DefaultQueue, Procs: runtime.NumCPU(), Balance: BalanceRR},
 		Timeouts: Timeouts{HeadersTimeout: DefaultHeadersTimeout, RequestTimeout: DefaultRequestTimeout, KeepAliveTimeout: DefaultKeepAliveTimeout}}
 	if err != nil || got != want {
 		t.Errorf("Settings{}.WithDefaults() = %+v, %v; want %+v", got, err, want)
@@ -99,6 +105,8 @@ func TestWithDefaults(t *testing.T) {
 		{Settings{Tuning: Tuning{Workers: 1025}}, "workers: 1025 out of range [1, 1024]"},
 		{Settings{Tuning: Tuning{Queue: -5}}, "queue: -5 out of range [1, 1048576]"},
 		{Settings{Tuning: Tuning{Procs: 65}}, "procs: 65 out of range [1, 64]"},
+		{Settings{Tuning: Tuning{Balance: BalanceReusePort}}, ""},
+		{Settings{Tuning: Tuning{Balance: "hash"}}, `balance: "hash" is not one of rr, reuseport`},
 		{Settings{Grace: -time.Second}, "grace: negative duration -1s"},
 		{Settings{Addr: "0.0.0.0:80"}, `addr: "0.0.0.0" is not a loopback address (use 127.0.0.1)`},
 		{Settings{Addr: "localhost:80"}, ""},
@@ -126,6 +134,8 @@ func TestTuningCheck(t *testing.T) {
 		{Tuning{MaxThreads: 10001}, "max_threads: 10001 out of range [0, 10000] (0: the model's default)"},
 		{Tuning{Workers: -1}, "workers: -1 out of range [0, 1024] (0: the model's default)"},
 		{Tuning{Procs: 65}, "procs: 65 out of range [0, 64] (0: the model's default)"},
+		{Tuning{Balance: BalanceRR}, ""},
+		{Tuning{Balance: "RR"}, `balance: "RR" is not one of rr, reuseport`},
 	} {
 		if got := errString(tc.t.Check()); got != tc.want {
 			t.Errorf("%+v.Check() = %q; want %q", tc.t, got, tc.want)

@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -33,7 +36,24 @@ type Tuning struct {
 	// Procs is the cluster model's number of child processes (default: the
 	// number of CPUs this process may run on).
 	Procs int `json:"procs,omitempty" yaml:"procs,omitempty"`
+	// Balance is how the cluster model spreads new connections over its
+	// children (default BalanceRR, like Node's cluster module on Linux).
+	Balance string `json:"balance,omitempty" yaml:"balance,omitempty"`
 }
+
+// The cluster model's ways of spreading connections (Tuning.Balance).
+const (
+	// BalanceRR: the supervisor accepts every connection and hands it to the
+	// next child that has taken the previous one (Node's SCHED_RR, its default
+	// on Linux): a blocked child holds back at most the one connection it
+	// was handed.
+	BalanceRR = "rr"
+	// BalanceReusePort: every child listens on the port with SO_REUSEPORT and
+	// the kernel picks one by a hash of the client's address and port, blind
+	// to whether that child is blocked (Node's SCHED_NONE is the closest: the
+	// workers accept by themselves).
+	BalanceReusePort = "reuseport"
+)
 
 // Settings are what a server is started with. Zero fields take the defaults
 // documented here; the fields that do not apply to a model are ignored by it.
@@ -56,12 +76,15 @@ const (
 	DefaultMaxThreads = 256
 	DefaultWorkers    = 4
 	DefaultQueue      = 1024
+	DefaultBalance    = BalanceRR
 )
 
 // ServeAddr is the default of `concbench serve --addr`, for a server run by hand.
 const ServeAddr = "127.0.0.1:8080"
 
-// tuning is one field of Tuning: its flag, its plan key, its default and bounds.
+// tuning is one field of Tuning: its flag, its plan key, its default and
+// bounds. A field is a number (field, with min and max) or a word (str, one
+// of choices).
 type tuning struct {
 	flag  string // serve flag, without "--"; also names the field in WithDefaults' errors
 	key   string // plan key (JSON/YAML), in Tuning.Check's errors
@@ -72,6 +95,10 @@ type tuning struct {
 	defFunc  func() int
 	min, max int
 	field    func(*Tuning) *int
+	// A word setting: "" stands for defStr.
+	str     func(*Tuning) *string
+	defStr  string
+	choices []string
 }
 
 // tunings lists Tuning's fields in the order the serve command line gives them.
@@ -84,6 +111,8 @@ var tunings = []tuning{
 		def: DefaultQueue, min: 1, max: 1 << 20, field: func(t *Tuning) *int { return &t.Queue }},
 	{flag: "procs", key: "procs", usage: "cluster: child processes (default: CPUs this process may use)",
 		defFunc: runtime.NumCPU, min: 1, max: 64, field: func(t *Tuning) *int { return &t.Procs }},
+	{flag: "balance", key: "balance", usage: "cluster: how new connections reach the children: rr (the supervisor hands each to the next free child, Node's default) or reuseport (the kernel's SO_REUSEPORT hash)",
+		defStr: DefaultBalance, choices: []string{BalanceRR, BalanceReusePort}, str: func(t *Tuning) *string { return &t.Balance }},
 }
 
 func (s tuning) defaultValue() int {
@@ -93,12 +122,62 @@ func (s tuning) defaultValue() int {
 	return s.def
 }
 
+// isZero reports whether t leaves this setting to its default.
+func (s tuning) isZero(t *Tuning) bool {
+	if s.str != nil {
+		return *s.str(t) == ""
+	}
+	return *s.field(t) == 0
+}
+
+// value is the setting in t as the serve flag spells it.
+func (s tuning) value(t *Tuning) string {
+	if s.str != nil {
+		return *s.str(t)
+	}
+	return strconv.Itoa(*s.field(t))
+}
+
+// setDefault sets a zero setting in t to what zero stands for.
+func (s tuning) setDefault(t *Tuning) {
+	if !s.isZero(t) {
+		return
+	}
+	if s.str != nil {
+		*s.str(t) = s.defStr
+	} else {
+		*s.field(t) = s.defaultValue()
+	}
+}
+
+// check validates the setting in t; zeroOK accepts the zero a plan may give.
+func (s tuning) check(t *Tuning, name string, zeroOK bool) error {
+	if s.str != nil {
+		v := *s.str(t)
+		if (v == "" && zeroOK) || slices.Contains(s.choices, v) {
+			return nil
+		}
+		return fmt.Errorf("%s: %q is not one of %s", name, v, strings.Join(s.choices, ", "))
+	}
+	v, lo := *s.field(t), s.min
+	if zeroOK {
+		lo = 0
+	}
+	if v >= lo && v <= s.max {
+		return nil
+	}
+	if zeroOK {
+		return fmt.Errorf("%s: %d out of range [0, %d] (0: the model's default)", name, v, s.max)
+	}
+	return fmt.Errorf("%s: %d out of range [%d, %d]", name, v, s.min, s.max)
+}
+
 // Check validates t as a plan gives it: every field zero (the model's
 // default) or within its bounds. Errors name the plan key.
 func (t Tuning) Check() error {
 	for _, s := range tunings {
-		if v := *s.field(&t); v < 0 || v > s.max {
-			return fmt.Errorf("%s: %d out of range [0, %d] (0: the model's default)", s.key, v, s.max)
+		if err := s.check(&t, s.key, true); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -115,13 +194,9 @@ func (s Settings) WithDefaults() (Settings, error) {
 		s.Grace = DefaultGrace
 	}
 	for _, t := range tunings {
-		if p := t.field(&s.Tuning); *p == 0 {
-			*p = t.defaultValue()
-		}
-	}
-	for _, t := range tunings {
-		if v := *t.field(&s.Tuning); v < t.min || v > t.max {
-			return s, fmt.Errorf("%s: %d out of range [%d, %d]", t.flag, v, t.min, t.max)
+		t.setDefault(&s.Tuning)
+		if err := t.check(&s.Tuning, t.flag, false); err != nil {
+			return s, err
 		}
 	}
 	if s.Grace < 0 {
@@ -165,6 +240,10 @@ func CheckLoopback(addr string) error {
 // zero stands for (0 where that is computed, e.g. procs).
 func registerTuning(fs *flag.FlagSet, t *Tuning) {
 	for _, s := range tunings {
-		fs.IntVar(s.field(t), s.flag, s.def, s.usage)
+		if s.str != nil {
+			fs.StringVar(s.str(t), s.flag, s.defStr, s.usage)
+		} else {
+			fs.IntVar(s.field(t), s.flag, s.def, s.usage)
+		}
 	}
 }
