@@ -1,8 +1,16 @@
 // Package cluster is the Node.js cluster model: a supervisor process starts N
-// child processes of the same binary, each an eventloop server, all listening on
-// one port with SO_REUSEPORT so the kernel spreads connections across them. The
+// child processes of the same binary, each an eventloop server. The
 // supervisor restarts a child that dies (with backoff), forwards SIGTERM, and
 // answers /stats for the whole cluster.
+//
+// Connections reach the children one of two ways (launch.Tuning.Balance):
+//   - rr (the default, like Node's cluster module on Linux): the supervisor
+//     listens, accepts, and hands each connection to a child over a Unix
+//     socket; a child gets the next one only once its loop has taken the
+//     last, so a blocked child holds back one connection (see handoff.go).
+//   - reuseport: every child listens on the port with SO_REUSEPORT and the
+//     kernel spreads connections by a hash of the client's address, blocked
+//     child or not.
 //
 // The supervisor serves no HTTP itself: every request lands on some child. A
 // child answers /stats by asking the supervisor, over a private Unix socket, for
@@ -31,6 +39,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/stats"
@@ -66,6 +75,7 @@ type Server struct {
 	// leading '@'): the kernel removes them with their last descriptor, so
 	// a supervisor killed with SIGKILL leaves no directory behind.
 	dir string
+	bal *balancer // the rr balance's accepting side; nil with reuseport
 }
 
 var _ servers.Server = (*Server)(nil)
@@ -102,24 +112,41 @@ type childConfig struct {
 	HeadersTimeout   time.Duration `json:"headers_timeout"`
 	RequestTimeout   time.Duration `json:"request_timeout"`
 	KeepAliveTimeout time.Duration `json:"keepalive_timeout"`
+	// Balance is launch.BalanceRR (connections come over descriptor linkFD)
+	// or launch.BalanceReusePort (the child listens on Addr).
+	Balance string `json:"balance"`
 }
 
 // Serve starts the children and supervises them until ctx is done.
 func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
-	// SO_REUSEPORT would let this cluster join another one already on a
-	// fixed port and silently split its traffic: make sure nobody is there.
-	if ta, err := net.ResolveTCPAddr("tcp", s.cfg.Addr); err == nil && ta.Port != 0 {
-		ln, err := net.Listen("tcp", s.cfg.Addr)
+	var addr *net.TCPAddr
+	if s.cfg.Balance == launch.BalanceRR {
+		// A plain listener: a port someone holds fails here, as it would for Node's primary.
+		bal, err := listenRR(s.cfg.Addr, s.cfg.Log)
 		if err != nil {
 			return fmt.Errorf("cluster: %w", err)
 		}
-		_ = ln.Close()
+		defer bal.close()
+		s.bal, addr = bal, bal.addr()
+		// Connections wait in the supervisor until a child says it serves.
+		go bal.accept()
+	} else {
+		// SO_REUSEPORT would let this cluster join another one already on a
+		// fixed port and silently split its traffic: make sure nobody is there.
+		if ta, err := net.ResolveTCPAddr("tcp", s.cfg.Addr); err == nil && ta.Port != 0 {
+			ln, err := net.Listen("tcp", s.cfg.Addr)
+			if err != nil {
+				return fmt.Errorf("cluster: %w", err)
+			}
+			_ = ln.Close()
+		}
+		a, release, err := reservePort(s.cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+		defer release()
+		addr = a
 	}
-	addr, release, err := reservePort(s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	defer release()
 	s.dir = "@concbench-cluster-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 
 	// The supervisor's control socket: children ask it for the cluster's /stats.
@@ -160,7 +187,7 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 	if ready != nil {
 		ready(addr)
 	}
-	s.cfg.Log.Info("cluster up", "addr", addr, "procs", s.cfg.Procs)
+	s.cfg.Log.Info("cluster up", "addr", addr, "procs", s.cfg.Procs, "balance", s.cfg.Balance)
 
 	var wg sync.WaitGroup
 	for i := range s.children {
@@ -171,6 +198,9 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 		}()
 	}
 	<-ctx.Done()
+	if s.bal != nil {
+		s.bal.close() // stop taking connections before the children drain
+	}
 	s.stopAll()
 	wg.Wait()
 	return nil
@@ -181,16 +211,32 @@ func (s *Server) start(i int, addr string) (*child, error) {
 	sock := filepath.Join(s.dir, "child-"+strconv.Itoa(i)+".sock")
 	_ = os.Remove(sock)
 	cc, _ := json.Marshal(childConfig{Index: i, Addr: addr, Socket: sock,
-		Supervisor: filepath.Join(s.dir, "supervisor.sock"), Grace: s.cfg.Grace,
+		Supervisor: filepath.Join(s.dir, "supervisor.sock"), Grace: s.cfg.Grace, Balance: s.cfg.Balance,
 		HeadersTimeout: s.cfg.HeadersTimeout, RequestTimeout: s.cfg.RequestTimeout, KeepAliveTimeout: s.cfg.KeepAliveTimeout})
 	cmd := exec.Command(s.exe, s.args...)
+	var l *link
+	if s.bal != nil {
+		var theirs *os.File
+		var err error
+		if l, theirs, err = s.bal.newLink(i); err != nil {
+			return nil, err
+		}
+		defer theirs.Close()                // the child has its own copy once started
+		cmd.ExtraFiles = []*os.File{theirs} // linkFD in the child
+	}
 	cmd.Env = append(os.Environ(), ChildEnv+"="+string(cc))
 	cmd.Stdout = os.Stderr // a child's output is diagnostics, never the listening line
 	cmd.Stderr = os.Stderr
 	// A child must not outlive a supervisor that was killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
+		if l != nil {
+			_ = l.conn.Close()
+		}
 		return nil, fmt.Errorf("cluster: start child %d: %w", i, err)
+	}
+	if l != nil {
+		go s.bal.watch(l)
 	}
 	c := &child{index: i, socket: sock, cmd: cmd, done: make(chan struct{})}
 	go func() {

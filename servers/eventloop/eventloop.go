@@ -480,3 +480,45 @@ func (g gnetLogger) Errorf(format string, args ...any) { g.log(slog.LevelError, 
 
 // Fatalf logs at error level: a library must not end the process.
 func (g gnetLogger) Fatalf(format string, args ...any) { g.log(slog.LevelError, format, args) }
+
+// Adopt hands the loop c, a connection accepted elsewhere (a cluster child is
+// handed its connections by the supervisor), and returns once the loop has
+// opened it: OnOpen has run on the loop, so a loop that is busy holds the
+// caller up until it comes round. A cluster child acknowledges a connection
+// only then, which is how its supervisor tells a free child from a blocked one,
+// as Node's workers acknowledge a handed connection from their loop.
+//
+// The loop serves a duplicate of c's descriptor; c itself is closed either way.
+// Adopt may be called once Serve has called ready, from any goroutine; it
+// fails once the server is stopping, or when ctx is done first (the connection
+// may then still open later).
+func (s *Server) Adopt(ctx context.Context, c net.Conn) error {
+	select {
+	case <-s.started:
+	default:
+		_ = c.Close()
+		return errors.New("eventloop: Adopt called before the loop runs")
+	}
+	if s.startErr != nil || s.stopping.Load() {
+		_ = c.Close()
+		return errors.New("eventloop: Adopt: the loop is not serving")
+	}
+	// gnet's Enroll closes c in all the cases where it gets to run; only when
+	// it returns an error at once has nothing taken c over.
+	res, err := s.loop.Enroll(ctx, c)
+	if err != nil {
+		_ = c.Close()
+		return fmt.Errorf("eventloop: adopt: %w", err)
+	}
+	select {
+	case r := <-res:
+		if r.Err != nil {
+			return fmt.Errorf("eventloop: adopt: %w", r.Err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return errors.New("eventloop: adopt: server stopped")
+	}
+}
