@@ -225,14 +225,6 @@ func (b *balancer) close() {
 	b.pending = nil
 }
 
-// queued is the number of connections waiting in the supervisor for a free
-// child.
-func (b *balancer) queued() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.pending)
-}
-
 // takeConns runs in an rr child once its loop serves: it says so to the
 // supervisor, then adopts every connection the supervisor hands over into
 // srv's loop and acknowledges each once the loop has opened it. It returns

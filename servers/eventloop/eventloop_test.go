@@ -1,6 +1,7 @@
 package eventloop_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -414,3 +415,70 @@ func TestRandomInputNeverKillsTheServer(t *testing.T) {
 		t.Fatalf("/healthz after random input = %d", got.Status)
 	}
 }
+
+// TestAdopt hands the loop connections accepted on another listener (as a
+// cluster child is handed its supervisor's): each is served like one the loop
+// accepted, and Adopt returns only once the loop has opened it, so a loop
+// busy with a blocking request holds the caller up until it is done.
+func TestAdopt(t *testing.T) {
+	srv := newServer(t, servers.Config{Settings: launch.Settings{Grace: 5 * time.Second}})
+	if err := srv.Adopt(context.Background(), nopConn{}); err == nil {
+		t.Error("Adopt before Serve = nil; want an error")
+	}
+	addr, _ := servertest.Serve(t, srv)
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	// dialAdopted dials the other listener and hands the accepted end to the
+	// loop; adopted receives Adopt's result.
+	dialAdopted := func() (net.Conn, *bufio.Reader, <-chan error) {
+		c, br := servertest.Dial(t, other.Addr().String())
+		sc, err := other.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		adopted := make(chan error, 1)
+		go func() { adopted <- srv.Adopt(context.Background(), sc) }()
+		return c, br, adopted
+	}
+
+	c, br, adopted := dialAdopted()
+	if err := <-adopted; err != nil {
+		t.Fatalf("Adopt: %v", err)
+	}
+	if _, err := io.WriteString(c, servertest.Request("GET", "/plain")); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body, err := servertest.ReadResponse(br); err != nil || resp.StatusCode != 200 || body != string(workloads.PlainBody) {
+		t.Fatalf("GET /plain on an adopted connection: %v %q", err, body)
+	}
+
+	// Block the loop; a connection adopted meanwhile opens only after the
+	// block's answer is written.
+	b, bbr := servertest.Dial(t, addr)
+	if _, err := io.WriteString(b, servertest.Request("GET", "/plain")+servertest.Request("GET", "/io?ms=300&mode=block")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := servertest.ReadResponse(bbr); err != nil {
+		t.Fatal(err)
+	}
+	_, _, adopted = dialAdopted()
+	if err := <-adopted; err != nil {
+		t.Fatalf("Adopt during a block: %v", err)
+	}
+	// The loop opened the connection only after the block's callback had
+	// answered (and counted) it.
+	if got := srv.Snapshot().Completed["io"]; got != 1 {
+		t.Errorf("Adopt returned with completed[io] = %d; want 1: the loop was still blocked", got)
+	}
+	if resp, _, err := servertest.ReadResponse(bbr); err != nil || resp.StatusCode != 200 {
+		t.Errorf("blocking request: %v", err)
+	}
+}
+
+// nopConn is a net.Conn that is never used: Adopt must refuse it before Serve.
+type nopConn struct{ net.Conn }
+
+func (nopConn) Close() error { return nil }
