@@ -11,7 +11,7 @@ var builtin = mustNew(
 	Entry{Name: "node-loop", Kind: Reference, Beside: "eventloop", Summary: "real Node.js, one loop: every handler on the main thread"},
 	Entry{Name: "offload", Kind: GoModel, Summary: "event loop + bounded worker pool (libuv): CPU and regex work run on --workers threads"},
 	Entry{Name: "node-pool", Kind: Reference, Beside: "offload", Summary: "real Node.js, CPU and regex work on a worker_threads pool of --workers, bounded --queue (503 when full)"},
-	Entry{Name: "cluster", Kind: GoModel, Summary: "N event-loop processes sharing the port with SO_REUSEPORT (Node cluster); --procs"},
+	Entry{Name: "cluster", Kind: GoModel, Summary: "N event-loop processes (Node cluster): the supervisor hands each connection to the next free child (--balance rr, Node's default) or the kernel spreads them with SO_REUSEPORT (--balance reuseport); --procs"},
 	Entry{Name: "node-cluster", Kind: Reference, Beside: "cluster", Summary: "real Node.js cluster module, --procs workers, default (round-robin) scheduling"},
 	Entry{Name: "goroutine", Kind: GoModel, Summary: "Go's net/http, a goroutine per connection: the reference row"},
 )

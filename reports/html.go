@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concbench/concbench/launch"
+	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/reports/plot"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/units"
@@ -150,7 +152,7 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 		{"models", strings.Join(p.Models, ", ")},
 		{"each cell", fmt.Sprintf("%s measured after %s warm-up, %s, interleaved", p.Duration, p.Warmup, plural(max(p.Reps, 1), "rep"))},
 		{"generator", fmt.Sprintf("open loop, up to %s connections, timeout %s", units.Num(float64(p.MaxConnections)), p.Timeout)},
-		{"server settings", serverSettings(p.Server.MaxThreads, p.Server.Workers, p.Server.Queue, p.Server.Procs)},
+		{"server settings", serverSettings(p.Server, slices.Contains(p.Models, "cluster"))},
 	}
 	slo := r.SLOText
 	if len(r.DefaultSLOs) > 0 {
@@ -236,15 +238,24 @@ func (r *Report) gomaxprocsText() string {
 	return out
 }
 
-func serverSettings(maxThreads, workers, queue, procs int) string {
+// serverSettings names the plan's server settings; with a cluster among the
+// models it always names the cluster's balance, the default included, since
+// it decides what a blocked child costs.
+func serverSettings(t plan.ServerSettings, cluster bool) string {
 	var parts []string
 	for _, s := range []struct {
 		name string
 		v    int
-	}{{"max threads", maxThreads}, {"workers", workers}, {"queue", queue}, {"procs", procs}} {
+	}{{"max threads", t.MaxThreads}, {"workers", t.Workers}, {"queue", t.Queue}, {"procs", t.Procs}} {
 		if s.v != 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", s.name, s.v))
 		}
+	}
+	switch {
+	case t.Balance != "":
+		parts = append(parts, "cluster balance "+t.Balance)
+	case cluster:
+		parts = append(parts, "cluster balance "+launch.DefaultBalance+" (default)")
 	}
 	if len(parts) == 0 {
 		return "each model's defaults"

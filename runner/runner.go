@@ -314,6 +314,11 @@ func (r *cellRunner) serveCommand(model string) launch.Command {
 		Settings: launch.Settings{Addr: "127.0.0.1:0", Grace: serverGrace, Tuning: r.opts.Plan.Server},
 		CPUs:     r.serverCPUs,
 	}
+	if model == "cluster" && c.Balance == "" {
+		// Named even when left to the default, so that server_args in
+		// results.json says how this cluster spread its connections.
+		c.Balance = launch.DefaultBalance
+	}
 	if len(r.opts.Profiles) > 0 {
 		c.PprofAddr = "127.0.0.1:0"
 		c.ProfileRates = profiling.NeedsRates(r.opts.Profiles)
