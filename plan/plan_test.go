@@ -124,6 +124,7 @@ func TestParseBad(t *testing.T) {
 		{"reps", base + "reps: -1\n", "plan q: reps: -1 out of range [1, 100]"},
 		{"connections", base + "max_connections: 20000\n", "plan q: max_connections: 20000 out of range [1, 10000]"},
 		{"server setting", base + "server: {workers: -2}\n", "plan q: server.workers: -2 out of range [0, 1024] (0: the model's default)"},
+		{"cluster balance", base + "server: {balance: hash}\n", `plan q: server.balance: "hash" is not one of rr, reuseport`},
 		{"no scenarios", "name: t\nmodels: [goroutine]\n", "plan q: scenarios: at least one scenario is required"},
 		{"scenario name twice", base + strings.SplitN(base, "scenarios:\n", 2)[1], `plan q: scenarios[1].name: "mix" is used by another scenario`},
 		{"zero weight", strings.Replace(base, "weight: 99", "weight: 0", 1), "plan q: scenarios[0].mix[0].weight: must be > 0"},

@@ -155,6 +155,11 @@ func checkCell(t *testing.T, dir string, c result.Cell, mustBeInvalid bool) {
 	if goModel && !strings.Contains(strings.Join(c.ServerArgs, " "), "serve --model "+c.Model+" ") {
 		t.Errorf("%s: server args %q", c.ID, c.ServerArgs)
 	}
+	// A cluster's balance decides what a blocked child costs: results name
+	// it even when the plan leaves it to the default.
+	if c.Model == "cluster" && !slices.Contains(c.ServerArgs, "--balance") {
+		t.Errorf("%s: server args %q; want --balance named", c.ID, c.ServerArgs)
+	}
 }
 
 // TestRunEveryModel runs one short cell against every model and checks the
