@@ -54,6 +54,8 @@ var commands = []command{
 	{"models", "", "list the server models", cmdModels},
 	{"calibrate", "[--budget 1s]", "print the cost of one unit of each workload on this machine", cmdCalibrate},
 	{"run", "[--plan FILE|NAME] [flags]", "run a benchmark plan (default: the quick plan) and write results/", cmdRun},
+	{"attack", "--target URL --out DIR [--plan P] [--scenario S] [--rate R] [--shard i/N] [--start-at T]", "run one generator shard of one cell against a running server", cmdAttack},
+	{"merge", "--out DIR SHARD_DIR...", "merge the shards of one cell exactly into one results directory", cmdMerge},
 	{"profile", "[--model M] [--scenario S] [--rate R] [flags]", "profile one cell and print the top functions by CPU time", cmdProfile},
 	{"soak", "[--model goroutine] [--rate 5000] [--duration 10m] [flags]", "run one long /plain cell; exit 1 if the load generator's memory grows", cmdSoak},
 	{"ceiling", "[--step 1s] [flags]", "measure the load generator's ceiling (and wrk's) on this machine", cmdCeiling},

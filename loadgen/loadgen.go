@@ -166,6 +166,11 @@ type Config struct {
 	Mix []plan.Class
 	// Rate is the offered rate in requests per second, constant (open loop).
 	Rate float64
+	// Phase, when > 0, is when the first tick is due after the attack's
+	// start; it must be less than one interval (1/Rate). Zero puts every
+	// tick in the middle of its slot (half an interval). Shards of one
+	// schedule set it to interleave their ticks: see ShardPhase.
+	Phase time.Duration
 	// Warmup is sent but not counted; Duration is the measured window.
 	Warmup, Duration time.Duration
 	// MaxConnections bounds the connection pool (default 64). Connections are
@@ -286,6 +291,8 @@ func (c *Config) normalize() (*url.URL, error) {
 		return nil, fmt.Errorf("loadgen: rate %g req/s: want > 0 and ≤ %g", c.Rate, float64(maxRate))
 	case c.Duration <= 0:
 		return nil, fmt.Errorf("loadgen: duration %s: want > 0", c.Duration)
+	case c.Phase < 0 || float64(c.Phase) >= 1e9/c.Rate:
+		return nil, fmt.Errorf("loadgen: phase %s: want ≥ 0 and less than one interval (%s)", c.Phase, time.Duration(1e9/c.Rate))
 	case c.Warmup < 0:
 		return nil, fmt.Errorf("loadgen: warmup %s: want ≥ 0", c.Warmup)
 	case c.MaxConnections < 0:
@@ -360,7 +367,7 @@ func Attack(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	rec := newRecorder(&cfg, urls, fl, sinks...)
-	sched := newSchedule(cfg.Rate, cfg.Warmup+cfg.Duration, uint64(cfg.MaxRequests), rec.started)
+	sched := newSchedule(cfg.Rate, cfg.Phase, cfg.Warmup+cfg.Duration, uint64(cfg.MaxRequests), rec.started)
 	rec.sched = sched
 
 	atk := newAttacker(cl, cfg.MaxWorkers)

@@ -62,7 +62,7 @@ func TestRecorderSinks(t *testing.T) {
 	log := &callLog{}
 	fl := newFlight(cfg.MaxConnections)
 	rec := newRecorder(&cfg, urls, fl, log)
-	rec.sched = newSchedule(cfg.Rate, cfg.Warmup+cfg.Duration, uint64(cfg.MaxRequests), nil)
+	rec.sched = newSchedule(cfg.Rate, 0, cfg.Warmup+cfg.Duration, uint64(cfg.MaxRequests), nil)
 	// An attack that began a minute ago and is long over.
 	began := time.Now().Add(-time.Minute)
 	rec.sched.began, rec.sched.started, rec.sched.stopped = began, true, "duration"

@@ -26,12 +26,17 @@ import (
 // ticks picked up at the same instant (identical ticks, so no information is
 // lost), and dispatch lag = Timestamp − intended is never negative.
 //
+// A shard of a schedule split over several generators (Config.Phase) runs
+// its ticks at another phase: tick n due at phase + n·interval, so that the
+// shards' ticks interleave into the whole schedule's.
+//
 // schedule also stops the attack: no tick due after end is sent, and no more
 // than max ticks in all.
 type schedule struct {
 	inner    vegeta.ConstantPacer
 	interval time.Duration
 	half     time.Duration // interval/2
+	lead     time.Duration // interval − the first tick's due time (half by default)
 	end      time.Duration // offset from began after which no tick is due
 	max      uint64
 	onStart  func(began time.Time) // called once, before the first tick
@@ -54,14 +59,21 @@ func constantPacer(rate float64) vegeta.ConstantPacer {
 	return vegeta.ConstantPacer{Freq: 1, Per: time.Duration(math.Round(1e9 / rate))}
 }
 
-func newSchedule(rate float64, end time.Duration, max uint64, onStart func(time.Time)) *schedule {
+// newSchedule returns the schedule of rate whose first tick is due at phase
+// after the start (0: half an interval; else less than one interval, see
+// Config.Phase).
+func newSchedule(rate float64, phase, end time.Duration, max uint64, onStart func(time.Time)) *schedule {
 	p := constantPacer(rate)
 	// The same integer division as ConstantPacer.Pace.
 	interval := time.Duration(p.Per.Nanoseconds() / int64(p.Freq))
+	if phase <= 0 || phase >= interval {
+		phase = interval / 2
+	}
 	return &schedule{
 		inner:    p,
 		interval: interval,
 		half:     interval / 2,
+		lead:     interval - phase,
 		end:      end,
 		max:      max,
 		onStart:  onStart,
@@ -93,21 +105,21 @@ func (s *schedule) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool
 	if stop {
 		return 0, true
 	}
-	return s.inner.Pace(elapsed+s.half, hits)
+	return s.inner.Pace(elapsed+s.lead, hits)
 }
 
 // Rate implements vegeta.Pacer.
 func (s *schedule) Rate(elapsed time.Duration) float64 { return s.inner.Rate(elapsed) }
 
 // at returns the intended send time of tick n as an offset from began.
-func (s *schedule) at(n uint64) time.Duration { return time.Duration(n+1)*s.interval - s.half }
+func (s *schedule) at(n uint64) time.Duration { return time.Duration(n+1)*s.interval - s.lead }
 
 // slotEnd returns the end of tick n's slot: half an interval after it is due.
-func (s *schedule) slotEnd(n uint64) time.Duration { return time.Duration(n+1) * s.interval }
+func (s *schedule) slotEnd(n uint64) time.Duration { return s.at(n) + s.half }
 
 // after returns the number of the first tick due strictly after offset t
 // (t ≥ 0): ticks after(a) … after(b)−1 are due in (a, b].
-func (s *schedule) after(t time.Duration) uint64 { return uint64((t + s.half) / s.interval) }
+func (s *schedule) after(t time.Duration) uint64 { return uint64((t + s.lead) / s.interval) }
 
 // start returns the attack's start once the first tick was paced.
 func (s *schedule) start() (time.Time, bool) {

@@ -66,7 +66,7 @@ func TestMixSeq(t *testing.T) {
 
 func TestSchedule(t *testing.T) {
 	for _, rate := range []float64{1, 200, 333, 12.5, 30000, 0.5} {
-		s := newSchedule(rate, 1<<62, 1<<40, nil)
+		s := newSchedule(rate, 0, 1<<62, 1<<40, nil)
 		for _, n := range []uint64{0, 1, 2, 99, 12345} {
 			// At elapsed 0 the pacer waits exactly until tick n is due.
 			want, _ := s.Pace(0, n)
@@ -91,7 +91,7 @@ func TestSchedule(t *testing.T) {
 			}
 		}
 	}
-	s := newSchedule(100, time.Second, 5, nil)
+	s := newSchedule(100, 0, time.Second, 5, nil)
 	for hits := uint64(0); hits < 5; hits++ {
 		if _, stop := s.Pace(0, hits); stop {
 			t.Fatalf("Pace(0, %d) stopped before max 5", hits)
@@ -100,7 +100,7 @@ func TestSchedule(t *testing.T) {
 	if _, stop := s.Pace(0, 5); !stop || s.stopReason() != "max_requests" {
 		t.Errorf("Pace(0, 5) with max 5 = (_, %t), reason %q; want (_, true), \"max_requests\"", stop, s.stopReason())
 	}
-	s = newSchedule(100, time.Second, 1000, nil)
+	s = newSchedule(100, 0, time.Second, 1000, nil)
 	if _, stop := s.Pace(0, 99); stop { // due at 995ms: the window's last tick
 		t.Errorf("Pace(0, 99) at 100/s over 1s stopped; want the tick due at 995ms sent")
 	}
@@ -314,5 +314,48 @@ func TestHiccupMeter(t *testing.T) {
 	// About 200 wake-ups of 1 ms, more if a stall was back-filled.
 	if n := h.TotalCount(); n < 50 {
 		t.Errorf("hiccup meter recorded %d wake-ups in 200 ms; want about 200", n)
+	}
+}
+
+// TestShardSchedules checks that the ticks of N shards, each at rate/N with
+// its phase, interleave into the whole schedule's: the union of their due
+// times within a window is the whole schedule's, tick for tick.
+func TestShardSchedules(t *testing.T) {
+	for _, tt := range []struct {
+		rate float64
+		n    int
+	}{{1000, 1}, {1000, 2}, {300, 3}, {100, 4}, {20000, 2}} {
+		whole := newSchedule(tt.rate, 0, 1<<62, 1<<40, nil)
+		var got []time.Duration
+		for i := range tt.n {
+			cfg := Config{Rate: tt.rate}
+			if err := (Shard{i, tt.n}).Apply(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			s := newSchedule(cfg.Rate, cfg.Phase, 1<<62, 1<<40, nil)
+			for k := uint64(0); s.at(k) <= time.Second; k++ {
+				got = append(got, s.at(k))
+			}
+		}
+		slices.Sort(got)
+		var want []time.Duration
+		for k := uint64(0); whole.at(k) <= time.Second; k++ {
+			want = append(want, whole.at(k))
+		}
+		if len(got) != len(want) {
+			t.Errorf("%d shards of %g req/s: %d ticks in the first second; want %d", tt.n, tt.rate, len(got), len(want))
+			continue
+		}
+		for k := range got {
+			if d := got[k] - want[k]; d < -time.Microsecond || d > time.Microsecond {
+				t.Errorf("%d shards of %g req/s: tick %d due at %s; want %s", tt.n, tt.rate, k, got[k], want[k])
+				break
+			}
+		}
+	}
+	for _, bad := range []Shard{{0, 0}, {2, 2}, {-1, 3}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("Shard%+v.Validate() = nil; want an error", bad)
+		}
 	}
 }

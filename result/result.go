@@ -124,6 +124,72 @@ type Cell struct {
 	// Files maps a kind ("hgrm:CLASS", "hlog:CLASS", "raw", "profile:cpu", ...)
 	// to a path relative to the results directory.
 	Files map[string]string `json:"files,omitempty"`
+	// Shards lists the load generators of a cell whose schedule was split
+	// over several (concbench attack --shard, run --generators, merge): one
+	// entry in a shard's own results, all of them in the merged cell. Empty
+	// for a cell driven by one generator.
+	Shards []Shard `json:"shards,omitempty"`
+}
+
+// Shard is one load generator's share of a cell: what it was told, when it
+// started and how healthy it was.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// Host is the machine (or pod) the shard ran on.
+	Host       string  `json:"host,omitempty"`
+	OfferedRPS float64 `json:"offered_rps"`
+	// PlannedStart is the shared start barrier (--start-at); Start is when
+	// this shard's schedule actually began, LateMs the difference as read on
+	// its own clock.
+	PlannedStart time.Time `json:"planned_start"`
+	Start        time.Time `json:"start"`
+	LateMs       float64   `json:"late_ms"`
+	Clock        Clock     `json:"clock"`
+	// Requests were sent in the window; Missed were due but never sent (in no
+	// histogram); Late were sent after the window.
+	Requests int64    `json:"requests"`
+	Missed   int64    `json:"missed"`
+	Validity Validity `json:"validity"`
+	// WindowStart and WindowEnd are the shard's measured window.
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	// Generator is the shard's own health over the window.
+	Generator GeneratorHealth `json:"generator"`
+	// Dir is the shard's results directory, as merge read it.
+	Dir string `json:"dir,omitempty"`
+}
+
+// Clock is what a host knew about its clock's synchronisation at a shard's
+// start (Linux adjtimex: the kernel's NTP discipline). Shards on different
+// hosts agree on the start barrier only as well as their clocks agree: two
+// synchronised clocks with estimated errors e1 and e2 may differ by e1+e2.
+type Clock struct {
+	// Source says where the figures come from ("adjtimex"), or why there
+	// are none.
+	Source       string  `json:"source"`
+	Synchronized bool    `json:"synchronized"`
+	EstErrorMs   float64 `json:"est_error_ms"`
+	MaxErrorMs   float64 `json:"max_error_ms"`
+}
+
+// GeneratorHealth is a load generator's own figures over a cell's window (see
+// package loadgen, rule e).
+type GeneratorHealth struct {
+	CPUs                int     `json:"cpus"`
+	CPUPct              float64 `json:"cpu_pct"`
+	CPUShare            float64 `json:"cpu_share"`
+	GCCycles            int64   `json:"gc_cycles"`
+	GCPauseMaxMs        float64 `json:"gc_pause_max_ms"`
+	HiccupP99Ms         float64 `json:"hiccup_p99_ms"`
+	HiccupMaxMs         float64 `json:"hiccup_max_ms"`
+	SchedLatencyP99Ms   float64 `json:"sched_latency_p99_ms"`
+	InvoluntarySwitches int64   `json:"involuntary_switches"`
+	WarmupRequests      int64   `json:"warmup_requests"`
+	ExhaustionErrors    int64   `json:"exhaustion_errors,omitempty"`
+	PeakInFlight        int     `json:"peak_in_flight"`
+	PoolFull            float64 `json:"pool_full"`
+	DispatchLagP99Ms    float64 `json:"dispatch_lag_p99_ms"`
 }
 
 // Class is one traffic class of a cell.
@@ -157,6 +223,11 @@ type Latency struct {
 	P9999  float64 `json:"p99_99_ms"`
 	Max    float64 `json:"max_ms"`
 	StdDev float64 `json:"stddev_ms"`
+	// HDR is the distribution itself, in microseconds: an HdrHistogram in its
+	// compressed base64 encoding (hdrhistogram-go Encode, V2 format; 1 µs ..
+	// 60 s, 3 significant digits), so results of one cell can be merged
+	// exactly (concbench merge). Empty in files written before it existed.
+	HDR string `json:"hdr,omitempty"`
 }
 
 // Validity says whether a cell measured the server.
