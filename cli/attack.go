@@ -43,6 +43,7 @@ func cmdAttack(ctx context.Context, env *Env, args []string) error {
 	warmup := fs.Duration("warmup", -1, "warmup, not counted (default: the plan's)")
 	maxConns := fs.Int("max-connections", 0, "this shard's connection pool (default: the scenario's divided by N, rounded up, so the server sees as many connections as from one generator)")
 	seed := fs.Int64("seed", 0, "mix `seed` of shard 0; shard i uses seed+i (default: from the cell's ID)")
+	ceilingRPS := fs.Float64("ceiling", 0, "one generator's ceiling in `req/s` against this target: a shard offered above 70% of it is invalid")
 	emit := fs.Bool("emit", false, "also print the results directory on stdout as one framed line (see concbench k8s collect)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -76,6 +77,7 @@ func cmdAttack(ctx context.Context, env *Env, args []string) error {
 		Seed:           *seed,
 		OutDir:         *out,
 		CellID:         a.id,
+		CeilingRPS:     *ceilingRPS,
 	}
 	if cfg.MaxConnections == 0 {
 		cfg.MaxConnections = (a.sc.MaxConnections + a.sh.Count - 1) / a.sh.Count

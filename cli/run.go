@@ -28,7 +28,7 @@ import (
 	"github.com/concbench/concbench/units"
 )
 
-const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--profile-generator cpu,heap,goroutine] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--target http://HOST:PORT [--target-pid PID] [--target-name NAME]] [--allow-remote]"
+const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--profile-generator cpu,heap,goroutine] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--target http://HOST:PORT [--target-pid PID] [--target-name NAME]] [--allow-remote] [--generators N]"
 
 // cmdRun runs a benchmark plan. Exit codes, most important first:
 // ExitInterrupted (130) when stopped, ExitSLO (4) when an SLO broke on a valid
@@ -55,6 +55,7 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	target := fs.String("target", "", "load this running server (http://HOST:PORT) instead of starting the plan's models: no server life cycle")
 	targetPID := fs.Int("target-pid", 0, "with --target: the server's `pid`, whose process tree is sampled (CPU, RSS, threads); without it those figures are not sampled")
 	targetName := fs.String("target-name", plan.DefaultTargetName, "with --target: the `name` its cells, tables and charts show")
+	generators := fs.Int("generators", 1, "split every cell's load over `N` generator processes (concbench attack --shard i/N), each pinned to one CPU of --loadgen-cpus in turn, and merge them exactly")
 	printPlan := fs.Bool("print-plan", false, "print the plan, with the flags applied and defaults filled in, as YAML and exit")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -131,6 +132,12 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	if *ceilingRPS < 0 || math.IsNaN(*ceilingRPS) {
 		return usageError("run: --ceiling: %g must be > 0", *ceilingRPS)
 	}
+	if *generators < 1 {
+		return usageError("run: --generators %d: want ≥ 1", *generators)
+	}
+	if *generators > 1 && *saveRaw {
+		return usageError("run: --save-raw and --generators: raw results are kept by one generator only")
+	}
 	profiles, err := profiling.ParseKinds(*profileList)
 	if err != nil {
 		return usageError("run: --profile: %v", err)
@@ -138,6 +145,9 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	genProfiles, err := profiling.ParseGeneratorKinds(*genProfileList)
 	if err != nil {
 		return usageError("run: --profile-generator: %v", err)
+	}
+	if *generators > 1 && len(genProfiles) > 0 {
+		return usageError("run: --profile-generator and --generators: the generators are other processes; profile one with --generators 1")
 	}
 
 	opts := runner.Options{
@@ -150,6 +160,7 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 		LoadgenCPUs:       *loadgenCPUs,
 		CeilingRPS:        *ceilingRPS,
 		AllowRemote:       *allowRemote,
+		Generators:        *generators,
 		Version:           Version,
 		Log:               env.Stderr,
 		Terminal:          env.Terminal,

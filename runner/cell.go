@@ -128,7 +128,14 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	// Hard bound on the attack, whatever the generator does.
 	attackCtx, cancel := context.WithTimeout(ctx, warmup+dur+p.Timeout.D()+30*time.Second)
 	gm := startGenMem()
-	res, aerr := r.attack(attackCtx, cfg)
+	var res *loadgen.Result
+	var shards []result.Shard
+	var aerr error
+	if r.opts.Generators > 1 {
+		res, shards, aerr = r.attackShards(attackCtx, cfg, spec)
+	} else {
+		res, aerr = r.attack(attackCtx, cfg)
+	}
 	gm.stop()
 	cancel()
 	if genProf != nil {
@@ -177,6 +184,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	}
 
 	// What the generator measured.
+	cell.Shards = shards
 	cell.SentRPS = res.SentRPS
 	cell.AchievedRPS = res.AchievedRPS
 	cell.Requests, cell.OK, cell.Errors = res.Requests, res.OK, res.Errors

@@ -96,6 +96,10 @@ type Options struct {
 	// AllowRemote allows a non-loopback target. Servers started by Run always
 	// listen on 127.0.0.1; this only relaxes the check of the address they report.
 	AllowRemote bool
+	// Generators, when above 1, splits every cell's load over that many
+	// generator processes (`concbench attack --shard i/N`), each pinned to
+	// one CPU of LoadgenCPUs, and merges their results (package shard).
+	Generators int
 	// Version and Commit are recorded in the environment (Commit: read with git
 	// when empty).
 	Version, Commit string
@@ -131,6 +135,7 @@ type cellRunner struct {
 	prog       *progress
 	attack     func(context.Context, loadgen.Config) (*loadgen.Result, error)
 	ceilingRPS float64
+	genCPUs    cpuset.Set // the generator's CPUs, one per shard process
 }
 
 // Run runs the plan and returns its outcome. results.json is rewritten after
@@ -159,12 +164,22 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return nil, fmt.Errorf("server binary: %w", err)
 	}
 	r := &cellRunner{opts: opts, bin: host.Bin, serverCPUs: host.pin.serverCPUs, serverSet: host.pin.serverSet,
-		prog: host.prog, attack: opts.attack, ceilingRPS: opts.CeilingRPS}
+		prog: host.prog, attack: opts.attack, ceilingRPS: opts.CeilingRPS, genCPUs: host.LoadgenCPUs()}
 	if r.attack == nil {
 		r.attack = loadgen.Attack
 	}
 	env := host.Env
 	env.CeilingRPS = opts.CeilingRPS
+	if opts.Generators > 1 {
+		note := fmt.Sprintf("load from %d generator processes (concbench attack --shard), each pinned to one CPU of %s in turn", opts.Generators, orNone(env.Pinning.LoadgenCPUs))
+		if n := len(r.genCPUs); n > 0 && n < opts.Generators {
+			note += fmt.Sprintf(": %d shards share %d CPU(s)", opts.Generators, n)
+		}
+		env.Pinning.Note = strings.TrimPrefix(env.Pinning.Note+"; "+note, "; ")
+		if len(r.genCPUs) > 0 { // one CPU each: Go starts with GOMAXPROCS 1
+			env.LoadgenGOMAXPROCS = 1
+		}
+	}
 
 	outDir := opts.OutDir
 	if outDir == "" {

@@ -91,12 +91,13 @@ func TestMergeIsHDRSum(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := run.Cells[0]
-	var reqs, missed int64
+	var reqs, missed, warm int64
 	bound := false
 	for _, s := range in {
 		c := s.Run.Cells[0]
 		reqs += c.Requests
 		missed += c.Shards[0].Missed
+		warm += c.Shards[0].Generator.WarmupRequests
 		bound = bound || !c.Validity.Valid
 	}
 	if m.Requests != reqs || m.Rate != rate {
@@ -149,6 +150,11 @@ func TestMergeIsHDRSum(t *testing.T) {
 		if n != m.Classes[0].Requests {
 			t.Errorf("merged hlog of class a holds %d values; want %d", n, m.Classes[0].Requests)
 		}
+	}
+	// Every tick of the whole schedule (warmup 0.2 s, window 1 s) was sent
+	// in the warmup, in the window, or missed, however busy the machine.
+	if offered, want := warm+reqs+missed, int64(rate*1.2); math.Abs(float64(offered-want)) > float64(len(in)) {
+		t.Errorf("shards: %d warmup + %d window + %d missed = %d requests; want the schedule's %d", warm, reqs, missed, offered, want)
 	}
 	if bound {
 		t.Logf("a shard was generator-bound (busy machine?): schedule not checked: %v", m.Validity.Reasons)
