@@ -56,6 +56,7 @@ var commands = []command{
 	{"run", "[--plan FILE|NAME] [flags]", "run a benchmark plan (default: the quick plan) and write results/", cmdRun},
 	{"attack", "--target URL --out DIR [--plan P] [--scenario S] [--rate R] [--shard i/N] [--start-at T]", "run one generator shard of one cell against a running server", cmdAttack},
 	{"merge", "--out DIR SHARD_DIR...", "merge the shards of one cell exactly into one results directory", cmdMerge},
+	{"k8s", "--target URL --shards N --image IMAGE [flags] | collect --out DIR", "print a Kubernetes Indexed Job running one cell's shards; collect merges their logs", cmdK8s},
 	{"profile", "[--model M] [--scenario S] [--rate R] [flags]", "profile one cell and print the top functions by CPU time", cmdProfile},
 	{"soak", "[--model goroutine] [--rate 5000] [--duration 10m] [flags]", "run one long /plain cell; exit 1 if the load generator's memory grows", cmdSoak},
 	{"ceiling", "[--step 1s] [flags]", "measure the load generator's ceiling (and wrk's) on this machine", cmdCeiling},
