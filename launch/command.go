@@ -38,6 +38,9 @@ func (c Command) Args() []string {
 	}
 	add("model", c.Model)
 	add("addr", c.Addr)
+	if c.AllowRemote {
+		args = append(args, "--allow-remote")
+	}
 	if c.Grace != 0 {
 		add("grace", c.Grace.String())
 	}
@@ -64,6 +67,7 @@ func (c *Command) Register(fs *flag.FlagSet) {
 	goModels := strings.Join(catalog.Builtin().NamesOf(catalog.GoModel), ", ")
 	fs.StringVar(&c.Model, "model", "", "server model: "+goModels+" (required)")
 	fs.StringVar(&c.Addr, "addr", ServeAddr, "loopback `address` to serve on (port 0 picks a free port)")
+	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a non-loopback --addr: serve generators on other hosts (concbench attack)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback `address` (off when empty)")
 	fs.DurationVar(&c.Grace, "grace", DefaultGrace, "on SIGINT/SIGTERM, how long in-flight requests may finish")
 	registerTuning(fs, &c.Tuning)

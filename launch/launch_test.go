@@ -45,6 +45,7 @@ func TestArgsRoundTrip(t *testing.T) {
 			Tuning: Tuning{MaxThreads: 7, Workers: 2, Queue: 3, Procs: 5}}, CPUs: "0-1", ProfileRates: true, Verbose: true},
 		{Model: "cluster", Settings: Settings{Tuning: Tuning{Procs: 2}}},
 		{Model: "cluster", Settings: Settings{Tuning: Tuning{Procs: 2, Balance: BalanceReusePort}}},
+		{Model: "goroutine", Settings: Settings{Addr: "10.213.0.1:8080", AllowRemote: true}},
 		{},
 	} {
 		args := c.Args()
@@ -114,6 +115,9 @@ func TestWithDefaults(t *testing.T) {
 		{Settings{Addr: "127.0.0.1:nope"}, `addr: bad port "nope"`},
 		{Settings{PprofAddr: ":6060"}, `pprof-addr: "" is not a loopback address (use 127.0.0.1)`},
 		{Settings{PprofAddr: "[::1]:0"}, ""},
+		{Settings{Addr: "10.213.0.1:8080", AllowRemote: true}, ""},
+		{Settings{Addr: "10.213.0.1", AllowRemote: true}, "addr: address 10.213.0.1: missing port in address"},
+		{Settings{Addr: "10.213.0.1:8080", AllowRemote: true, PprofAddr: "10.213.0.1:6060"}, `pprof-addr: "10.213.0.1" is not a loopback address (use 127.0.0.1)`},
 	} {
 		_, err := tc.s.WithDefaults()
 		if got := errString(err); got != tc.want {

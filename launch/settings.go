@@ -61,6 +61,10 @@ type Settings struct {
 	// Addr is the loopback address to serve on; port 0 picks a free port
 	// (default DefaultAddr; `concbench serve` run by hand defaults to ServeAddr).
 	Addr string
+	// AllowRemote lets Addr be any address, for a server measured by
+	// generators on other hosts (concbench attack --allow-remote). Off, Addr
+	// must be on the loopback interface. PprofAddr always must.
+	AllowRemote bool
 	// PprofAddr, when set, serves net/http/pprof there (loopback only).
 	PprofAddr string
 	// Grace bounds the drain of in-flight requests on shutdown (default DefaultGrace).
@@ -205,7 +209,11 @@ func (s Settings) WithDefaults() (Settings, error) {
 	if err := s.Timeouts.withDefaults(); err != nil {
 		return s, err
 	}
-	if err := CheckLoopback(s.Addr); err != nil {
+	if s.AllowRemote {
+		if _, _, err := net.SplitHostPort(s.Addr); err != nil {
+			return s, fmt.Errorf("addr: %w", err)
+		}
+	} else if err := CheckLoopback(s.Addr); err != nil {
 		return s, fmt.Errorf("addr: %w", err)
 	}
 	if s.PprofAddr != "" {
