@@ -66,14 +66,15 @@ func newSchedule(rate float64, phase, end time.Duration, max uint64, onStart fun
 	p := constantPacer(rate)
 	// The same integer division as ConstantPacer.Pace.
 	interval := time.Duration(p.Per.Nanoseconds() / int64(p.Freq))
-	if phase <= 0 || phase >= interval {
-		phase = interval / 2
+	lead := interval / 2 // the default phase: the middle of the slot
+	if phase > 0 && phase < interval {
+		lead = interval - phase
 	}
 	return &schedule{
 		inner:    p,
 		interval: interval,
 		half:     interval / 2,
-		lead:     interval - phase,
+		lead:     lead,
 		end:      end,
 		max:      max,
 		onStart:  onStart,
