@@ -113,6 +113,8 @@ import (
 	"strings"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 )
@@ -196,6 +198,9 @@ type Config struct {
 	// Transport is TransportFastHTTP or TransportNetHTTP (default
 	// DefaultTransport).
 	Transport string
+	// Pacing is PacingPrecise (the default) or PacingVegeta: who waits for
+	// each tick (see precisePacer).
+	Pacing string
 	// OutDir, when set, receives per class CellID.CLASS.hlog (an HdrHistogram
 	// interval log of response time, one histogram per second of the window,
 	// written as the attack goes), CellID.CLASS.hgrm (the percentile
@@ -265,7 +270,7 @@ type Result struct {
 	StoppedBy string
 	// Settings in effect.
 	MaxConnections, MaxWorkers int
-	Transport                  string
+	Transport, Pacing          string
 	Generator                  Generator
 }
 
@@ -282,6 +287,9 @@ func (c *Config) normalize() (*url.URL, error) {
 	}
 	if c.Transport == "" {
 		c.Transport = DefaultTransport
+	}
+	if c.Pacing == "" {
+		c.Pacing = PacingPrecise
 	}
 	if c.CellID == "" {
 		c.CellID = "loadgen"
@@ -303,6 +311,8 @@ func (c *Config) normalize() (*url.URL, error) {
 		return nil, fmt.Errorf("loadgen: timeout %s: want > 0", c.Timeout)
 	case c.MaxRequests < 0:
 		return nil, fmt.Errorf("loadgen: max requests %d: want > 0", c.MaxRequests)
+	case c.Pacing != PacingPrecise && c.Pacing != PacingVegeta:
+		return nil, fmt.Errorf("loadgen: pacing %q: want %q or %q", c.Pacing, PacingPrecise, PacingVegeta)
 	case c.CeilingRPS < 0:
 		return nil, fmt.Errorf("loadgen: ceiling %g req/s: want ≥ 0", c.CeilingRPS)
 	case strings.ContainsAny(c.CellID, `/\`):
@@ -370,8 +380,12 @@ func Attack(ctx context.Context, cfg Config) (*Result, error) {
 	sched := newSchedule(cfg.Rate, cfg.Phase, cfg.Warmup+cfg.Duration, uint64(cfg.MaxRequests), rec.started)
 	rec.sched = sched
 
+	var pacer vegeta.Pacer = sched
+	if cfg.Pacing == PacingPrecise {
+		pacer = &precisePacer{inner: sched}
+	}
 	atk := newAttacker(cl, cfg.MaxWorkers)
-	results := atk.Attack(tg.targeter(), sched, cfg.Warmup+cfg.Duration+stopSlack, cfg.CellID)
+	results := atk.Attack(tg.targeter(), pacer, cfg.Warmup+cfg.Duration+stopSlack, cfg.CellID)
 	drained := rec.consume(ctx, results, func() { atk.Stop() })
 	if drained {
 		cl.closeIdle()

@@ -51,6 +51,7 @@ func (r *recorder) result() (*Result, error) {
 		MaxConnections: cfg.MaxConnections,
 		MaxWorkers:     cfg.MaxWorkers,
 		Transport:      cfg.Transport,
+		Pacing:         cfg.Pacing,
 		StoppedBy:      r.sched.stopReason(),
 	}
 	if out.StoppedBy == "" { // vegeta's own bound (Warmup+Duration+stopSlack) stopped a late generator

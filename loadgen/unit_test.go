@@ -226,6 +226,8 @@ func TestNormalize(t *testing.T) {
 		{func(c *Config) { c.Duration = 0 }, "duration 0s: want > 0"},
 		{func(c *Config) { c.Warmup = -1 }, "warmup -1ns"},
 		{func(c *Config) { c.CellID = "a/b" }, "without slashes"},
+		{func(c *Config) { c.Pacing = PacingVegeta }, ""},
+		{func(c *Config) { c.Pacing = "spin" }, `pacing "spin": want "precise" or "vegeta"`},
 	} {
 		c := good
 		tt.change(&c)
@@ -239,8 +241,8 @@ func TestNormalize(t *testing.T) {
 	if _, err := c.normalize(); err != nil {
 		t.Fatal(err)
 	}
-	if c.MaxConnections != 64 || c.MaxWorkers != 64 || c.Timeout != 10*time.Second || c.MaxRequests != 122 || c.Transport != DefaultTransport {
-		t.Errorf("defaults: %+v; want 64 connections and workers, 10s timeout, 122 max requests, transport %s", c, DefaultTransport)
+	if c.MaxConnections != 64 || c.MaxWorkers != 64 || c.Timeout != 10*time.Second || c.MaxRequests != 122 || c.Transport != DefaultTransport || c.Pacing != PacingPrecise {
+		t.Errorf("defaults: %+v; want 64 connections and workers, 10s timeout, 122 max requests, transport %s, pacing %s", c, DefaultTransport, PacingPrecise)
 	}
 }
 
