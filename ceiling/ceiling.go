@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"time"
 
@@ -72,7 +73,10 @@ type OfServer struct {
 	// Ratio is LoadgenRPS / WrkRPS (0: wrk not run).
 	Ratio float64               `json:"ratio,omitempty"`
 	Steps []loadgen.CeilingStep `json:"steps"`
-	Error string                `json:"error,omitempty"`
+	// Lag is the generator's precision against this server at fixed rates,
+	// with both pacings (loadgen.CeilingResult.Lag).
+	Lag   []loadgen.LagStep `json:"lag,omitempty"`
+	Error string            `json:"error,omitempty"`
 }
 
 // Measure measures the generator's ceiling against each model's /plain,
@@ -137,8 +141,12 @@ func Measure(ctx context.Context, opts Options) (*Result, error) {
 			host.Logf("%s: offered %s, sent %s, achieved %s, dispatch lag p99 %s: %s",
 				m, units.Rate(s.Offered), units.Num(s.Sent), units.Num(s.Achieved), units.Duration(s.DispatchLagP99), verdict)
 		}
+		lo.LagProgress = func(l loadgen.LagStep) {
+			host.Logf("%s: %s, %s pacing: dispatch lag p50 %s p99 %s, response p50 %s (service %s), generator CPU %.0f %%",
+				m, units.Rate(l.Rate), l.Pacing, MsDuration(l.LagP50), MsDuration(l.LagP99), MsDuration(l.ResponseP50), MsDuration(l.ServiceP50), l.CPUPercent)
+		}
 		res, lerr := loadgen.Ceiling(ctx, srv.URL(""), lo)
-		row.LoadgenRPS, row.Steps = res.RPS, res.Steps
+		row.LoadgenRPS, row.Steps, row.Lag = res.RPS, res.Steps, res.Lag
 		c.Transport = res.Transport
 		if lerr != nil && ctx.Err() == nil {
 			row.Error = "loadgen: " + lerr.Error()
@@ -237,4 +245,50 @@ func Load(dir string) (*Result, error) {
 		return nil, fmt.Errorf("%s: no ceiling figure", path)
 	}
 	return &c, nil
+}
+
+// MsDuration formats a figure in milliseconds as a duration (µs below 1 ms).
+func MsDuration(v float64) string { return units.Duration(time.Duration(math.Round(v * 1e6))) }
+
+// LagMedians folds precision runs of the same rate and pacing into one, each
+// figure the median of its runs, in the order each pair first ran.
+func LagMedians(steps []loadgen.LagStep) []loadgen.LagStep {
+	type key struct {
+		rate   float64
+		pacing string
+	}
+	var order []key
+	runs := map[key][]loadgen.LagStep{}
+	for _, l := range steps {
+		k := key{l.Rate, l.Pacing}
+		if _, ok := runs[k]; !ok {
+			order = append(order, k)
+		}
+		runs[k] = append(runs[k], l)
+	}
+	out := make([]loadgen.LagStep, 0, len(order))
+	for _, k := range order {
+		rs := runs[k]
+		med := func(f func(loadgen.LagStep) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			sort.Float64s(v)
+			if n := len(v); n%2 == 0 {
+				return (v[n/2-1] + v[n/2]) / 2
+			}
+			return v[len(v)/2]
+		}
+		out = append(out, loadgen.LagStep{
+			Rate: k.rate, Pacing: k.pacing,
+			LagP50:      med(func(l loadgen.LagStep) float64 { return l.LagP50 }),
+			LagP99:      med(func(l loadgen.LagStep) float64 { return l.LagP99 }),
+			ResponseP50: med(func(l loadgen.LagStep) float64 { return l.ResponseP50 }),
+			ServiceP50:  med(func(l loadgen.LagStep) float64 { return l.ServiceP50 }),
+			CPUPercent:  med(func(l loadgen.LagStep) float64 { return l.CPUPercent }),
+			StallP99:    med(func(l loadgen.LagStep) float64 { return l.StallP99 }),
+		})
+	}
+	return out
 }

@@ -2,12 +2,14 @@ package ceiling
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/runner"
 )
 
@@ -62,5 +64,35 @@ func TestSaveLoad(t *testing.T) {
 	check("no figure", &Result{Measured: measured, Env: here}, "no ceiling figure")
 	if _, err := Load(t.TempDir()); err == nil {
 		t.Error("Load of a directory without " + File + ": no error")
+	}
+}
+
+// TestLagMedians: runs of one rate and pacing fold into one row, each figure
+// its own median, rows in the order their first run ran.
+func TestLagMedians(t *testing.T) {
+	run := func(rate float64, pacing string, lag float64) loadgen.LagStep {
+		return loadgen.LagStep{Rate: rate, Pacing: pacing, LagP50: lag, LagP99: 10 * lag, CPUPercent: lag}
+	}
+	in := []loadgen.LagStep{
+		run(1000, loadgen.PacingPrecise, 0.03), run(1000, loadgen.PacingVegeta, 0.5),
+		run(10000, loadgen.PacingPrecise, 0.04),
+		run(1000, loadgen.PacingPrecise, 0.01), run(1000, loadgen.PacingVegeta, 0.7),
+		run(1000, loadgen.PacingPrecise, 0.02),
+	}
+	got := LagMedians(in)
+	want := []loadgen.LagStep{
+		{Rate: 1000, Pacing: loadgen.PacingPrecise, LagP50: 0.02, LagP99: 0.2, CPUPercent: 0.02},
+		{Rate: 1000, Pacing: loadgen.PacingVegeta, LagP50: 0.6, LagP99: 6, CPUPercent: 0.6},
+		{Rate: 10000, Pacing: loadgen.PacingPrecise, LagP50: 0.04, LagP99: 0.4, CPUPercent: 0.04},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("LagMedians(%+v) = %+v; want %+v", in, got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+		if g.Rate != w.Rate || g.Pacing != w.Pacing || !near(g.LagP50, w.LagP50) || !near(g.LagP99, w.LagP99) || !near(g.CPUPercent, w.CPUPercent) {
+			t.Errorf("LagMedians row %d = %+v; want %+v", i, g, w)
+		}
 	}
 }

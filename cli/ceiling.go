@@ -75,6 +75,20 @@ func cmdCeiling(ctx context.Context, env *Env, args []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(env.Stdout, "\nGenerator precision at fixed rates of /plain (median of each pair's runs; precise is the default pacing, vegeta the Go timer):")
+	fmt.Fprintln(env.Stdout)
+	tw = tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "server\trate\tpacing\tlag p50\tlag p99\tresponse p50\tservice p50\tgenerator CPU\tstall p99\t")
+	for _, s := range c.Servers {
+		for _, l := range ceiling.LagMedians(s.Lag) {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f %%\t%s\t\n", s.Model, units.Rate(l.Rate), l.Pacing,
+				ceiling.MsDuration(l.LagP50), ceiling.MsDuration(l.LagP99), ceiling.MsDuration(l.ResponseP50), ceiling.MsDuration(l.ServiceP50),
+				l.CPUPercent, ceiling.MsDuration(l.StallP99))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	for _, s := range c.Servers {
 		if s.Error != "" {
 			fmt.Fprintf(env.Stdout, "%s: %s\n", s.Model, s.Error)

@@ -31,10 +31,18 @@ type CeilingOptions struct {
 	// of milliseconds and it sends less than 95 % of the rate. Shorter spikes
 	// are the machine's noise (other processes), which the validity rules
 	// judge cell by cell with their own, tighter bound.
-	MaxLagP99   time.Duration
+	MaxLagP99 time.Duration
+	// LagRates are the fixed rates at which the generator's precision is
+	// measured before the search, each with both pacings back to back
+	// (nil: 1000 and 10000 req/s; empty: none; see CeilingResult.Lag).
+	// LagSteps is how many times each pair runs (default 2), interleaved.
+	LagRates    []float64
+	LagSteps    int
 	AllowRemote bool
-	// Progress, when set, is called after each step.
-	Progress func(CeilingStep)
+	// Progress, when set, is called after each step; LagProgress after each
+	// precision run.
+	Progress    func(CeilingStep)
+	LagProgress func(LagStep)
 }
 
 // CeilingStep is one offered rate tried by Ceiling.
@@ -61,10 +69,32 @@ type CeilingResult struct {
 	RPS       float64
 	Transport string
 	Steps     []CeilingStep
+	// Lag holds the precision runs at fixed rates, in the order run.
+	Lag []LagStep
 }
 
-// Ceiling measures the highest rate this load generator sustains against
-// baseURL+Path: it offers Start req/s and steps the rate up by Factor until a
+// LagStep is one precision run: how late requests left at a fixed rate well
+// below the ceiling, with one pacing, and what that did to the cheapest
+// response time.
+type LagStep struct {
+	Rate   float64 `json:"rate"`
+	Pacing string  `json:"pacing"`
+	// Dispatch lag, response time and service time of the run, in ms.
+	LagP50      float64 `json:"lag_p50_ms"`
+	LagP99      float64 `json:"lag_p99_ms"`
+	ResponseP50 float64 `json:"response_p50_ms"`
+	ServiceP50  float64 `json:"service_p50_ms"`
+	// CPUPercent is the generator's CPU use (100 = one CPU busy): the cost of
+	// the pacing shows as the difference between pacings at one rate.
+	CPUPercent float64 `json:"cpu_percent"`
+	// StallP99 is the generator's hiccup p99 in ms: a machine too busy to
+	// judge the pacing by shows here.
+	StallP99 float64 `json:"stall_p99_ms"`
+}
+
+// Ceiling first measures the generator's precision at opts.LagRates, each
+// rate with both pacings back to back (LagStep), then the highest rate this
+// load generator sustains against baseURL+Path: it offers Start req/s and steps the rate up by Factor until a
 // step is not sustained (see CeilingStep), tries that rate once more (the
 // machine is shared and noisy), then bisects Refine times between the last
 // sustained rate and the failed one. It returns the best sustained rate, with
@@ -102,12 +132,18 @@ func Ceiling(ctx context.Context, baseURL string, opts CeilingOptions) (CeilingR
 	if opts.MaxLagP99 == 0 {
 		opts.MaxLagP99 = 50 * time.Millisecond
 	}
+	if opts.LagRates == nil {
+		opts.LagRates = []float64{1000, 10000}
+	}
+	if opts.LagSteps == 0 {
+		opts.LagSteps = 2
+	}
 	if opts.Factor <= 1 || opts.Start <= 0 {
 		return CeilingResult{}, fmt.Errorf("loadgen: ceiling: start %g, factor %g: want > 0 and > 1", opts.Start, opts.Factor)
 	}
 	out := CeilingResult{Transport: opts.Transport}
-	step := func(rate float64) (CeilingStep, error) {
-		res, err := Attack(ctx, Config{
+	attack := func(rate float64, pacing string) (*Result, error) {
+		return Attack(ctx, Config{
 			BaseURL:        baseURL,
 			AllowRemote:    opts.AllowRemote,
 			Mix:            []plan.Class{{Name: "plain", Target: opts.Path, Weight: 1}},
@@ -117,8 +153,38 @@ func Ceiling(ctx context.Context, baseURL string, opts CeilingOptions) (CeilingR
 			MaxConnections: opts.MaxConnections,
 			Timeout:        2 * time.Second,
 			Transport:      opts.Transport,
+			Pacing:         pacing,
 			CellID:         "ceiling",
 		})
+	}
+	for i := 0; i < opts.LagSteps; i++ {
+		for _, rate := range opts.LagRates {
+			for _, pacing := range []string{PacingPrecise, PacingVegeta} {
+				res, err := attack(rate, pacing)
+				if res == nil {
+					return out, err
+				}
+				l := LagStep{
+					Rate: res.OfferedRPS, Pacing: pacing,
+					LagP50: res.DispatchLag.P50, LagP99: res.DispatchLag.P99,
+					CPUPercent: round3(res.Generator.CPUPercent),
+					StallP99:   ms(res.Generator.HiccupP99),
+				}
+				if len(res.Classes) > 0 {
+					l.ResponseP50, l.ServiceP50 = res.Classes[0].Response.P50, res.Classes[0].Service.P50
+				}
+				out.Lag = append(out.Lag, l)
+				if opts.LagProgress != nil {
+					opts.LagProgress(l)
+				}
+				if err != nil {
+					return out, err
+				}
+			}
+		}
+	}
+	step := func(rate float64) (CeilingStep, error) {
+		res, err := attack(rate, PacingPrecise)
 		if res == nil {
 			return CeilingStep{}, err
 		}

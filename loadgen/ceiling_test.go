@@ -149,7 +149,7 @@ func TestCeiling(t *testing.T) {
 		cpus := map[string][]float64{}
 		for rep := 0; rep < reps; rep++ {
 			for _, tr := range transports {
-				res, err := Ceiling(context.Background(), url, CeilingOptions{Transport: tr})
+				res, err := Ceiling(context.Background(), url, CeilingOptions{Transport: tr, LagRates: []float64{}})
 				if err != nil {
 					t.Fatalf("Ceiling(%s, %s): %v", url, tr, err)
 				}
