@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 
@@ -45,12 +46,15 @@ func (s *Stats) End(route workloads.Route, status int) {
 
 // WatchThreads samples the OS thread count every interval until ctx is done, so
 // that the peak reported by Snapshot is not only the count at the moments
-// /stats was read.
+// /stats was read. It reads the count from the runtime (runtime/metrics), not
+// from /proc: a read of /proc/self/status every 10 ms cost an idle event-loop
+// server about 3 % of a CPU, which the model would be charged for.
 func (s *Stats) WatchThreads(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	sample := []metrics.Sample{{Name: metricThreads}}
 	for {
-		if _, n, err := procstat.ReadSelf(); err == nil {
+		if n, ok := goThreads(sample); ok {
 			s.notePeak(n)
 		}
 		select {
@@ -59,6 +63,19 @@ func (s *Stats) WatchThreads(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// metricThreads is the runtime's count of live OS threads it owns: in a Go
+// program without cgo, every thread of the process.
+const metricThreads = "/sched/threads/total:threads"
+
+// goThreads reads metricThreads into sample (one element, reused).
+func goThreads(sample []metrics.Sample) (int, bool) {
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0, false
+	}
+	return int(sample[0].Value.Uint64()), true
 }
 
 func (s *Stats) notePeak(n int) {
