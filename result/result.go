@@ -290,6 +290,13 @@ type Resources struct {
 	VoluntaryCtx  int64   `json:"voluntary_ctx_switches"`
 	InvolCtx      int64   `json:"involuntary_ctx_switches"`
 	CPUPer1kReqMs float64 `json:"cpu_ms_per_1k_requests"`
+
+	// PSS (proportional set size, /proc/PID/smaps_rollup) counts a page
+	// shared by n processes as 1/n in each, so summed over a process tree
+	// (a cluster) it counts shared pages once, where the summed RSS above
+	// counts them in every process. 0 when smaps_rollup could not be read.
+	PeakPSSBytes int64 `json:"peak_pss_bytes,omitempty"`
+	MeanPSSBytes int64 `json:"mean_pss_bytes,omitempty"`
 }
 
 // Generator is the load generator's process (the concbench run process:

@@ -330,7 +330,11 @@ func cellLine(label string, c result.Cell) string {
 		fmt.Fprintf(&b, ", p99 %s %s", cl.Name, units.Ms(cl.Response.P99))
 	}
 	if c.Resources.Samples > 0 {
-		fmt.Fprintf(&b, ", CPU %.0f%%, RSS %s, %d threads", c.Resources.MeanCPUPct, units.Bytes(float64(c.Resources.PeakRSSBytes)), c.Resources.PeakThreads)
+		fmt.Fprintf(&b, ", CPU %.0f%%, RSS %s", c.Resources.MeanCPUPct, units.Bytes(float64(c.Resources.PeakRSSBytes)))
+		if c.Resources.PeakPSSBytes > 0 {
+			fmt.Fprintf(&b, " (PSS %s)", units.Bytes(float64(c.Resources.PeakPSSBytes)))
+		}
+		fmt.Fprintf(&b, ", %d threads", c.Resources.PeakThreads)
 	}
 	switch {
 	case !c.Validity.Valid:

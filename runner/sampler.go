@@ -21,7 +21,8 @@ const SampleEvery = 250 * time.Millisecond
 type procSample struct {
 	at      time.Time
 	cpu     map[int]float64 // CPU seconds so far, per pid
-	rss     int64
+	rss     int64           // summed over the processes: shared pages count in each
+	pss     int64           // summed PSS: shared pages count once (0: unreadable)
 	threads int
 	vol     int64
 	invol   int64
@@ -160,6 +161,9 @@ func (s *sampler) sampleProcs(context.Context) {
 		}
 		ps.cpu[pid] = r.UserSec + r.SysSec
 		ps.rss += r.RSSBytes
+		if pss, err := procstat.PSS(pid); err == nil {
+			ps.pss += pss
+		}
 		ps.threads += r.Threads
 		vol, invol := procstat.CtxSwitches(pid)
 		ps.vol += vol
@@ -263,12 +267,14 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 		return r
 	}
 	a, b := s.procs[first], s.procs[last]
-	var rssSum int64
+	var rssSum, pssSum int64
 	for i := first; i <= last; i++ {
 		p := s.procs[i]
 		r.Samples++
 		rssSum += p.rss
+		pssSum += p.pss
 		r.PeakRSSBytes = max(r.PeakRSSBytes, p.rss)
+		r.PeakPSSBytes = max(r.PeakPSSBytes, p.pss)
 		r.PeakThreads = max(r.PeakThreads, p.threads)
 		if i > first {
 			prev := s.procs[i-1]
@@ -278,6 +284,7 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 		}
 	}
 	r.MeanRSSBytes = rssSum / int64(r.Samples)
+	r.MeanPSSBytes = pssSum / int64(r.Samples)
 	dt := b.at.Sub(a.at).Seconds()
 	rate := cpuBetween(a, b) / dt // cores busy on average
 	r.MeanCPUPct = 100 * rate
