@@ -24,7 +24,17 @@ type histFiles struct {
 	cellID string
 	rate   float64
 	logs   []*hlogFile // one per class of the mix
+	// us and ns convert a second's histogram from the recorder's
+	// microseconds to the nanoseconds of the interval logs.
+	us, ns *hdr.Histogram
 }
+
+// The interval logs hold nanoseconds, the unit HdrHistogram's log tools
+// assume: the log writer prints each interval's maximum divided by 10⁶
+// (milliseconds for nanosecond values, seconds for microseconds), and
+// HistogramLogProcessor's default -outputValueUnitRatio of 10⁶ prints
+// percentiles in milliseconds.
+const nsPerUnit = 1000 // nanoseconds per histogram unit (µs)
 
 // hlogFile is one class's interval log.
 type hlogFile struct {
@@ -44,7 +54,8 @@ func newHistFiles(dir, cellID string, rate float64, classes []string) (*histFile
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("loadgen: %v", err)
 	}
-	h := &histFiles{dir: dir, cellID: cellID, rate: rate}
+	h := &histFiles{dir: dir, cellID: cellID, rate: rate, us: newHist(),
+		ns: hdr.New(histMin*nsPerUnit, histMax*nsPerUnit, histSig)}
 	for _, name := range classes {
 		l := &hlogFile{name: name, file: cellID + "." + fileSafe(name)}
 		f, err := os.Create(filepath.Join(dir, l.file+".hlog"))
@@ -84,7 +95,7 @@ func (h *histFiles) begin(w window) {
 		l.w.SetBaseTime(baseMs)
 		for _, err := range []error{
 			l.w.OutputLogFormatVersion(),
-			l.w.OutputComment(fmt.Sprintf("[concbench loadgen: cell %s, class %s, %g req/s offered; response time from intended send, in microseconds; Interval_Max in seconds]",
+			l.w.OutputComment(fmt.Sprintf("[concbench loadgen: cell %s, class %s, %g req/s offered; response time from intended send, in nanoseconds; Interval_Max in milliseconds]",
 				h.cellID, fileSafe(l.name), h.rate)),
 			l.w.OutputStartTime(startMs),
 			l.w.OutputBaseTime(baseMs),
@@ -98,22 +109,28 @@ func (h *histFiles) begin(w window) {
 }
 
 // second appends the second's histogram of every class to its log, an empty
-// one for a class without requests in it.
+// one for a class without requests in it, in nanoseconds: each bucket's
+// count is recorded at its highest equivalent value times 1000, so a
+// percentile read from the log is the recorder's to within the histograms'
+// 3 significant digits.
 func (h *histFiles) second(_ int, from, to time.Time, hists []*hdr.PackedHistogram) {
 	for i, l := range h.logs {
 		if l.err != nil {
 			continue
 		}
-		var ph *hdr.PackedHistogram
-		if hists != nil {
-			ph = hists[i]
+		h.us.Reset()
+		h.ns.Reset()
+		if hists != nil && hists[i] != nil {
+			hists[i].MergeInto(h.us)
+			for _, b := range h.us.Distribution() {
+				if b.Count > 0 {
+					_ = h.ns.RecordValues(min(b.To, histMax)*nsPerUnit, b.Count) // within range: no error
+				}
+			}
 		}
-		if ph == nil {
-			ph = hdr.NewPacked(histMin, histMax, histSig)
-		}
-		ph.SetStartTimeMs(from.UnixMilli())
-		ph.SetEndTimeMs(to.UnixMilli())
-		if err := l.w.OutputIntervalPackedHistogram(ph); err != nil {
+		h.ns.SetStartTimeMs(from.UnixMilli())
+		h.ns.SetEndTimeMs(to.UnixMilli())
+		if err := l.w.OutputIntervalHistogram(h.ns); err != nil {
 			l.err = err
 		}
 	}

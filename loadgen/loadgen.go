@@ -211,7 +211,9 @@ type Config struct {
 	CellID string // default "loadgen"
 	// RawOut, when set, receives every measured result in vegeta's binary
 	// (gob) encoding, readable by the stock `vegeta report` and `vegeta plot`.
-	// Results carry vegeta's Latency (service time), no body and no headers.
+	// Results carry the intended send time as Timestamp and the response time
+	// as Latency (see rawSink), the body's length as BytesIn, no body and no
+	// headers.
 	RawOut io.Writer
 	// Progress, when set, is called about once per second from one goroutine,
 	// the one that receives results: it must return quickly.
@@ -371,6 +373,9 @@ func Attack(ctx context.Context, cfg Config) (*Result, error) {
 	cl, err := newClient(cfg.Transport, base, cfg.MaxConnections, cfg.Timeout, fl)
 	if err != nil {
 		return nil, err
+	}
+	if ft, ok := cl.http.Transport.(*fastTransport); ok && cfg.RawOut != nil {
+		ft.lengthHeader = true
 	}
 	sinks, err := cfg.sinks(fl)
 	if err != nil {

@@ -4,12 +4,19 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // rawSink is the sink writing Config.RawOut: every measured result in
-// vegeta's binary (gob) encoding, without body and headers.
+// vegeta's binary (gob) encoding, without body and headers, corrected so that
+// stock `vegeta report` and `vegeta plot` show what concbench measures:
+// Timestamp is the request's intended send time and Latency its response
+// time from then (vegeta's own Latency starts when a worker picked the tick
+// up: a stall of the generator or a full pool would vanish from it, the
+// coordinated omission vegeta's report would otherwise show). BytesIn is the
+// answer's body length, which vegeta leaves 0 when it does not keep bodies.
 type rawSink struct {
 	nopSink
 	buf *bufio.Writer
@@ -28,8 +35,16 @@ func (s *rawSink) record(rec *record) {
 	if !rec.measured() || s.err != nil {
 		return
 	}
-	rec.res.Body, rec.res.Headers = nil, nil
-	if err := s.enc.Encode(rec.res); err != nil {
+	r := *rec.res
+	end := r.Timestamp.Add(r.Latency)
+	r.Timestamp, r.Latency = rec.intended, end.Sub(rec.intended)
+	if r.BytesIn == 0 && r.Headers != nil {
+		if n, err := strconv.ParseUint(r.Headers.Get("Content-Length"), 10, 64); err == nil {
+			r.BytesIn = n
+		}
+	}
+	r.Body, r.Headers = nil, nil
+	if err := s.enc.Encode(&r); err != nil {
 		s.err = fmt.Errorf("loadgen: raw output: %w", err)
 	}
 }

@@ -278,7 +278,7 @@ func (r *recorder) add(res *vegeta.Result) {
 	_ = c.resp.RecordValue(resp) // values are clamped to the range: no error
 	_ = c.svc.RecordValue(micros(res.Latency))
 	_ = r.lag.RecordValue(micros(lag))
-	rec.class, rec.resp = ci, resp
+	rec.class, rec.resp, rec.intended = ci, resp, intended
 
 	s := int((res.Timestamp.Sub(r.winStart) - 1) / time.Second)
 	if s < r.next { // its second was written already: cannot happen within Timeout+secondGrace

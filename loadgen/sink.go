@@ -58,8 +58,9 @@ type record struct {
 	// window, to a URL of the mix), -1 for any other.
 	class int
 	// resp is a measured result's response time from its intended send, in
-	// histogram units (µs, clamped).
-	resp int64
+	// histogram units (µs, clamped); intended is that intended send time.
+	resp     int64
+	intended time.Time
 }
 
 // measured reports whether the result was sent inside the window.

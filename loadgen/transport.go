@@ -82,6 +82,11 @@ type fastTransport struct {
 	hc      *fasthttp.HostClient
 	timeout time.Duration
 	fl      *flight
+	// lengthHeader makes every response carry its body length as a
+	// Content-Length header, for the raw output's BytesIn (vegeta only
+	// counts the bytes it keeps, none with MaxBody 0). Off, only redirects
+	// carry headers: a map per response costs an allocation.
+	lengthHeader bool
 }
 
 var _ http.RoundTripper = (*fastTransport)(nil)
@@ -175,6 +180,12 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		for k, v := range resp.Header.All() {
 			hr.Header.Add(string(k), string(v))
 		}
+	}
+	if t.lengthHeader {
+		if hr.Header == nil {
+			hr.Header = http.Header{}
+		}
+		hr.Header.Set("Content-Length", strconv.Itoa(len(resp.Body())))
 	}
 	hr.Body = &fastBody{resp: resp, fl: t.fl}
 	return hr, nil
