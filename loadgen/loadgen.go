@@ -387,7 +387,9 @@ func Attack(ctx context.Context, cfg Config) (*Result, error) {
 
 	var pacer vegeta.Pacer = sched
 	if cfg.Pacing == PacingPrecise {
-		pacer = &precisePacer{inner: sched}
+		pp := newPrecisePacer(sched)
+		defer pp.close() // after results is closed: vegeta calls Pace no more
+		pacer = pp
 	}
 	atk := newAttacker(cl, cfg.MaxWorkers)
 	results := atk.Attack(tg.targeter(), pacer, cfg.Warmup+cfg.Duration+stopSlack, cfg.CellID)

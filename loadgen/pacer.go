@@ -19,53 +19,54 @@ const (
 	PacingVegeta = "vegeta"
 )
 
-// Where precisePacer switches from one way of waiting to the next, by the
-// time left until the tick is due.
-const (
-	// Beyond coarseLead it sleeps on a Go timer, which wakes an idle process
-	// up to a millisecond late (the runtime's network poller waits in whole
-	// milliseconds), so it stops coarseLead early.
-	coarseLead = 1500 * time.Microsecond
-	// Between spinLead and coarseLead it sleeps in the kernel
-	// (clock_nanosleep, with the thread's timer slack cut to 1 ns on Linux),
-	// which wakes within microseconds to tens of them, and stops spinLead
-	// early.
-	spinLead = 30 * time.Microsecond
-	// Within spinLead it yields to every other runnable goroutine and
-	// checks the clock again (runtime.Gosched), until the tick is due.
-)
+// spinLead is how early precisePacer stops sleeping: within it, it yields to
+// every other runnable goroutine and checks the clock again
+// (runtime.Gosched) until the tick is due, which absorbs the wake-up latency
+// of the timer and of the scheduler. While it yields the network is polled
+// only when nothing else is runnable: an answer arriving then is read up to
+// spinLead late.
+const spinLead = 20 * time.Microsecond
 
 // precisePacer is the pacer vegeta runs when Config.Pacing is
 // PacingPrecise: it asks inner (the schedule) how long to wait before each
 // tick, waits that long itself, precisely, and tells vegeta to send at once.
 // vegeta's own loop sleeps with time.Sleep, and a Go timer wakes an idle
-// process on the network poller's millisecond grain: at 1000 req/s ticks then
-// left about 0.5 ms late at the p50 (MEASURING.md), which every cheap
-// response time carried.
+// process on the network poller's millisecond grain (it waits in epoll with a
+// timeout in whole milliseconds): at 1000 req/s ticks then left about 0.5 ms
+// late at the p50 (MEASURING.md), which every cheap response time carried.
 //
-// The pacing goroutine is not locked to an OS thread: a locked goroutine costs
-// two thread switches each time it blocks and resumes, which at high rates is
-// every tick. Instead it sets the timer slack of whatever thread it is on
-// before each kernel sleep (setTimerSlack; a thread's slack persists, so the
-// runtime's own sleeps on that thread get more precise too).
+// On Linux it sleeps on a timerfd that the runtime's poller waits on beside
+// the connections (timerSleeper), so nothing else waits while it sleeps, then
+// yields for the last spinLead. Elsewhere, or if the timerfd fails, it sleeps
+// with time.Sleep, as vegeta does.
 //
-// Before a kernel sleep it yields once, so that the worker it has just handed
-// a tick to (readied on this P, behind the pacer) sends that request now
-// rather than after the sleep: with GOMAXPROCS=1 a P inside a system call is
-// only handed to another thread by the runtime's monitor (sysmon), tens of
-// microseconds later. While the pacer yields in the last spinLead, runnable
-// goroutines take turns with it, but the network is polled only when nothing
-// else is runnable: an answer arriving then is read up to spinLead late.
+// Before the first sleep of each tick it yields once, so the worker it has
+// just handed a tick to (readied on this P, behind the pacer) sends its
+// request first.
 //
-// Its CPU cost is the kernel sleep's thread hand-offs and the final spin: see
-// TestPacerPrecision and `concbench ceiling`, which measure it.
+// Its CPU cost — a timer set and two reads per tick, and the final spin — is
+// measured by `concbench ceiling` (generator CPU at fixed rates, both
+// pacings).
 type precisePacer struct {
 	inner vegeta.Pacer
-	began time.Time // the origin of vegeta's elapsed, set at the first call
+	sl    *timerSleeper // nil: time.Sleep
+	began time.Time     // the origin of vegeta's elapsed, set at the first call
 	once  bool
 }
 
 var _ vegeta.Pacer = (*precisePacer)(nil)
+
+func newPrecisePacer(inner vegeta.Pacer) *precisePacer {
+	return &precisePacer{inner: inner, sl: newTimerSleeper()}
+}
+
+// close releases the pacer's timer once vegeta no longer calls Pace (its
+// results channel is closed).
+func (p *precisePacer) close() {
+	if p.sl != nil {
+		p.sl.close()
+	}
+}
 
 // Pace implements vegeta.Pacer. vegeta calls it from its one pacing
 // goroutine: it returns when tick hits is due, or at once when it is late.
@@ -77,7 +78,7 @@ func (p *precisePacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, 
 	if stop || wait <= 0 {
 		return wait, stop
 	}
-	waitUntil(p.began.Add(elapsed + wait))
+	p.waitUntil(p.began.Add(elapsed + wait))
 	return 0, false
 }
 
@@ -85,20 +86,22 @@ func (p *precisePacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, 
 func (p *precisePacer) Rate(elapsed time.Duration) float64 { return p.inner.Rate(elapsed) }
 
 // waitUntil returns at t, or as soon after it as the CPU allows.
-func waitUntil(t time.Time) {
+func (p *precisePacer) waitUntil(t time.Time) {
 	yielded := false
 	for {
 		left := time.Until(t)
 		switch {
 		case left <= 0:
 			return
-		case left > coarseLead:
-			time.Sleep(left - coarseLead)
 		case left > spinLead && !yielded:
 			runtime.Gosched()
 			yielded = true
+		case left > spinLead && p.sl != nil:
+			if !p.sl.sleep(left - spinLead) {
+				p.sl = nil // closed or failed: Go timers from now on
+			}
 		case left > spinLead:
-			kernelSleep(left - spinLead)
+			time.Sleep(left)
 		default:
 			runtime.Gosched()
 		}

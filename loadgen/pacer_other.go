@@ -4,5 +4,10 @@ package loadgen
 
 import "time"
 
-// kernelSleep sleeps d. Outside Linux it is time.Sleep: no timer slack to cut.
-func kernelSleep(d time.Duration) { time.Sleep(d) }
+// timerSleeper is Linux's timerfd sleeper; elsewhere there is none, and
+// precisePacer waits with Go timers.
+type timerSleeper struct{}
+
+func newTimerSleeper() *timerSleeper             { return nil }
+func (*timerSleeper) sleep(d time.Duration) bool { return false }
+func (*timerSleeper) close()                     {}

@@ -6,16 +6,25 @@ import (
 )
 
 // TestWaitUntilNeverEarly: whichever way of waiting the time left selects
-// (none, a spin, a kernel sleep, a Go timer first), waitUntil returns at or
-// after its target, never before: a tick sent early would make its dispatch
-// lag negative and its response time too short.
+// (none, a spin, the timerfd, time.Sleep once it is closed), waitUntil
+// returns at or after its target, never before: a tick sent early would make
+// its dispatch lag negative and its response time too short.
 func TestWaitUntilNeverEarly(t *testing.T) {
-	for _, left := range []time.Duration{-time.Millisecond, 0, spinLead / 2, spinLead + 20*time.Microsecond, 500 * time.Microsecond, coarseLead + 2*time.Millisecond} {
-		target := time.Now().Add(left)
-		waitUntil(target)
-		if now := time.Now(); now.Before(target) {
-			t.Errorf("waitUntil(now%+v) returned %s before its target", left, target.Sub(now))
+	p := newPrecisePacer(fixedPacer{})
+	for _, closed := range []bool{false, true} {
+		if closed {
+			p.close()
 		}
+		for _, left := range []time.Duration{-time.Millisecond, 0, spinLead / 2, spinLead + 20*time.Microsecond, 500 * time.Microsecond, 3 * time.Millisecond} {
+			target := time.Now().Add(left)
+			p.waitUntil(target)
+			if now := time.Now(); now.Before(target) {
+				t.Errorf("waitUntil(now%+v), timer closed %t, returned %s before its target", left, closed, target.Sub(now))
+			}
+		}
+	}
+	if p.sl != nil {
+		t.Errorf("after its timer was closed the pacer still holds it")
 	}
 }
 
@@ -28,7 +37,8 @@ func TestPrecisePacer(t *testing.T) {
 		stop bool
 	}
 	for _, c := range []call{{2 * time.Millisecond, false}, {300 * time.Microsecond, false}, {0, false}, {-time.Second, false}, {time.Hour, true}} {
-		p := &precisePacer{inner: fixedPacer{c.wait, c.stop}}
+		p := newPrecisePacer(fixedPacer{c.wait, c.stop})
+		defer p.close()
 		origin := time.Now()
 		const elapsed = time.Millisecond
 		p.began, p.once = origin.Add(-elapsed), true // as if vegeta began 1 ms ago
