@@ -14,8 +14,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/profiling"
 	"github.com/concbench/concbench/servers/cluster"
+	"github.com/concbench/concbench/servers/models"
 )
 
 // Exit codes. Each failure class has its own, so scripts and CI can tell them apart.
@@ -101,6 +103,7 @@ func Main(ctx context.Context, stdout, stderr io.Writer, args []string) int {
 		if os.Getenv(profiling.RatesEnv) != "" { // set by `serve --profile-rates`
 			profiling.EnableRates()
 		}
+		applyProcs(models.Cluster, launch.Settings{})
 		err = cluster.ChildMain(ctx)
 	} else {
 		err = Run(ctx, env, args)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -66,6 +68,9 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 	if err := pinTo(c.CPUs); err != nil {
 		return err
 	}
+	if entry.Kind == catalog.GoModel {
+		applyProcs(c.Model, c.Settings)
+	}
 	srv, err := newServer(cfg)
 	if err != nil {
 		return usageError("serve: %v", err)
@@ -106,6 +111,25 @@ func pinTo(cpus string) error {
 		return usageError("serve: --cpus: %v", err)
 	}
 	return nil
+}
+
+// applyProcs sets GOMAXPROCS by the model's policy (models.Procs) for the
+// CPUs this process is pinned to, unless the GOMAXPROCS environment variable
+// sets it (say, to measure a model without its policy): then that is kept
+// and named as the reason.
+func applyProcs(model string, s launch.Settings) {
+	if env := os.Getenv("GOMAXPROCS"); env != "" {
+		// Pinning has set GOMAXPROCS to the CPU count; the variable wins again.
+		if n, err := strconv.Atoi(env); err == nil && n > 0 {
+			servers.SetProcs(servers.Procs{N: n, Reason: "GOMAXPROCS=" + env + " in the environment"})
+			return
+		}
+	}
+	cpus := runtime.NumCPU() // the affinity this process started with
+	if set, err := cpuset.Available(); err == nil {
+		cpus = len(set)
+	}
+	servers.SetProcs(models.Procs(model, s, cpus))
 }
 
 // execNode replaces this process with the Node.js reference server of c, so

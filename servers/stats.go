@@ -92,18 +92,19 @@ func (s *Stats) Snapshot() stats.Snapshot {
 	rss, threads, _ := procstat.ReadSelf() // zero figures rather than no /stats
 	s.notePeak(threads)
 	snap := stats.Snapshot{
-		Model:      s.model,
-		PIDs:       []int{os.Getpid()},
-		UptimeSec:  time.Since(s.start).Seconds(),
-		InFlight:   s.inFlight.Load(),
-		Completed:  make(map[string]uint64, workloads.NumRoutes),
-		Responses:  make(map[string]uint64, 4),
-		OSThreads:  threads,
-		PeakOSThr:  int(s.peakThreads.Load()),
-		Goroutines: runtime.NumGoroutine(),
-		RSSBytes:   rss,
-		GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Runtime:    ReadRuntime(),
+		Model:            s.model,
+		PIDs:             []int{os.Getpid()},
+		UptimeSec:        time.Since(s.start).Seconds(),
+		InFlight:         s.inFlight.Load(),
+		Completed:        make(map[string]uint64, workloads.NumRoutes),
+		Responses:        make(map[string]uint64, 4),
+		OSThreads:        threads,
+		PeakOSThr:        int(s.peakThreads.Load()),
+		Goroutines:       runtime.NumGoroutine(),
+		RSSBytes:         rss,
+		GOMAXPROCS:       runtime.GOMAXPROCS(0),
+		GOMAXPROCSReason: ProcsReason(),
+		Runtime:          ReadRuntime(),
 	}
 	for r := workloads.Route(0); r < workloads.NumRoutes; r++ {
 		snap.Completed[r.String()] = s.completed[r].Load()

@@ -19,6 +19,9 @@ type Snapshot struct {
 	Goroutines int               `json:"goroutines"`
 	RSSBytes   int64             `json:"rss_bytes"`
 	GOMAXPROCS int               `json:"gomaxprocs"`
+	// GOMAXPROCSReason says why the process runs with that GOMAXPROCS (the
+	// per-model policy of `concbench serve`, or the environment).
+	GOMAXPROCSReason string `json:"gomaxprocs_reason,omitempty"`
 
 	// MaxThreads is the thread model's cap on concurrent requests.
 	MaxThreads int `json:"max_threads,omitempty"`

@@ -20,6 +20,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -407,6 +408,7 @@ func Aggregate(supervisorPID int, procs []stats.Snapshot, restarts int) stats.Sn
 		agg.Goroutines += p.Goroutines
 		agg.RSSBytes += p.RSSBytes
 		agg.GOMAXPROCS = max(agg.GOMAXPROCS, p.GOMAXPROCS)
+		agg.GOMAXPROCSReason = cmp.Or(agg.GOMAXPROCSReason, p.GOMAXPROCSReason)
 		if p.LoopDelay != nil {
 			if h, err := p.LoopDelay.Decode(); err == nil {
 				delay.Merge(h)

@@ -13,6 +13,7 @@ package offload
 import (
 	"context"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +126,10 @@ func (p *Pool) Stop() {
 	})
 }
 
+// work runs jobs on an OS thread of its own, as a libuv pool thread does: with
+// a P per worker (models.Procs) the kernel time-slices the workers and the loop.
 func (p *Pool) work() {
+	runtime.LockOSThread() // never unlocked: the thread exits with the worker
 	for {
 		select {
 		case <-p.quit:

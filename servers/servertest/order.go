@@ -3,6 +3,7 @@ package servertest
 import (
 	"testing"
 
+	"github.com/concbench/concbench/stats"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -49,4 +50,55 @@ func PlainVersus(t testing.TB, addr, long string, route workloads.Route) string 
 	}
 	t.Fatalf("%s completed between two requests handled in one go (counts %d, %d)", long, before, after)
 	return ""
+}
+
+// PlainAmidHeavy tells whether a /plain is answered while k copies of heavy
+// run side by side, the question a server on one CPU answers differently when
+// the kernel time-slices its threads (each heavy request advances at 1/k of
+// the CPU, so none finishes for about k times its length, and a woken thread
+// answers the /plain within a slice of a few ms) than when Go's scheduler
+// does with one P (the running request keeps the P until it ends or is
+// preempted after ~10 ms, and a preempted goroutine queues behind the
+// others). heavy should be several kernel slices long.
+//
+// It sends heavy on k connections and polls /stats on another until progress
+// reports all k running; then it pipelines /plain and /stats there. It reports
+// PlainFirst when that last /stats still counts all k running and none done,
+// PlainAfter when one was done before then, or before all k ran at once.
+// progress reads, from a snapshot, how many heavy requests are running and
+// how many are done (the /stats asking counts in neither). It judges by the
+// server's counters, not by clocks.
+func PlainAmidHeavy(t testing.TB, addr, heavy string, k int, progress func(stats.Snapshot) (running, done int)) string {
+	t.Helper()
+	heavies := make([]*Client, k)
+	for i := range heavies {
+		heavies[i] = NewClient(t, addr)
+		heavies[i].Send(Request("GET", heavy))
+	}
+	defer func() {
+		for _, c := range heavies {
+			if got := c.Read(); got.Status != 200 {
+				t.Errorf("%s: status %d: %s", heavy, got.Status, got.Body)
+			}
+		}
+	}()
+	b := NewClient(t, addr)
+	for {
+		b.Send(Request("GET", "/stats"))
+		running, done := progress(b.Read().Snapshot(t))
+		if done > 0 {
+			return PlainAfter
+		}
+		if running >= k {
+			break
+		}
+	}
+	b.Send(Request("GET", "/plain"), Request("GET", "/stats"))
+	if got := b.Read(); got.Status != 200 || got.Body != string(workloads.PlainBody) {
+		t.Fatalf("/plain = %d %q", got.Status, got.Body)
+	}
+	if running, done := progress(b.Read().Snapshot(t)); done > 0 || running < k {
+		return PlainAfter
+	}
+	return PlainFirst
 }
