@@ -174,6 +174,8 @@ type Group struct {
 	// processes (an attached target without its pid): RSS, threads and CPU
 	// are unknown, not zero.
 	NotSampled bool
+	// GOMAXPROCSReason is why the server ran with GOMAXPROCS (its policy).
+	GOMAXPROCSReason string
 }
 
 // Class returns the figures of the named class, or nil.
@@ -246,6 +248,7 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 		g.OverCapacity = g.OverCapacity || c.Validity.OverCapacity
 		if c.Server.GOMAXPROCS > 0 {
 			g.GOMAXPROCS = c.Server.GOMAXPROCS
+			g.GOMAXPROCSReason = c.Server.GOMAXPROCSReason
 		}
 	}
 	g.Achieved = statBy(used, func(c *result.Cell) float64 { return c.AchievedRPS })

@@ -125,6 +125,11 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 		{"pinning", pinningText(env.Pinning)},
 		{"GOMAXPROCS", r.gomaxprocsText()},
 	}
+	for _, m := range r.Models {
+		if why := r.gomaxprocsReason(m); why != "" {
+			v.Env = append(v.Env, kv{"GOMAXPROCS of " + m, why})
+		}
+	}
 	if env.CeilingRPS > 0 {
 		v.Env = append(v.Env, kv{"generator ceiling", units.Rate(env.CeilingRPS) + " (against /plain)"})
 	}
@@ -236,6 +241,17 @@ func (r *Report) gomaxprocsText() string {
 		out += "; servers: " + strings.Join(parts, ", ")
 	}
 	return out
+}
+
+// gomaxprocsReason is the GOMAXPROCS policy model m's server ran with, as its
+// /stats gave it ("" when none did: older results, reference systems).
+func (r *Report) gomaxprocsReason(m string) string {
+	for _, g := range r.Groups {
+		if g.Model == m && g.GOMAXPROCSReason != "" {
+			return g.GOMAXPROCSReason
+		}
+	}
+	return ""
 }
 
 // serverSettings names the plan's server settings; with a cluster among the

@@ -13,6 +13,16 @@
 // would; the threads stay in the runtime's pool afterwards, like Apache's
 // spare workers.
 //
+// What the thread does not hold: fasthttp reads a request's header and writes
+// its answer on the connection's goroutine, outside the handler, so those run
+// unlocked. Apache's worker holds its thread for them too. Locking from
+// fasthttp's ConnState hook (StateActive to StateIdle) would cover them, but a
+// request waiting for a slot would then hold a thread as well, so threads
+// would grow past MaxThreads when it is saturated, which Apache's do not. The
+// difference shows only with slow clients (a header trickling in costs a
+// goroutine here, a worker thread in Apache); an answer of this route table
+// fits the socket buffer, so writing it does not wait.
+//
 // Requests beyond MaxThreads wait for a slot, as they wait in Apache's listen
 // queue when every worker is busy. Here the wait is on a parked goroutine, not
 // on a thread: a waiting request costs a goroutine and its connection, not a
