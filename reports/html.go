@@ -24,10 +24,13 @@ import (
 //go:embed report.html.tmpl
 var htmlSource string
 
+//go:embed lessons.html.tmpl
+var lessonsSource string
+
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"color": func(key string) template.CSS { return template.CSS("background:" + plot.Color(key)) },
 	"num":   units.Num,
-}).Parse(htmlSource))
+}).Parse(htmlSource + lessonsSource))
 
 // pinningText describes CPU pinning in a few words.
 // referencesText names the program behind each reference model:

@@ -37,6 +37,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	b.WriteString("\n\n")
 
+	r.writeLessonsMarkdown(b)
 	b.WriteString("## Which model for which workload\n\n")
 	if len(r.Advice) == 0 {
 		b.WriteString("No scenario was measured.\n")

@@ -50,6 +50,8 @@ type Report struct {
 	Omitted   []Omission
 	Diagnoses []Diagnosis
 	Advice    []Advice
+	// Lessons are the seeds' lessons checked against the run (lessons.go).
+	Lessons []Lesson
 }
 
 // Scenario is one scenario of the run.
@@ -167,6 +169,7 @@ func Build(run *result.Run) (*Report, error) {
 	r.buildCharts()
 	r.diagnose()
 	r.advise()
+	r.buildLessons()
 	return r, nil
 }
 

@@ -110,6 +110,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		_, err := fmt.Fprintln(w, "no cells in this run")
 		return err
 	}
+	r.writeLessonsText(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	head := make([]string, len(verdictHeader))
 	for i, h := range verdictHeader {
