@@ -36,7 +36,7 @@ bench-go: ## Go benchmarks of one unit of each workload (backtracking doubles pe
 # charts into the results directory. It exits 3 when some cells are invalid
 # (generator-bound or a failed server): the report says which and why, so make
 # bench still succeeds then. Broken SLOs (4), interruption (130) and errors fail it.
-bench: build ## run the default plan (quick: every model × 5 scenarios, ~3 min), write the report, print where it is
+bench: build ## run the default plan (quick: every model × 8 scenarios, ~4-5 min), write the report, print where it is
 	@rc=0; $(BIN) run --out $(RESULTS) $(BENCH_FLAGS) || rc=$$?; \
 	if [ $$rc -eq 3 ]; then exit 0; else exit $$rc; fi
 

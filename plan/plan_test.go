@@ -223,7 +223,7 @@ func TestBuiltin(t *testing.T) {
 			for _, s := range p.Scenarios {
 				have = append(have, s.Name)
 			}
-			if got := strings.Join(have, ","); got != "io-wait,cpu-mix,redos,redos-re2,block" {
+			if got := strings.Join(have, ","); got != "io-wait,cpu-mix,next-tick,set-immediate,redos,block,pool-flood,tiny-work" {
 				t.Errorf("quick scenarios = %s", got)
 			}
 		case "short":
