@@ -455,8 +455,10 @@ func (r *Report) tinyPart() part {
 	if loop == nil || off == nil || !loop.CPUPer1k.OK() || !off.CPUPer1k.OK() {
 		return part{why: fmt.Sprintf("%s: needs %s and %s measured validly with their CPU", at, loopModel, offloadModel)}
 	}
-	name := loop.HeavyNames[0]
-	lc, oc := loop.Class(name), off.Class(name)
+	if len(loop.HeavyNames) == 0 {
+		return part{why: at + ": no heavy class measured"}
+	}
+	lc, oc := loop.Class(loop.HeavyNames[0]), off.Class(loop.HeavyNames[0])
 	if lc == nil || oc == nil || !lc.Service.OK() || !oc.Service.OK() {
 		return part{why: at + ": no service time of the tiny class"}
 	}

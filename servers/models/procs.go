@@ -11,6 +11,15 @@ import (
 	"github.com/concbench/concbench/servers/thread"
 )
 
+// ThreadProcsPerCPU bounds the thread model's Ps: up to this many request
+// threads per CPU run at once under the kernel's time-slicing, more share
+// Ps under Go's. A P per thread slot (257 by default) cost more than it
+// bought: the GC runs 25 % of GOMAXPROCS as dedicated mark workers, sized for
+// that many CPUs, and on one CPU with 257 Ps the cheap p99 beside a looping
+// ~100 ms hash was 100 ms-1.9 s, against 19-29 ms with 8 and 65-86 ms with 1
+// (2 shared cores, load ~12-16, 2026-12-03).
+const ThreadProcsPerCPU = 8
+
 // Cluster is the cluster model's catalog name (its package has no Model
 // constant: its children report themselves as eventloop).
 const Cluster = "cluster"
@@ -32,8 +41,10 @@ func Procs(name string, s launch.Settings, cpus int) servers.Procs {
 	cpus = max(cpus, 1)
 	switch name {
 	case thread.Model:
-		return servers.Procs{N: min(s.MaxThreads+1, servers.MaxProcs), Reason: fmt.Sprintf(
-			"max_threads %d + 1: a P per request thread, so the kernel time-slices them as it does Apache's workers", s.MaxThreads)}
+		n := min(s.MaxThreads+1, ThreadProcsPerCPU*cpus, servers.MaxProcs)
+		return servers.Procs{N: n, Reason: fmt.Sprintf(
+			"min(max_threads %d + 1, %d per CPU × %d): a P per running request thread, so the kernel time-slices them as it does Apache's workers",
+			s.MaxThreads, ThreadProcsPerCPU, cpus)}
 	case offload.Model:
 		return servers.Procs{N: min(s.Workers+2, servers.MaxProcs), Reason: fmt.Sprintf(
 			"workers %d + 2: a P per worker thread, the loop's and one for the runtime, so the kernel time-slices the pool as it does libuv's", s.Workers)}

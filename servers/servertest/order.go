@@ -53,13 +53,12 @@ func PlainVersus(t testing.TB, addr, long string, route workloads.Route) string 
 }
 
 // PlainAmidHeavy tells whether a /plain is answered while k copies of heavy
-// run side by side, the question a server on one CPU answers differently when
-// the kernel time-slices its threads (each heavy request advances at 1/k of
-// the CPU, so none finishes for about k times its length, and a woken thread
-// answers the /plain within a slice of a few ms) than when Go's scheduler
-// does with one P (the running request keeps the P until it ends or is
-// preempted after ~10 ms, and a preempted goroutine queues behind the
-// others). heavy should be several kernel slices long.
+// run side by side: on a server whose threads are time-sliced (by the kernel,
+// or by Go's scheduler at its coarser ~10 ms grain) each heavy request
+// advances at 1/k of the CPU, so none finishes for about k times its length,
+// and the /plain gets a turn long before; on one that runs them one after
+// another, or on its only thread, it does not. heavy should be many
+// scheduling slices long.
 //
 // It sends heavy on k connections and polls /stats on another until progress
 // reports all k running; then it pipelines /plain and /stats there. It reports
