@@ -39,8 +39,8 @@ func (r *Report) regexPoints() []regexPoint {
 				continue
 			}
 			req, perr := workloads.Parse("GET", u.Path, u.RawQuery)
-			if perr != nil {
-				continue
+			if perr != nil || req.Timeout > 0 {
+				continue // a match cut short by its timeout is not the time per match
 			}
 			k := [2]int{int(req.Engine), req.N}
 			p := regexPoint{engine: req.Engine, n: req.N, model: g.Model, service: cf.Service.P50, invalid: g.Invalid, failed: g.Invalid && g.ServerFailed()}
