@@ -121,7 +121,7 @@ func TestProfileUsage(t *testing.T) {
 	}{
 		{[]string{"run", "--profile", "cpu,gc"}, `concbench: run: --profile: unknown profile "gc" (one of cpu, heap, goroutine, mutex, block, trace, or all)` + "\n"},
 		{[]string{"profile", "--model", "nodejs"}, `concbench: profile: --model: "nodejs" is not a Go model (one of thread, eventloop, offload, cluster, goroutine)` + "\n"},
-		{[]string{"profile", "--scenario", "nope"}, `concbench: profile: --scenario: no scenario "nope" in plan quick (one of io-wait, cpu-mix, redos, redos-re2, block)` + "\n"},
+		{[]string{"profile", "--scenario", "nope"}, `concbench: profile: --scenario: no scenario "nope" in plan quick (one of io-wait, cpu-mix, next-tick, set-immediate, redos, block, pool-flood, tiny-work)` + "\n"},
 		{[]string{"profile", "--rate", "-1"}, "concbench: profile: --rate: -1 must be > 0\n"},
 		{[]string{"profile", "--profile", "heap,nope"}, `concbench: profile: --profile: unknown profile "nope" (one of cpu, heap, goroutine, mutex, block, trace, or all)` + "\n"},
 	}
