@@ -40,6 +40,15 @@ bench: build ## run the default plan (quick: every model × 8 scenarios, ~4-5 mi
 	@rc=0; $(BIN) run --out $(RESULTS) $(BENCH_FLAGS) || rc=$$?; \
 	if [ $$rc -eq 3 ]; then exit 0; else exit $$rc; fi
 
+# bench-overhead: each model's /plain peak beside a bare hello server on its
+# library (gnet, fasthttp, net/http), wrk -t1 -c64, server and wrk pinned to
+# one CPU each, interleaved rounds; prints model, req/s, bare library, req/s,
+# ratio (medians). Skipped (exit 0) without wrk. ROUNDS=3 DURATION=5s.
+ROUNDS ?= 3
+.PHONY: bench-overhead
+bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~3 min): make bench-overhead [ROUNDS=3] [DURATION=5s]
+	ROUNDS='$(ROUNDS)' DURATION='$(if $(filter file,$(origin DURATION)),5s,$(DURATION))' GO='$(GO)' scripts/bench-overhead.sh
+
 report: build ## regenerate the report of a results directory: make report DIR=results/latest
 	$(BIN) report $(or $(DIR),$(RESULTS)/latest)
 
