@@ -94,50 +94,68 @@ func (c *strictConn) Read(b []byte) (int, error) {
 
 // scan follows b through the stream; on a refusal it returns the offset of
 // the offending byte.
+//
+// It goes a line at a time (bytes.IndexByte finds the LF), not a byte at a
+// time: only the bytes at a line's two ends decide anything (a fold at its
+// start, the CR before its LF), and up to len(c.line) of its first bytes are
+// kept to recognise the two framing fields. strict_test.go keeps the
+// byte-at-a-time scan this replaced and fuzzes the two against each other.
 func (c *strictConn) scan(b []byte) (int, error) {
-	for i := 0; i < len(b); i++ {
+	for i := 0; i < len(b); {
 		if c.off {
 			return len(b), nil
 		}
 		if c.skip > 0 {
 			d := min(c.skip, int64(len(b)-i))
 			c.skip -= d
-			i += int(d) - 1
+			i += int(d)
 			continue
 		}
-		ch := b[i]
-		switch {
-		case ch == '\n':
-			if c.start && c.lineLen == 0 {
-				c.cr = false // an empty line before the request: allowed
-				continue
-			}
-			if !c.cr {
-				return i, errStrictBareLF
-			}
-			c.cr = false
-			c.endLine()
-		case ch == '\r':
-			if c.cr { // a lone CR: part of the line; the stack judges it
-				c.addByte('\r')
-			}
-			c.cr = true
-		default:
-			if c.cr { // a lone CR before this byte
+		seg := b[i:]
+		lf := bytes.IndexByte(seg, '\n')
+		if lf >= 0 {
+			seg = seg[:lf]
+		}
+		if len(seg) > 0 {
+			if c.cr { // a lone CR before this byte: part of the line
 				c.addByte('\r')
 				c.cr = false
 			}
-			if c.lineLen == 0 && !c.start && !c.first && (ch == ' ' || ch == '\t') {
+			if c.lineLen == 0 && !c.start && !c.first && (seg[0] == ' ' || seg[0] == '\t') {
 				return i, errStrictFolded
 			}
-			if c.start {
+			text := seg
+			if text[len(text)-1] == '\r' { // the line's end if an LF follows
+				text = text[:len(text)-1]
+				c.cr = true
+			}
+			if c.start && bytes.IndexFunc(text, notCR) >= 0 {
 				c.start, c.first = false, true
 			}
-			c.addByte(ch)
+			if c.lineLen < len(c.line) {
+				copy(c.line[c.lineLen:], text)
+			}
+			c.lineLen += len(text)
 		}
+		if lf < 0 {
+			return len(b), nil
+		}
+		i += lf
+		switch {
+		case c.start && c.lineLen == 0:
+			c.cr = false // an empty line before the request: allowed
+		case !c.cr:
+			return i, errStrictBareLF
+		default:
+			c.cr = false
+			c.endLine()
+		}
+		i++
 	}
 	return len(b), nil
 }
+
+func notCR(r rune) bool { return r != '\r' }
 
 func (c *strictConn) addByte(ch byte) {
 	if c.lineLen < len(c.line) {

@@ -83,3 +83,87 @@ func FuzzStrictScan(f *testing.F) {
 		}
 	})
 }
+
+// byteScan is the byte-at-a-time scan strictConn.scan replaced, kept as the
+// reference the line-at-a-time one must agree with (FuzzStrictScanSame).
+func byteScan(c *strictConn, b []byte) (int, error) {
+	for i := 0; i < len(b); i++ {
+		if c.off {
+			return len(b), nil
+		}
+		if c.skip > 0 {
+			d := min(c.skip, int64(len(b)-i))
+			c.skip -= d
+			i += int(d) - 1
+			continue
+		}
+		ch := b[i]
+		switch {
+		case ch == '\n':
+			if c.start && c.lineLen == 0 {
+				c.cr = false
+				continue
+			}
+			if !c.cr {
+				return i, errStrictBareLF
+			}
+			c.cr = false
+			c.endLine()
+		case ch == '\r':
+			if c.cr {
+				c.addByte('\r')
+			}
+			c.cr = true
+		default:
+			if c.cr {
+				c.addByte('\r')
+				c.cr = false
+			}
+			if c.lineLen == 0 && !c.start && !c.first && (ch == ' ' || ch == '\t') {
+				return i, errStrictFolded
+			}
+			if c.start {
+				c.start, c.first = false, true
+			}
+			c.addByte(ch)
+		}
+	}
+	return len(b), nil
+}
+
+// FuzzStrictScanSame: the line-at-a-time scan refuses the same byte for the
+// same reason as the byte-at-a-time one, ends its checks at the same point
+// and leaves the same state, however the stream is split into reads.
+func FuzzStrictScanSame(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"\r\n\r\r\nGET / HTTP/1.1\r\nX: a\rb\r\r\n\r\n",
+		"POST / HTTP/1.1\r\ncontent-length: 3\r\n\r\n\n \nGET / HTTP/1.1\r\n x\r\n\r\n",
+		"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\n",
+		"GET / HTTP/1.1\r\nHost: a\n\r\n",
+		"\r \r\nGET / HTTP/1.1\r\n\r \r\n\r\n",
+	} {
+		f.Add([]byte(s), uint8(1))
+		f.Add([]byte(s), uint8(5))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
+		if step == 0 {
+			step = 1
+		}
+		got, want := &strictConn{start: true}, &strictConn{start: true}
+		for i := 0; i < len(in); i += int(step) {
+			piece := in[i:min(i+int(step), len(in))]
+			gi, gerr := got.scan(piece)
+			wi, werr := byteScan(want, piece)
+			if gi != wi || gerr != werr {
+				t.Fatalf("%q in pieces of %d, piece at %d: scan = %d, %v; byte scan = %d, %v", in, step, i, gi, gerr, wi, werr)
+			}
+			if gerr != nil {
+				return
+			}
+			if *got != *want {
+				t.Fatalf("%q in pieces of %d, after piece at %d: state %+v; byte scan %+v", in, step, i, *got, *want)
+			}
+		}
+	})
+}
