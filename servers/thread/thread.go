@@ -119,8 +119,15 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 		ReadBufferSize: ReadBufferSize,
 		ReadTimeout:    s.cfg.HeadersTimeout,
 		IdleTimeout:    s.cfg.KeepAliveTimeout,
-		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-			return fasthttp.RequestConfig{ReadTimeout: s.cfg.RequestTimeout}
+		// Only a request with a body reads on after its header block, and
+		// moving the deadline is a timer change per request (~3 % of CPU
+		// on /plain at the peak, issue 15): a request without a body
+		// keeps the header's deadline, which nothing reads under.
+		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			if n := h.ContentLength(); n > 0 || n == -1 { // -1: chunked
+				return fasthttp.RequestConfig{ReadTimeout: s.cfg.RequestTimeout}
+			}
+			return fasthttp.RequestConfig{}
 		},
 		// fasthttp's default is 4 MiB, buffered per connection.
 		MaxRequestBodySize: servers.MaxBodyBytes,

@@ -1,5 +1,6 @@
 // Command barehello runs one bare hello server (internal/bare) for
-// `make bench-overhead`: barehello -lib gnet|fasthttp|nethttp -addr 127.0.0.1:PORT.
+// `make bench-overhead`: barehello -lib gnet|fasthttp|nethttp -addr 127.0.0.1:PORT
+// [-cpuprofile FILE].
 // It prints "listening on ADDR" (the line `concbench serve` prints) once it accepts connections and serves until
 // SIGINT or SIGTERM.
 package main
@@ -12,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/concbench/concbench/internal/bare"
@@ -30,8 +32,24 @@ func run(ctx context.Context, stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("barehello", flag.ContinueOnError)
 	lib := fs.String("lib", "", "library: gnet, fasthttp or nethttp")
 	addr := fs.String("addr", "127.0.0.1:0", "loopback `address` to listen on")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file` (to set beside a model's)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close()
+			return err
+		}
+		// Stopped before returning, whatever Serve says, so the profile is whole.
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
 	}
 	return bare.Serve(ctx, *lib, *addr, func(a net.Addr) { fmt.Fprintln(stdout, "listening on", a) })
 }
