@@ -263,6 +263,13 @@ type connSet struct {
 }
 
 func (cs *connSet) track(c net.Conn, state fasthttp.ConnState) {
+	// fasthttp reports Active and Idle around every request: leave before
+	// taking the lock, which only the opening and closing states need.
+	switch state {
+	case fasthttp.StateNew, fasthttp.StateClosed, fasthttp.StateHijacked:
+	default:
+		return
+	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	switch state {
