@@ -28,6 +28,7 @@ fuzz: ## fuzz every parser for FUZZTIME each (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./workloads/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./servers/httpwire/
 	$(GO) test -run '^$$' -fuzz '^FuzzStrictScan$$' -fuzztime $(FUZZTIME) ./servers/
+	$(GO) test -run '^$$' -fuzz '^FuzzStrictScanSame$$' -fuzztime $(FUZZTIME) ./servers/
 
 bench-go: ## Go benchmarks of one unit of each workload (backtracking doubles per character)
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./workloads/
