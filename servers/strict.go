@@ -129,7 +129,7 @@ func (c *strictConn) scan(b []byte) (int, error) {
 				text = text[:len(text)-1]
 				c.cr = true
 			}
-			if c.start && bytes.IndexFunc(text, notCR) >= 0 {
+			if c.start && hasNonCR(text) {
 				c.start, c.first = false, true
 			}
 			if c.lineLen < len(c.line) {
@@ -155,7 +155,14 @@ func (c *strictConn) scan(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func notCR(r rune) bool { return r != '\r' }
+func hasNonCR(b []byte) bool {
+	for _, ch := range b {
+		if ch != '\r' {
+			return true
+		}
+	}
+	return false
+}
 
 func (c *strictConn) addByte(ch byte) {
 	if c.lineLen < len(c.line) {
@@ -175,6 +182,8 @@ func (c *strictConn) endLine() {
 	case c.lineLen == 0: // end of the block
 		c.skip, c.start = c.length, true
 		c.length, c.nlengths = 0, 0
+	case line[0]|0x20 != 't' && line[0]|0x20 != 'c':
+		// Neither field: most lines end here, before any EqualFold.
 	case hasPrefixFold(line, "transfer-encoding:"):
 		c.off = true
 	case hasPrefixFold(line, "content-length:"):
