@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,16 +132,49 @@ func TestKubectlDryRun(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := exec.CommandContext(ctx, "kubectl", "version", "--request-timeout=3s").Run(); err != nil {
-		t.Skip("no reachable cluster: kubectl apply --dry-run=client needs the API server's discovery to map kinds")
-	}
 	got, err := Write(testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, "kubectl", "apply", "--dry-run=client", "-f", "-")
-	cmd.Stdin = bytes.NewReader(got)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("kubectl apply --dry-run=client: %v\n%s", err, out)
+	args := []string{"apply", "--dry-run=client", "-f", "-"}
+	if exec.CommandContext(ctx, "kubectl", "version", "--request-timeout=3s").Run() != nil {
+		// No cluster: client dry run still asks the API server's discovery
+		// to map kinds to resources (and GETs the object, to patch it). A
+		// discovery stub that knows ConfigMaps and Jobs, and has none,
+		// stands in for it. It serves no OpenAPI schema, so kubectl's schema
+		// validation is off: TestGolden's strict decode into k8s.io/api's
+		// own types is that check.
+		srv := httptest.NewServer(http.HandlerFunc(discoveryStub))
+		defer srv.Close()
+		args = append([]string{"--server", srv.URL, "--validate=false"}, args...)
 	}
+	cmd := exec.CommandContext(ctx, "kubectl", args...)
+	cmd.Stdin = bytes.NewReader(got)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(t.TempDir(), "none"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	for _, want := range []string{"configmap/cb-plain-plan created (dry run)", "job.batch/cb-plain created (dry run)"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("kubectl apply --dry-run=client said %q; want %q", out, want)
+		}
+	}
+}
+
+// discoveryStub answers kubectl's discovery for core/v1 ConfigMaps and
+// batch/v1 Jobs, and 404 for everything else (no such object yet).
+func discoveryStub(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	body, ok := map[string]string{
+		"/api":           `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}`,
+		"/api/v1":        `{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"configmaps","singularName":"configmap","namespaced":true,"kind":"ConfigMap","verbs":["create","get","patch"]}]}`,
+		"/apis":          `{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"batch","versions":[{"groupVersion":"batch/v1","version":"v1"}],"preferredVersion":{"groupVersion":"batch/v1","version":"v1"}}]}`,
+		"/apis/batch/v1": `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"batch/v1","resources":[{"name":"jobs","singularName":"job","namespaced":true,"kind":"Job","verbs":["create","get","patch"]}]}`,
+	}[r.URL.Path]
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		body = `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`
+	}
+	_, _ = io.WriteString(w, body)
 }
