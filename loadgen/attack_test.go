@@ -81,23 +81,29 @@ func checkCounts(t *testing.T, res *Result) {
 		if c.OK+c.Errors != c.Requests || byKind != c.Errors {
 			t.Errorf("class %s: ok %d + errors %d (by kind %d) != requests %d", c.Name, c.OK, c.Errors, byKind, c.Requests)
 		}
-		if c.Response.Count != c.Requests || c.Service.Count != c.Requests {
-			t.Errorf("class %s: %d response and %d service times for %d requests", c.Name, c.Response.Count, c.Service.Count, c.Requests)
+		var failed int64
+		if c.Failed != nil {
+			failed = c.Failed.Count
+		}
+		if c.Response.Count != c.OK+c.Response.Censored || c.Service.Count != c.OK || failed != c.Errors {
+			t.Errorf("class %s: %d response (%d censored), %d service and %d failed times for %d ok, %d failed requests",
+				c.Name, c.Response.Count, c.Response.Censored, c.Service.Count, failed, c.OK, c.Errors)
 		}
 	}
 	if req != res.Requests || ok != res.OK || errs != res.Errors || res.OK+res.Errors != res.Requests {
 		t.Errorf("classes add up to %d requests (%d ok, %d errors); result says %d (%d ok, %d errors)", req, ok, errs, res.Requests, res.OK, res.Errors)
 	}
-	var tl, tlErr int64
+	var tl, tlErr, tlCens int64
 	for i, s := range res.Timeline {
 		if s.T != i {
 			t.Errorf("timeline[%d].T = %d", i, s.T)
 		}
 		tl += s.Requests
 		tlErr += s.Errors
+		tlCens += s.Censored
 	}
-	if tl != res.Requests || tlErr != res.Errors {
-		t.Errorf("timeline adds up to %d requests, %d errors; result says %d, %d", tl, tlErr, res.Requests, res.Errors)
+	if tl != res.Requests || tlErr != res.Errors || tlCens != res.Censored {
+		t.Errorf("timeline adds up to %d requests, %d errors, %d censored; result says %d, %d, %d", tl, tlErr, tlCens, res.Requests, res.Errors, res.Censored)
 	}
 	if res.DispatchLag.Count != res.Requests {
 		t.Errorf("dispatch lag of %d requests; want %d", res.DispatchLag.Count, res.Requests)
@@ -137,8 +143,8 @@ func TestAttack(t *testing.T) {
 				t.Errorf("a 1.75 s attack took %s", took)
 			}
 			checkCounts(t, res)
-			if res.Requests != 300 || res.Missed != 0 {
-				t.Errorf("requests %d, missed %d; want 300 (200/s × 1.5 s), 0", res.Requests, res.Missed)
+			if res.Requests != 300 || res.Censored != 0 {
+				t.Errorf("requests %d, censored %d; want 300 (200/s × 1.5 s), 0", res.Requests, res.Censored)
 			}
 			if res.OK != res.Requests {
 				t.Errorf("ok %d of %d: errors %+v", res.OK, res.Requests, res.Classes)
@@ -323,8 +329,14 @@ func TestOverCapacity(t *testing.T) {
 	if res.PeakInFlight != 2 || res.PoolFull < 0.5 {
 		t.Errorf("peak in flight %d, pool full %.2f of the window; want 2, most of it", res.PeakInFlight, res.PoolFull)
 	}
-	if res.SentRPS > 20 || res.Missed == 0 {
-		t.Errorf("sent %.1f req/s, missed %d; want about 10 req/s (2 connections × 5/s), many missed", res.SentRPS, res.Missed)
+	if res.SentRPS > 20 || res.NeverSent == 0 {
+		t.Errorf("sent %.1f req/s, never sent %d; want about 10 req/s (2 connections × 5/s), many never sent", res.SentRPS, res.NeverSent)
+	}
+	// Every request due in the window is measured or censored, and the
+	// censored ones make the tail a lower bound.
+	if res.Requests+res.Censored != 150 || c.Response.Censored != res.Censored || !c.Response.LowerBound(c.Response.P99) {
+		t.Errorf("%d measured + %d censored (class: %d, p99 %.1f ms, least censored %.1f ms); want 150 (100/s × 1.5 s), p99 a lower bound",
+			res.Requests, res.Censored, c.Response.Censored, c.Response.P99, c.Response.CensoredMin)
 	}
 	t.Logf("response %+v\nservice %+v\nlag %+v\nvalidity %q", c.Response, c.Service, res.DispatchLag, v.Reasons)
 }
@@ -440,12 +452,12 @@ func TestCancel(t *testing.T) {
 	if res.StoppedBy != "context" || window <= 0 || window > 2*time.Second || len(res.Timeline) != int(window/time.Second)+1 {
 		t.Errorf("stopped by %q, window %s, %d seconds; want context, a window under 2s, one second per started second", res.StoppedBy, window, len(res.Timeline))
 	}
-	// A backlog the warmup left is sent (and measured) in the window, and the
-	// pacer and the cancellation each move an edge: bound the count loosely.
-	total := res.Generator.WarmupRequests + res.Requests + res.Missed
-	if due := (100*time.Millisecond + window).Seconds() * 100; res.Requests < 1 || float64(total) > due+10 {
-		t.Errorf("%d warmup + %d window requests sent + %d missed by the end of a 100ms warmup and a %s window at 100 req/s; want some, and at most %.0f",
-			res.Generator.WarmupRequests, res.Requests, res.Missed, window, due+10)
+	// Every request due in the window up to the cancellation is measured
+	// or censored (one request of slack at each edge).
+	total := res.Requests + res.Censored
+	if due := window.Seconds() * 100; res.Requests < 1 || math.Abs(float64(total)-due) > 2 {
+		t.Errorf("%d window requests measured + %d censored by the end of a %s window at 100 req/s; want some, and %.0f ± 2",
+			res.Requests, res.Censored, window, due)
 	}
 }
 

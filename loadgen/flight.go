@@ -20,6 +20,7 @@ type flight struct {
 	peak      int           // highest n reached during the window
 	fullSince time.Time     // when n reached bound; zero while below
 	full      time.Duration // time at bound within the window
+	handed    uint64        // requests handed to the client so far
 }
 
 func newFlight(bound int) *flight { return &flight{bound: bound} }
@@ -35,6 +36,7 @@ func (f *flight) setWindow(start, end time.Time) {
 func (f *flight) inc() {
 	f.mu.Lock()
 	f.n++
+	f.handed++
 	if f.n > f.peak || f.n == f.bound {
 		now := time.Now()
 		if f.n > f.peak && !f.start.IsZero() && now.After(f.start) && !now.After(f.end) {
@@ -88,4 +90,12 @@ func (f *flight) stats() (n, peak int, full time.Duration) {
 		f.fullSince = since
 	}
 	return f.n, f.peak, full
+}
+
+// handedOut returns the number of requests handed to the HTTP client so far.
+// Safe for concurrent use.
+func (f *flight) handedOut() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.handed
 }

@@ -195,7 +195,8 @@ func (m *hiccupMeter) run() {
 		in := !m.start.IsZero() && now.After(m.start) && !now.After(m.end)
 		m.mu.Unlock()
 		if in {
-			_ = h.RecordCorrectedValue(micros(late), interval)
+			v, _ := micros(late) // a stall beyond an hour is an hour
+			_ = h.RecordCorrectedValue(v, interval)
 		}
 	}
 }

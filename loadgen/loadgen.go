@@ -17,19 +17,31 @@
 //
 // and for the cell the dispatch lag = Timestamp − intended send time: how late
 // requests left. The measured window is (Warmup, Warmup+Duration] after the
-// attack's start; a request is measured, and counted in a second of the
-// timeline, by when it was sent, so a backlog the warmup left behind is
-// measured with all its waiting, while requests sent during the warmup are
-// discarded from every figure. Requests due by the window's end but not sent
-// by then are counted as Missed. Histograms are HdrHistograms of microseconds
-// (1 µs .. 60 s, 3 significant digits; longer values are recorded as 60 s) and
-// include failed requests. Results are streamed into histograms and counters
-// as they arrive and never kept.
+// attack's start; a request belongs to it, and to a second of the timeline, by
+// its intended send time, however late it left: requests due during the
+// warmup are discarded from every figure even when their backlog leaves
+// during the window, and the window's own requests are measured even when
+// they leave after it. To let them, sending goes on for at most Config.Drain
+// after the window (only for ticks due in it); answers are awaited up to
+// Timeout.
 //
-// A histogram only holds requests that were sent. When the cell is over
-// capacity (below) the requests due but never sent (Missed) are the ones that
-// waited longest, and they are in no histogram: the percentiles of such a
-// cell are a lower bound of what its users would have seen, as wrk2's are.
+// A request due in the window whose result has not arrived when the attack
+// stops — never sent, or sent and unanswered (cancellation) — is censored: its
+// response time is at least (stop − intended send time), and that lower bound
+// is recorded in its class's response-time histogram (Result.Censored,
+// result.Latency.Censored). A percentile below the least censored value is
+// exact; one at or above it is a lower bound, and the reports show it as
+// "≥ 1.6 s". The censored requests are the ones that waited longest: leaving
+// them out, as wrk2 does, would report the warmup's backlog instead of the
+// window.
+//
+// Response and service time hold the successful requests (and response time
+// the censored ones); the failed requests' response times have their own
+// histogram (result.Class.Failed), so that fast refusals or 503s do not pull
+// the percentiles of the successes down. Histograms are HdrHistograms of
+// microseconds (1 µs .. 1 h, 3 significant digits; longer values are
+// recorded as 1 h and counted in Result.Clamped). Results are streamed into
+// histograms and counters as they arrive and never kept.
 //
 // # Validity
 //
@@ -84,8 +96,8 @@
 //	(h) achieved < 95 % of offered while sent ≥ 95 %: requests left on time
 //	    but answers came back slower than that, or not at all.
 //
-// The percentiles of an over-capacity cell are a lower bound: see "What is
-// measured" about the requests it missed.
+// The upper percentiles of an over-capacity cell are often lower bounds: see
+// "What is measured" about the censored requests.
 //
 // Every flag adds one sentence with its numbers to Validity.Reasons; a
 // generator-bound cell also gets a last sentence of evidence: the generator's
@@ -147,10 +159,9 @@ const (
 	DefaultTimeout        = 10 * time.Second
 	// maxRate bounds Config.Rate: vegeta's pacer works in whole nanoseconds.
 	maxRate = 1e7
-	// stopSlack is how long after Warmup+Duration vegeta may still send ticks
-	// that were due inside the window when the generator runs behind; it is
-	// the hard bound on sending.
-	stopSlack = 100 * time.Millisecond
+	// DefaultDrain is how long after Warmup+Duration the ticks due in the
+	// window may still be sent when the cell runs behind (Config.Drain).
+	DefaultDrain = time.Second
 	// cancelGrace is how long Attack keeps receiving results after ctx is
 	// cancelled before it returns and leaves the rest to be drained.
 	cancelGrace = time.Second
@@ -190,6 +201,11 @@ type Config struct {
 	MaxWorkers int
 	// Timeout bounds each request (default 10s).
 	Timeout time.Duration
+	// Drain is how long after the window the backlog of requests due in it
+	// may still be sent (default DefaultDrain): the hard bound on sending.
+	// Requests due in the window still unsent or unanswered when the attack
+	// stops are censored (see "What is measured").
+	Drain time.Duration
 	// MaxRequests is a hard bound on requests sent, warmup included
 	// (default rate·(Warmup+Duration)·1.1 + 100).
 	MaxRequests int64
@@ -245,17 +261,20 @@ type Result struct {
 	// may be partial): requests sent in that second, their errors and
 	// response time p50/p99.
 	Timeline []result.Second
-	// OfferedRPS is Config.Rate; SentRPS the rate of measured requests (sent
-	// during the window; how late they left is DispatchLag); AchievedRPS the
+	// OfferedRPS is Config.Rate; SentRPS the rate of the window's requests
+	// that were sent (how late they left is DispatchLag); AchievedRPS the
 	// rate of answers with an HTTP status (any) received during the window.
 	OfferedRPS, SentRPS, AchievedRPS float64
-	// Requests counts the measured requests (sent during the window); OK
-	// those answered with a status below 400 and no error.
+	// Requests counts the measured requests (due in the window, whose result
+	// arrived); OK those answered with a status below 400 and no error.
 	Requests, OK, Errors int64
-	// Missed counts requests due by the window's end that were not sent by
-	// then (the generator, or a full pool, held them back).
-	Missed      int64
-	DispatchLag result.Latency
+	// Censored counts requests due in the window still unanswered when the
+	// attack stopped; NeverSent those of them never sent (the generator, or a
+	// full pool, held them back); Drained the measured requests sent after
+	// the window's end. Clamped counts values above the histograms' range
+	// (1 h), recorded as 1 h.
+	Censored, NeverSent, Drained, Clamped int64
+	DispatchLag                           result.Latency
 	// PeakInFlight is the most requests in flight at once during the window;
 	// PoolFull the share of the window during which every connection was busy.
 	PeakInFlight int
@@ -267,6 +286,9 @@ type Result struct {
 	// Window is the measured window in wall-clock time (the orchestrator aligns
 	// /proc samples with it). It ends early when the attack was stopped early.
 	Window struct{ Start, End time.Time }
+	// Stopped is when the attack stopped: the moment the censored requests'
+	// lower bounds count up to.
+	Stopped time.Time
 	// StoppedBy says what ended the sending: "duration", "max_requests" or
 	// "context".
 	StoppedBy string
@@ -286,6 +308,9 @@ func (c *Config) normalize() (*url.URL, error) {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.Drain == 0 {
+		c.Drain = DefaultDrain
 	}
 	if c.Transport == "" {
 		c.Transport = DefaultTransport
@@ -311,6 +336,8 @@ func (c *Config) normalize() (*url.URL, error) {
 		return nil, fmt.Errorf("loadgen: max workers %d: want > 0", c.MaxWorkers)
 	case c.Timeout < 0:
 		return nil, fmt.Errorf("loadgen: timeout %s: want > 0", c.Timeout)
+	case c.Drain < 0:
+		return nil, fmt.Errorf("loadgen: drain %s: want > 0", c.Drain)
 	case c.MaxRequests < 0:
 		return nil, fmt.Errorf("loadgen: max requests %d: want > 0", c.MaxRequests)
 	case c.Pacing != PacingPrecise && c.Pacing != PacingVegeta:
@@ -392,7 +419,8 @@ func Attack(ctx context.Context, cfg Config) (*Result, error) {
 		pacer = pp
 	}
 	atk := newAttacker(cl, cfg.MaxWorkers)
-	results := atk.Attack(tg.targeter(), pacer, cfg.Warmup+cfg.Duration+stopSlack, cfg.CellID)
+	rec.stopSending = func() { atk.Stop() }
+	results := atk.Attack(tg.targeter(), pacer, cfg.Warmup+cfg.Duration+cfg.Drain, cfg.CellID)
 	drained := rec.consume(ctx, results, func() { atk.Stop() })
 	if drained {
 		cl.closeIdle()

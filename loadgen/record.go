@@ -11,25 +11,29 @@ import (
 	"github.com/concbench/concbench/result"
 )
 
-// Histogram geometry: microseconds, 1 µs .. 60 s, 3 significant digits.
+// Histogram geometry: microseconds, 1 µs .. 1 h, 3 significant digits. An
+// hour is far above any Timeout a plan sets, so that only a censored request
+// of a very long drain, or a clock jump, can reach it; such values are
+// recorded as 1 h and counted (Result.Clamped), never dropped silently.
 const (
 	histMin = 1
-	histMax = 60_000_000
+	histMax = 3_600_000_000
 	histSig = 3
 )
 
 func newHist() *hdr.Histogram { return hdr.New(histMin, histMax, histSig) }
 
-// micros converts d to histogram units, clamped to the histogram's range.
-func micros(d time.Duration) int64 {
-	v := d.Microseconds()
+// micros converts d to histogram units, clamped to the histogram's range;
+// clamped reports a value above the range.
+func micros(d time.Duration) (v int64, clamped bool) {
+	v = d.Microseconds()
 	switch {
 	case v < histMin:
-		return histMin
+		return histMin, false
 	case v > histMax:
-		return histMax
+		return histMax, true
 	}
-	return v
+	return v, false
 }
 
 // recorder receives vegeta's results as they arrive and folds them into
@@ -47,6 +51,18 @@ type recorder struct {
 	lag     *hdr.Histogram // dispatch lag of every measured request
 	scratch *hdr.Histogram // merges a second's classes for the timeline
 
+	// The window's ticks are [first, last): those due in (w, w+d] (see
+	// schedule.after), at most MaxRequests. got marks, bit seq−first, the
+	// ones whose result arrived; the others are censored at the stop.
+	first, last uint64
+	got         []uint64
+	// coveredAt is when every tick of second next was seen handed to the
+	// HTTP client (flight.handedOut); zero until then.
+	coveredAt time.Time
+	// stopSending ends the sending (vegeta's Attacker.Stop); the recorder
+	// calls it Drain after the window's end.
+	stopSending func()
+
 	// The window is (w, w+d] after began, in offsets of the schedule.
 	w, d      time.Duration
 	began     time.Time
@@ -54,6 +70,7 @@ type recorder struct {
 	winStart  time.Time
 	winEnd    time.Time
 	cancelled time.Time // when ctx was cancelled; zero if it was not
+	stop      time.Time // when consume returned: the attack's stop
 	// maxEnd is where the window ends if MaxRequests stops the sending first
 	// (the end of the last allowed tick's slot, at most winEnd).
 	maxEnd time.Time
@@ -67,8 +84,11 @@ type recorder struct {
 	// Neither counts an answer received after ctx was cancelled: the window
 	// then ends at the cancellation. Each is divided by its own window.
 	requests, answers, answersToMax int64
-	late, unmatched                 int64
-	gen                             Generator
+	unmatched                       int64
+	// drained counts measured requests sent after the window's end;
+	// clamped values above histMax.
+	drained, clamped int64
+	gen              Generator
 
 	hiccups *hiccupMeter
 
@@ -80,21 +100,26 @@ type recorder struct {
 	timers   []*time.Timer
 }
 
-// classRec is one class of the mix: its counts and histograms.
+// classRec is one class of the mix: its counts and histograms. resp and svc
+// hold the successful requests (resp also the censored ones), fail the
+// response times of the failed ones: a fast refusal must not pull the
+// percentiles of the successes down.
 type classRec struct {
-	requests  int64
-	ok        int64
-	kinds     [nKinds]int64
-	resp, svc *hdr.Histogram
+	requests        int64
+	ok              int64
+	kinds           [nKinds]int64
+	resp, svc, fail *hdr.Histogram
+	censored        int64
+	censoredMin     int64 // µs, the least censored value; valid when censored > 0
 }
 
 // secRec is one open second of the window. Its histograms are packed (they
 // grow with the buckets used), so the seconds still waiting for slow answers
 // cost little.
 type secRec struct {
-	requests, errors int64
-	kinds            [nKinds]int64
-	hist             []*hdr.PackedHistogram // per class, response time
+	requests, errors, censored int64
+	kinds                      [nKinds]int64
+	hist                       []*hdr.PackedHistogram // per class, response time of successes and censored
 }
 
 // newRecorder returns a recorder of the attack cfg of the classes at urls (in
@@ -113,7 +138,7 @@ func newRecorder(cfg *Config, urls []string, fl *flight, sinks ...sink) *recorde
 	}
 	for i, u := range urls {
 		r.byURL[u] = i
-		r.classes = append(r.classes, &classRec{resp: newHist(), svc: newHist()})
+		r.classes = append(r.classes, &classRec{resp: newHist(), svc: newHist(), fail: newHist()})
 	}
 	r.hiccups = startHiccups()
 	return r
@@ -141,6 +166,12 @@ func (r *recorder) started(began time.Time) {
 	r.timers = append(r.timers,
 		time.AfterFunc(time.Until(start), snap(false)),
 		time.AfterFunc(time.Until(end), snap(true)))
+	if r.stopSending != nil {
+		// vegeta's own bound (Attack's du) is checked only between ticks,
+		// and its pacing loop may block handing a tick to a busy worker:
+		// Stop ends that wait too.
+		r.timers = append(r.timers, time.AfterFunc(time.Until(end.Add(r.cfg.Drain)), r.stopSending))
+	}
 	r.hmu.Unlock()
 }
 
@@ -154,6 +185,9 @@ func (r *recorder) learnStart() {
 	r.began, r.haveBegan = began, true
 	r.winStart, r.winEnd = began.Add(r.w), began.Add(r.w+r.d)
 	r.maxEnd = began.Add(r.maxRequestsEnd())
+	r.first = min(r.sched.after(r.w), r.sched.max)
+	r.last = min(r.sched.after(r.w+r.d), r.sched.max)
+	r.got = make([]uint64, (r.last-r.first+63)/64)
 	w := window{began: began, start: r.winStart, end: r.winEnd}
 	for _, s := range r.sinks {
 		s.begin(w)
@@ -172,6 +206,7 @@ func (r *recorder) maxRequestsEnd() time.Duration {
 // consume receives results until vegeta closes the channel (and reports
 // drained) or, once ctx is cancelled, for at most cancelGrace more.
 func (r *recorder) consume(ctx context.Context, results <-chan *vegeta.Result, stop func()) (drained bool) {
+	defer func() { r.stop = time.Now() }()
 	var tickers []ticker
 	for _, s := range r.sinks {
 		if t, ok := s.(ticker); ok {
@@ -213,11 +248,11 @@ func (r *recorder) consume(ctx context.Context, results <-chan *vegeta.Result, s
 	}
 }
 
-// add folds one result in. A request belongs to the measured window when it
-// was sent (vegeta's Timestamp) inside it, and to the second of the timeline
-// in which it was sent; its response time counts from its intended send time,
-// which may lie before the window (a backlog left by the warmup is measured
-// with all its waiting).
+// add folds one result in. A request belongs to the measured window when its
+// intended send time lies inside it, and to the second of the timeline that
+// time falls in, however late it left: an over-capacity cell is measured by
+// the requests due in its window, not by the warmup's backlog that left
+// during it. Its response time counts from its intended send time.
 func (r *recorder) add(res *vegeta.Result) {
 	if !r.haveBegan {
 		r.learnStart()
@@ -249,11 +284,11 @@ func (r *recorder) add(res *vegeta.Result) {
 	rec := record{res: res, class: -1}
 	defer r.tell(&rec)
 	switch {
-	case !res.Timestamp.After(r.winStart):
+	case res.Seq < r.first:
 		r.gen.WarmupRequests++
 		return
-	case res.Timestamp.After(r.winEnd): // sent late, after the window
-		r.late++
+	case res.Seq >= r.last: // cannot happen: the schedule sends no later tick
+		r.unmatched++
 		return
 	}
 	ci, ok := r.byURL[res.URL]
@@ -261,40 +296,117 @@ func (r *recorder) add(res *vegeta.Result) {
 		r.unmatched++
 		return
 	}
+	i := res.Seq - r.first
+	r.got[i/64] |= 1 << (i % 64)
+	if res.Timestamp.After(r.winEnd) {
+		r.drained++
+	}
 	lag := res.Timestamp.Sub(intended)
 	if lag < 0 { // only the nanoseconds between vegeta's start and ours
 		lag = 0
 	}
-	resp := micros(end.Sub(intended))
+	resp := r.micros(end.Sub(intended))
 
 	r.requests++
 	c := r.classes[ci]
 	c.requests++
 	if kind < 0 {
 		c.ok++
+		_ = c.resp.RecordValue(resp) // values are clamped to the range: no error
+		_ = c.svc.RecordValue(r.micros(res.Latency))
 	} else {
 		c.kinds[kind]++
+		_ = c.fail.RecordValue(resp)
 	}
-	_ = c.resp.RecordValue(resp) // values are clamped to the range: no error
-	_ = c.svc.RecordValue(micros(res.Latency))
-	_ = r.lag.RecordValue(micros(lag))
+	_ = r.lag.RecordValue(r.micros(lag))
 	rec.class, rec.resp, rec.intended = ci, resp, intended
 
-	s := int((res.Timestamp.Sub(r.winStart) - 1) / time.Second)
-	if s < r.next { // its second was written already: cannot happen within Timeout+secondGrace
-		s = min(r.next, len(r.secs)-1)
-	}
-	sec := r.sec(s)
+	sec := r.sec(r.secondOf(intended))
 	sec.requests++
 	if kind >= 0 {
 		sec.errors++
 		sec.kinds[kind]++
+	} else {
+		sec.record(ci, resp)
 	}
+	r.flush(len(r.secs), time.Now(), false)
+}
+
+// micros converts d to histogram units, counting the values clamped.
+func (r *recorder) micros(d time.Duration) int64 {
+	v, clamped := micros(d)
+	if clamped {
+		r.clamped++
+	}
+	return v
+}
+
+// secondOf returns the open second of the timeline a request intended at t
+// belongs to (t in the window). A second already written cannot get more
+// requests (see flush); should one come, it goes to the first open second.
+func (r *recorder) secondOf(t time.Time) int {
+	s := int((t.Sub(r.winStart) - 1) / time.Second)
+	if s < r.next {
+		s = r.next
+	}
+	return min(max(s, 0), len(r.secs)-1)
+}
+
+// record adds response time v (µs) of class ci to the second.
+func (sec *secRec) record(ci int, v int64) {
 	if sec.hist[ci] == nil {
 		sec.hist[ci] = hdr.NewPacked(histMin, histMax, histSig)
 	}
-	_ = sec.hist[ci].RecordValue(resp)
-	r.flush(len(r.secs), end, false)
+	_ = sec.hist[ci].RecordValue(v)
+}
+
+// censor records the window's ticks whose result did not arrive by stop, up
+// to tick end (exclusive): each is a lower bound, stop − intended, of its
+// response time. Their classes follow the mix sequence, which the targeter
+// hands out in the order of the ticks (see mixTargeter: exact but for ticks
+// picked up at the same instant). handed is the number of requests handed to
+// the HTTP client: ticks from there on were never sent. It returns how many
+// were censored and how many of them were never sent.
+func (r *recorder) censor(stop time.Time, end, handed uint64) (censored, neverSent int64) {
+	if end <= r.first || len(r.secs) == 0 {
+		return 0, 0
+	}
+	weights := make([]int, len(r.cfg.Mix))
+	for i, m := range r.cfg.Mix {
+		weights[i] = m.Weight
+	}
+	seq, err := newMixSeq(weights, r.cfg.Seed)
+	if err != nil { // the targeter was built from the same weights
+		return 0, 0
+	}
+	for range r.first {
+		seq.next()
+	}
+	for t := r.first; t < end; t++ {
+		ci := seq.next()
+		i := t - r.first
+		if r.got[i/64]&(1<<(i%64)) != 0 {
+			continue
+		}
+		intended := r.began.Add(r.sched.at(t))
+		v := r.micros(stop.Sub(intended))
+		c := r.classes[ci]
+		if c.censored == 0 || v < c.censoredMin {
+			c.censoredMin = v
+		}
+		c.censored++
+		_ = c.resp.RecordValue(v)
+		censored++
+		if t >= handed {
+			neverSent++
+		}
+		if r.next < len(r.secs) {
+			sec := r.sec(r.secondOf(intended))
+			sec.censored++
+			sec.record(ci, v)
+		}
+	}
+	return censored, neverSent
 }
 
 // tell passes a result on to the sinks.
@@ -323,20 +435,36 @@ func (r *recorder) ticks(from, to time.Duration) uint64 {
 }
 
 // secondGrace is how long after a second's requests must all have ended
-// (Timeout after the second) it is written.
+// (Timeout after the last of them was handed to the HTTP client) it is
+// written.
 const secondGrace = time.Second
 
 // flush writes, in order, the seconds before upTo that no request can still
-// be added to at time now — every request sent in them ended or timed out —
-// or, when final, all of them.
+// be added to at time now — every request due in them was sent, and ended or
+// timed out — or, when final, all of them. A second's requests may leave
+// long after it when the cell runs behind: it waits for the last of them to
+// be handed to the HTTP client, then for Timeout.
 func (r *recorder) flush(upTo int, now time.Time, final bool) {
 	for r.next < upTo {
-		if !final && !now.After(r.winStart.Add(time.Duration(r.next+1)*time.Second+r.cfg.Timeout+secondGrace)) {
-			return
+		if !final {
+			if !now.After(r.winStart.Add(time.Duration(r.next+1)*time.Second + r.cfg.Timeout + secondGrace)) {
+				return
+			}
+			if r.coveredAt.IsZero() {
+				lastTick := min(r.sched.after(r.w+time.Duration(r.next+1)*time.Second), r.last)
+				if r.fl.handedOut() < lastTick {
+					return
+				}
+				r.coveredAt = time.Now()
+			}
+			if !now.After(r.coveredAt.Add(r.cfg.Timeout + secondGrace)) {
+				return
+			}
 		}
 		r.writeSecond(r.next, r.secs[r.next])
 		r.secs[r.next] = nil
 		r.next++
+		r.coveredAt = time.Time{}
 	}
 }
 
@@ -347,7 +475,7 @@ func (r *recorder) writeSecond(s int, sec *secRec) {
 	var hists []*hdr.PackedHistogram
 	if sec != nil {
 		hists = sec.hist
-		out.Requests, out.Errors = sec.requests, sec.errors
+		out.Requests, out.Errors, out.Censored = sec.requests, sec.errors, sec.censored
 		out.ErrorKind = kindMap(sec.kinds[:])
 		for _, h := range sec.hist {
 			if h != nil {

@@ -54,7 +54,7 @@ func (r *recorder) result() (*Result, error) {
 		Pacing:         cfg.Pacing,
 		StoppedBy:      r.sched.stopReason(),
 	}
-	if out.StoppedBy == "" { // vegeta's own bound (Warmup+Duration+stopSlack) stopped a late generator
+	if out.StoppedBy == "" { // vegeta's own bound (Warmup+Duration+Drain) stopped a late generator
 		out.StoppedBy = "duration"
 	}
 
@@ -73,6 +73,10 @@ func (r *recorder) result() (*Result, error) {
 		}
 	}
 	measured := max(endOff-r.w, 0)
+	if r.stop.IsZero() {
+		r.stop = time.Now()
+	}
+	out.Stopped = r.stop
 	if r.haveBegan {
 		out.Window.Start = r.winStart
 		out.Window.End = r.began.Add(r.w + measured)
@@ -90,6 +94,12 @@ func (r *recorder) result() (*Result, error) {
 		}
 	}
 	n = max(n, r.next)
+	// The window's ticks due by its (possibly shortened) end whose result did
+	// not arrive are censored at the stop.
+	var censored, neverSent int64
+	if r.haveBegan {
+		censored, neverSent = r.censor(r.stop, min(r.last, r.sched.after(r.w+measured)), r.fl.handedOut())
+	}
 	r.flush(n, time.Time{}, true)
 	out.Timeline = r.timeline
 
@@ -107,19 +117,30 @@ func (r *recorder) result() (*Result, error) {
 			Response:     summary(c.resp),
 			Service:      summary(c.svc),
 		}
+		if c.censored > 0 {
+			rc.Response.Censored = c.censored
+			// A percentile in a lower bucket than censoredMin's reads that
+			// bucket's highest value, below censoredMin; one in its bucket
+			// reads at least censoredMin: the comparison in LowerBound holds.
+			rc.Response.CensoredMin = float64(c.censoredMin) / 1000
+		}
+		if c.fail.TotalCount() > 0 {
+			f := summary(c.fail)
+			rc.Failed = &f
+		}
 		out.Classes = append(out.Classes, rc)
 		out.Requests += rc.Requests
 		out.OK += rc.OK
 		out.Errors += rc.Errors
 	}
 	out.DispatchLag = summary(r.lag)
+	out.Censored, out.NeverSent, out.Drained, out.Clamped = censored, neverSent, r.drained, r.clamped
 	var due int64
 	if measured > 0 {
-		out.SentRPS = round3(float64(out.Requests) / measured.Seconds())
+		sent := out.Requests + censored - neverSent
+		out.SentRPS = round3(float64(sent) / measured.Seconds())
 		out.AchievedRPS = round3(float64(answers) / measured.Seconds())
 		due = int64(r.ticks(r.w, r.w+measured))
-		sentByEnd := r.gen.WarmupRequests + out.Requests + r.unmatched
-		out.Missed = max(int64(r.ticks(0, r.w+measured))-sentByEnd, 0)
 	}
 	_, peak, full := r.fl.stats()
 	out.PeakInFlight = peak

@@ -13,8 +13,8 @@ type verdictInput struct {
 	offered  float64       // req/s
 	measured time.Duration // length of the measured window
 	due      int64         // requests the schedule had due in the window
-	sent     int64         // requests sent in the window (Result.Requests)
-	missed   int64         // requests due by the window's end not sent by then
+	sent     int64         // requests due in the window that were sent
+	missed   int64         // requests due in the window never sent
 	answers  int64         // answers with a status received during the window
 	errors   int64
 	lagP99   time.Duration
@@ -31,8 +31,8 @@ func (r *Result) verdictInput(measured time.Duration, due, answers int64, ceilin
 		offered:  r.OfferedRPS,
 		measured: measured,
 		due:      due,
-		sent:     r.Requests,
-		missed:   r.Missed,
+		sent:     r.Requests + r.Censored - r.NeverSent,
+		missed:   r.NeverSent,
 		answers:  answers,
 		errors:   r.Errors,
 		lagP99:   time.Duration(r.DispatchLag.P99 * 1e6),
@@ -77,13 +77,10 @@ func judge(in verdictInput) result.Validity {
 	pool := fmt.Sprintf("all %d connections were busy for %.1f%% of the window (peak in flight %d)",
 		in.maxConns, 100*in.poolFull, in.peak)
 	secs := in.measured.Seconds()
-	// Requests are counted by when they left and answers by when they
-	// arrived, so either count may miss one request at an edge of the window:
-	// allow one.
+	// Answers are counted by when they arrived, so that count may miss one
+	// request at an edge of the window: allow one (and the same for sent, as
+	// a cancellation may cut a tick).
 	sentShare := float64(min(in.sent+1, in.due)) / float64(in.due)
-	if in.sent > in.due { // a backlog from the warmup left during the window
-		sentShare = float64(in.sent) / float64(in.due)
-	}
 	answeredShare := float64(min(in.answers+1, in.due)) / float64(in.due)
 
 	if sentShare < MinSentShare && !saturated { // (a)
@@ -109,7 +106,7 @@ func judge(in verdictInput) result.Validity {
 	if !v.Valid {
 		g := in.gen
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
-			"Evidence: generator CPU %.0f%% of %d CPU(s), %d involuntary context switches; stalls p99 %.2f ms, max %.2f ms; goroutine scheduling latency p99 ≤ %.2f ms, max ≤ %.2f ms; %d GC pauses totalling %.2f ms, longest ≤ %.2f ms; %d requests due by the window's end not sent by then; %s.",
+			"Evidence: generator CPU %.0f%% of %d CPU(s), %d involuntary context switches; stalls p99 %.2f ms, max %.2f ms; goroutine scheduling latency p99 ≤ %.2f ms, max ≤ %.2f ms; %d GC pauses totalling %.2f ms, longest ≤ %.2f ms; %d requests due in the window never sent; %s.",
 			100*g.CPUShare, g.CPUs, g.InvoluntarySwitches, ms(g.HiccupP99), ms(g.HiccupMax), ms(g.SchedLatencyP99), ms(g.SchedLatencyMax),
 			g.GCPauses, ms(g.GCPauseTotal), ms(g.GCPauseMax), in.missed, pool))
 		return v
@@ -117,7 +114,7 @@ func judge(in verdictInput) result.Validity {
 	if saturated { // (g)
 		v.OverCapacity = true
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
-			"Over capacity: %s, so answers, not the generator, limited the cell (sent %.0f of %.0f req/s offered, dispatch lag p99 %.2f ms, %d requests due not sent).",
+			"Over capacity: %s, so answers, not the generator, limited the cell (sent %.0f of %.0f req/s offered, dispatch lag p99 %.2f ms, %d requests due never sent).",
 			pool, float64(in.sent)/secs, in.offered, ms(in.lagP99), in.missed))
 	}
 	if answeredShare < MinSentShare && sentShare >= MinSentShare { // (h)

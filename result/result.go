@@ -7,6 +7,7 @@ package result
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -103,6 +104,21 @@ type Cell struct {
 	Requests    int64   `json:"requests"`
 	OK          int64   `json:"ok"`
 	Errors      int64   `json:"errors"`
+	// MeasuredSec is the window actually measured: DurationSec, or less when
+	// the attack stopped early (max_requests, Ctrl-C). Rates divide by it. 0
+	// in files written before it existed: read DurationSec then (MeasuredSecs).
+	MeasuredSec float64 `json:"measured_sec,omitempty"`
+	// Censored counts the requests due in the window that were still
+	// unanswered when the attack stopped (NeverSent of them never left): each
+	// is in its class's response time as a lower bound (see Latency).
+	Censored  int64 `json:"censored,omitempty"`
+	NeverSent int64 `json:"never_sent,omitempty"`
+	// Drained counts the requests due in the window that left after it (the
+	// backlog an over-capacity cell sends while it drains).
+	Drained int64 `json:"drained,omitempty"`
+	// PoolFull is the share of the window during which every connection was
+	// busy.
+	PoolFull float64 `json:"pool_full,omitempty"`
 	// DispatchLag is how late requests left relative to their intended send
 	// time: the generator's own delay (plus waiting for a free connection).
 	DispatchLag  Latency `json:"dispatch_lag"`
@@ -207,9 +223,14 @@ type Class struct {
 	// Response time counts from each request's intended send time (what a user
 	// of an open system feels; corrected for coordinated omission). It is the
 	// headline figure. Service time counts from the moment the request was
-	// actually sent (vegeta's latency).
-	Response Latency `json:"response"`
-	Service  Latency `json:"service"`
+	// actually sent (vegeta's latency). Both hold the successful requests
+	// only (Response also the censored ones, as lower bounds): a fast refusal
+	// or a 503 must not pull a percentile down. Failed holds the response
+	// time of the failed requests (nil when none failed; files written before
+	// it existed mixed failures into Response).
+	Response Latency  `json:"response"`
+	Service  Latency  `json:"service"`
+	Failed   *Latency `json:"failed,omitempty"`
 }
 
 // Latency is a latency distribution's summary, in milliseconds.
@@ -225,9 +246,45 @@ type Latency struct {
 	StdDev float64 `json:"stddev_ms"`
 	// HDR is the distribution itself, in microseconds: an HdrHistogram in its
 	// compressed base64 encoding (hdrhistogram-go Encode, V2 format; 1 µs ..
-	// 60 s, 3 significant digits), so results of one cell can be merged
-	// exactly (concbench merge). Empty in files written before it existed.
+	// 1 h, 3 significant digits), so results of one cell can be merged
+	// exactly (concbench merge, and the reports pooling repetitions: Pool).
+	// Empty in files written before it existed.
 	HDR string `json:"hdr,omitempty"`
+	// Censored counts values that are lower bounds: requests still unanswered
+	// (or never sent) when the attack stopped, recorded as the time they had
+	// waited by then. CensoredMin is the least of them (the lowest value of
+	// its histogram bucket). A percentile below CensoredMin is exact (raising
+	// values above it cannot move it); one at or above it, and Mean, StdDev
+	// and Max, are lower bounds: see LowerBound.
+	Censored    int64   `json:"censored,omitempty"`
+	CensoredMin float64 `json:"censored_min_ms,omitempty"`
+}
+
+// LowerBound reports whether v, a percentile of l (ms), is only a lower
+// bound of the true figure because censored values may lie at or below it.
+func (l Latency) LowerBound(v float64) bool { return l.Censored > 0 && v >= l.CensoredMin }
+
+// MinSamples is the fewest values a quantile q (0.99 for p99) may be read
+// from: 10/(1−q), so that ten values lie beyond it. Below it the quantile is
+// the maximum of a few values, not the tail it names (with 50 values, p99 =
+// p99.9 = max).
+func MinSamples(q float64) int64 {
+	if q >= 1 {
+		return math.MaxInt64
+	}
+	return int64(math.Ceil(10/(1-q) - 1e-9))
+}
+
+// Enough reports whether l holds enough values to read its quantile q.
+func (l Latency) Enough(q float64) bool { return l.Count >= MinSamples(q) }
+
+// MeasuredSecs is the window actually measured, for files written before
+// MeasuredSec existed too.
+func (c *Cell) MeasuredSecs() float64 {
+	if c.MeasuredSec > 0 {
+		return c.MeasuredSec
+	}
+	return c.DurationSec
 }
 
 // Validity says whether a cell measured the server.
@@ -317,6 +374,7 @@ type Second struct {
 	T         int              `json:"t"` // seconds since the window started
 	Requests  int64            `json:"requests"`
 	Errors    int64            `json:"errors"`
+	Censored  int64            `json:"censored,omitempty"`
 	ErrorKind map[string]int64 `json:"errors_by_kind,omitempty"`
 	P50       float64          `json:"p50_ms"`
 	P99       float64          `json:"p99_ms"`

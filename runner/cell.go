@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -190,6 +191,11 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	cell.Requests, cell.OK, cell.Errors = res.Requests, res.OK, res.Errors
 	cell.DispatchLag = res.DispatchLag
 	cell.PeakInFlight = res.PeakInFlight
+	cell.Censored, cell.NeverSent, cell.Drained = res.Censored, res.NeverSent, res.Drained
+	cell.PoolFull = res.PoolFull
+	if !res.Window.Start.IsZero() {
+		cell.MeasuredSec = math.Round(res.Window.End.Sub(res.Window.Start).Seconds()*1000) / 1000
+	}
 	if res.Classes != nil {
 		cell.Classes = res.Classes
 	}

@@ -114,8 +114,15 @@ func checkCell(t *testing.T, dir string, c result.Cell, mustBeInvalid bool) {
 		if cl.OK+cl.Errors != cl.Requests {
 			t.Errorf("%s/%s: ok %d + errors %d != requests %d", c.ID, cl.Name, cl.OK, cl.Errors, cl.Requests)
 		}
-		if cl.Response.Count != cl.Requests {
-			t.Errorf("%s/%s: response histogram holds %d values, want %d", c.ID, cl.Name, cl.Response.Count, cl.Requests)
+		// Successes (and censored lower bounds) in the response
+		// histogram, failures in their own.
+		var failed int64
+		if cl.Failed != nil {
+			failed = cl.Failed.Count
+		}
+		if cl.Response.Count != cl.OK+cl.Response.Censored || failed != cl.Errors {
+			t.Errorf("%s/%s: response histogram holds %d values (%d censored), failed %d; want %d ok + censored, %d failed",
+				c.ID, cl.Name, cl.Response.Count, cl.Response.Censored, failed, cl.OK, cl.Errors)
 		}
 		f, ok := c.Files["hgrm:"+cl.Name]
 		if !ok {

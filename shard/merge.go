@@ -262,7 +262,17 @@ func mergeLatency(ls []result.Latency) (result.Latency, *hdr.Histogram, error) {
 			return result.Latency{}, nil, fmt.Errorf("%d values outside the histogram's range", dropped)
 		}
 	}
-	return loadgen.Summary(sum), sum, nil
+	out := loadgen.Summary(sum)
+	// Censored values (lower bounds) add up; the least stays the least.
+	for _, l := range ls {
+		if l.Censored > 0 {
+			if out.Censored == 0 || l.CensoredMin < out.CensoredMin {
+				out.CensoredMin = l.CensoredMin
+			}
+			out.Censored += l.Censored
+		}
+	}
+	return out, sum, nil
 }
 
 // mergeTimeline adds the shards' timelines second by second: counts from

@@ -69,7 +69,7 @@ func Cell(id string, sh loadgen.Shard, cfg loadgen.Config, res *loadgen.Result, 
 		PlannedStart: planned.UTC(),
 		Clock:        clock,
 		Requests:     res.Requests,
-		Missed:       res.Missed,
+		Missed:       res.NeverSent,
 		Validity:     res.Validity,
 		WindowStart:  res.Window.Start.UTC(),
 		WindowEnd:    res.Window.End.UTC(),
@@ -122,7 +122,7 @@ func Result(c result.Cell) *loadgen.Result {
 		StoppedBy:      "duration",
 	}
 	for _, s := range c.Shards {
-		res.Missed += s.Missed
+		res.NeverSent += s.Missed
 		res.Generator.ExhaustionErrors += s.Generator.ExhaustionErrors
 		res.PoolFull = max(res.PoolFull, s.Generator.PoolFull)
 		if w := s.WindowStart; !w.IsZero() && (res.Window.Start.IsZero() || w.Before(res.Window.Start)) {
