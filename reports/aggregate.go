@@ -16,6 +16,17 @@ type Stat struct {
 	Med, Min, Max float64
 	// N is the number of repetitions the figure summarises; 0 means no data.
 	N int
+	// Lower is set on a latency figure that is only a lower bound in some
+	// repetition: requests still waiting when the attack stopped (censored)
+	// may lie at or below it. It is shown as "≥ 1.6 s" and never passes an
+	// SLO.
+	Lower bool
+	// Few is set on a percentile of a distribution with too few values to
+	// read it in some repetition (result.MinSamples); Samples is the fewest
+	// values a repetition had. Such a figure is shown as "n = 25: too few"
+	// and not drawn.
+	Few     bool
+	Samples int64
 }
 
 // OK reports whether the figure has data.
@@ -65,47 +76,103 @@ func (p Percentiles) at(i int) Stat {
 	return [...]Stat{p.P50, p.P90, p.P99, p.P999, p.P9999}[i]
 }
 
+// fig is one figure of one repetition's distribution: its value, whether it
+// is a lower bound (censored values at or below it) and how many values it
+// was read from; q is its quantile (0 for the max and the mean).
+type fig struct {
+	v     float64
+	lower bool
+	n     int64
+	q     float64
+}
+
+// dist is a distribution's figures in the order of Percentiles' fields:
+// P50, P90, P99, P999, P9999, Max, Mean.
+type dist [7]fig
+
+var distQuantiles = [7]float64{0.5, 0.9, 0.99, 0.999, 0.9999, 0, 0}
+
+func distOf(l result.Latency) dist {
+	vs := [7]float64{l.P50, l.P90, l.P99, l.P999, l.P9999, l.Max, l.Mean}
+	var d dist
+	for i, v := range vs {
+		d[i] = fig{v: v, n: l.Count, q: distQuantiles[i]}
+		if i < 5 {
+			d[i].lower = l.LowerBound(v)
+		} else {
+			d[i].lower = l.Censored > 0
+		}
+	}
+	return d
+}
+
+// enough reports whether f was read from enough values for its quantile.
+func (f fig) enough() bool { return f.q == 0 || f.n >= result.MinSamples(f.q) }
+
 func percentilesOf(ls []result.Latency) Percentiles {
-	var kept []result.Latency
+	ds := make([]dist, 0, len(ls))
 	for _, l := range ls {
 		if l.Count > 0 {
-			kept = append(kept, l)
+			ds = append(ds, distOf(l))
 		}
 	}
-	f := func(get func(result.Latency) float64) Stat {
-		vs := make([]float64, len(kept))
-		for i, l := range kept {
-			vs[i] = get(l)
+	return percentilesOfDists(ds)
+}
+
+func percentilesOfDists(kept []dist) Percentiles {
+	f := func(i int) Stat {
+		vs := make([]float64, 0, len(kept))
+		var lower, few bool
+		var fewest int64 = -1
+		for _, d := range kept {
+			if d[i].n == 0 {
+				continue
+			}
+			vs = append(vs, d[i].v)
+			lower = lower || d[i].lower
+			few = few || !d[i].enough()
+			if fewest < 0 || d[i].n < fewest {
+				fewest = d[i].n
+			}
 		}
-		return statOf(vs)
+		st := statOf(vs)
+		st.Lower, st.Few, st.Samples = lower, few, max(fewest, 0)
+		return st
 	}
-	return Percentiles{
-		P50:   f(func(l result.Latency) float64 { return l.P50 }),
-		P90:   f(func(l result.Latency) float64 { return l.P90 }),
-		P99:   f(func(l result.Latency) float64 { return l.P99 }),
-		P999:  f(func(l result.Latency) float64 { return l.P999 }),
-		P9999: f(func(l result.Latency) float64 { return l.P9999 }),
-		Max:   f(func(l result.Latency) float64 { return l.Max }),
-		Mean:  f(func(l result.Latency) float64 { return l.Mean }),
-	}
+	return Percentiles{P50: f(0), P90: f(1), P99: f(2), P999: f(3), P9999: f(4), Max: f(5), Mean: f(6)}
 }
 
 // worst combines several classes of one cell into the figure of their worst
-// class at every percentile (a victim's p99 is the worst victim class's p99).
-func worst(ls []result.Latency) result.Latency {
-	var w result.Latency
-	for _, l := range ls {
-		if l.Count == 0 {
-			continue
+// class at every percentile (a victim's p99 is the worst victim class's p99),
+// taken among the classes with enough values to read that percentile; when
+// none has, the figure is the fewest-valued class's, marked as too few.
+func worst(ls []result.Latency) dist {
+	var w dist
+	for i := range w {
+		best, have := fig{}, false
+		var few fig
+		for _, l := range ls {
+			if l.Count == 0 {
+				continue
+			}
+			f := distOf(l)[i]
+			if !f.enough() {
+				if few.n == 0 || f.n < few.n {
+					few = f
+				}
+				continue
+			}
+			if !have || f.v > best.v {
+				best, have = f, true
+			} else if f.v == best.v {
+				best.lower = best.lower || f.lower
+			}
 		}
-		w.Count += l.Count
-		w.P50 = max(w.P50, l.P50)
-		w.P90 = max(w.P90, l.P90)
-		w.P99 = max(w.P99, l.P99)
-		w.P999 = max(w.P999, l.P999)
-		w.P9999 = max(w.P9999, l.P9999)
-		w.Max = max(w.Max, l.Max)
-		w.Mean = max(w.Mean, l.Mean)
+		if have {
+			w[i] = best
+		} else {
+			w[i] = few
+		}
 	}
 	return w
 }
@@ -271,8 +338,8 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 
 	// Classes, in the order of the first repetition (then any extra ones).
 	var victims, heavies []result.Latency
-	perRepVictim := make([]result.Latency, 0, len(used))
-	perRepHeavy := make([]result.Latency, 0, len(used))
+	perRepVictim := make([]dist, 0, len(used))
+	perRepHeavy := make([]dist, 0, len(used))
 	for _, c := range used {
 		victims, heavies = victims[:0], heavies[:0]
 		for _, cl := range c.Classes {
@@ -293,8 +360,8 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 		perRepVictim = append(perRepVictim, worst(victims))
 		perRepHeavy = append(perRepHeavy, worst(heavies))
 	}
-	g.Victim = percentilesOf(perRepVictim)
-	g.Heavy = percentilesOf(perRepHeavy)
+	g.Victim = percentilesOfDists(perRepVictim)
+	g.Heavy = percentilesOfDists(perRepHeavy)
 	for i := range g.Classes {
 		cf := &g.Classes[i]
 		var resp, svc []result.Latency
@@ -314,12 +381,22 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 		cf.sloFigures = make(map[string]Stat, len(plan.Figures))
 		for _, name := range plan.Figures {
 			var vs []float64
+			lower, failed := false, false
 			for _, cl := range cls {
-				if v, ok := cl.Figure(name); ok {
+				v, ok := cl.Figure(name)
+				if ok {
 					vs = append(vs, v)
+					lower = lower || cl.LowerBound(name)
+				} else if cl.Requests > 0 {
+					failed = true // every request failed: no figure, and no pass
 				}
 			}
-			cf.sloFigures[name] = statOf(vs)
+			st := statOf(vs)
+			st.Lower = lower
+			if failed {
+				st = Stat{Med: math.NaN(), Min: math.NaN(), Max: math.NaN()}
+			}
+			cf.sloFigures[name] = st
 		}
 	}
 

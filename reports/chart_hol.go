@@ -42,7 +42,7 @@ func (r *Report) holCharts() {
 			ser := plot.Series{Name: m, Key: m, Line: true}
 			for i, sc := range f.Scenarios {
 				if g := r.Group(m, sc, f.Rate); g != nil && g.Victim.OK() {
-					ser.Points = append(ser.Points, pointOf(f.X[i], g.Victim.P99, g))
+					addLatency(&p, &ser, f.X[i], g.Victim.P99, g)
 				}
 			}
 			if len(ser.Points) > 0 {

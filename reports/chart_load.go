@@ -55,7 +55,7 @@ func (r *Report) loadCharts() {
 			for _, pc := range pcts {
 				ser := plot.Series{Name: m + " " + pc.name, Key: m, Dash: pc.dash, Line: true}
 				for _, g := range gs {
-					ser.Points = append(ser.Points, pointOf(g.Rate, pc.get(g.Victim), g))
+					addLatency(&lat, &ser, g.Rate, pc.get(g.Victim), g)
 				}
 				lat.Series = append(lat.Series, ser)
 			}

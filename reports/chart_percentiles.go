@@ -40,7 +40,7 @@ func (r *Report) percentileCharts() {
 				ser := plot.Series{Name: g.Model, Key: g.Model, Line: true}
 				for i, q := range levels {
 					if st := cf.Response.at(i); st.OK() {
-						ser.Points = append(ser.Points, pointOf(plot.Nines(q), st, g))
+						addLatency(&p, &ser, plot.Nines(q), st, g)
 					}
 				}
 				p.Series = append(p.Series, ser)
@@ -100,19 +100,20 @@ func (r *Report) percentileSentences(s *Scenario, class string, heavy bool, gs [
 		}
 	case 1:
 		v := valid[0]
-		out = append(out, fmt.Sprintf("At %s, %s (%s) p99 was %s (%s).", at, class, classKind(heavy), units.Ms(v.cf.Response.P99.Med), v.g.Model))
+		out = append(out, fmt.Sprintf("At %s, %s (%s) p99 was %s (%s).", at, class, classKind(heavy), msText(v.cf.Response.P99), v.g.Model))
 	default:
 		lo := slices.MinFunc(valid, func(a, b row) int { return cmp.Compare(a.cf.Response.P99.Med, b.cf.Response.P99.Med) })
 		hi := slices.MaxFunc(valid, func(a, b row) int { return cmp.Compare(a.cf.Response.P99.Med, b.cf.Response.P99.Med) })
 		out = append(out, fmt.Sprintf("At %s, %s (%s) p99 ranged from %s (%s) to %s (%s).", at, class, classKind(heavy),
-			units.Ms(lo.cf.Response.P99.Med), lo.g.Model, units.Ms(hi.cf.Response.P99.Med), hi.g.Model))
+			msText(lo.cf.Response.P99), lo.g.Model, msText(hi.cf.Response.P99), hi.g.Model))
 	}
+	valid = slices.DeleteFunc(valid, func(v row) bool { return v.cf.Response.P999.Few })
 	if len(valid) > 0 {
 		tail := func(v row) float64 { return v.cf.Response.P999.Med / math.Max(v.cf.Response.P50.Med, 1e-3) }
 		w := slices.MaxFunc(valid, func(a, b row) int { return cmp.Compare(tail(a), tail(b)) })
 		if tail(w) >= 5 {
 			out = append(out, fmt.Sprintf("%s had the longest tail: p50 %s but p99.9 %s (%s).", w.g.Model,
-				units.Ms(w.cf.Response.P50.Med), units.Ms(w.cf.Response.P999.Med), units.Factor(tail(w))))
+				msText(w.cf.Response.P50), msText(w.cf.Response.P999), units.Factor(tail(w))))
 		} else {
 			out = append(out, fmt.Sprintf("Tails stayed short: every model's p99.9 was within %s of its p50.", units.Factor(tail(w))))
 		}

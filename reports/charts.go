@@ -50,6 +50,20 @@ func pointOf(x float64, s Stat, g *Group) plot.Point {
 	return plot.Point{X: x, Y: s.Med, Lo: s.Min, Hi: s.Max, Invalid: g.Invalid, Failed: g.Invalid && g.ServerFailed()}
 }
 
+// addLatency appends latency figure s of g at x to ser, unless a repetition
+// had too few values to read it (Stat.Few: a p99.9 of 50 values is their
+// maximum, not a tail, and is not drawn); a lower bound (Stat.Lower) is
+// drawn with a "≥" mark on p.
+func addLatency(p *plot.Panel, ser *plot.Series, x float64, s Stat, g *Group) {
+	if s.Few {
+		return
+	}
+	ser.Points = append(ser.Points, pointOf(x, s, g))
+	if s.Lower {
+		p.Marks = append(p.Marks, plot.Mark{Key: g.Model, X: x, Y: s.Med, Label: "≥"})
+	}
+}
+
 // chartDecor adds the invalid and spread legend entries the chart needs.
 func chartDecor(ch *plot.Chart) {
 	generator, failed, spread := false, false, false

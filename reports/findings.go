@@ -236,14 +236,14 @@ func (r *Report) advise() {
 		best := kept[0]
 		a.Best = best.Model
 		var b strings.Builder
-		fmt.Fprintf(&b, "Lowest cheap-request p99 among the models that kept up: %s", units.Ms(best.Victim.P99.Med))
+		fmt.Fprintf(&b, "Lowest cheap-request p99 among the models that kept up: %s", msText(best.Victim.P99))
 		var others []string
 		if len(kept) > 1 {
-			others = append(others, fmt.Sprintf("next %s %s", kept[1].Model, units.Ms(kept[1].Victim.P99.Med)))
+			others = append(others, fmt.Sprintf("next %s %s", kept[1].Model, msText(kept[1].Victim.P99)))
 		}
 		worst := valid[len(valid)-1]
 		if worst != best && (len(kept) < 2 || worst != kept[1]) {
-			w := fmt.Sprintf("worst %s %s", worst.Model, units.Ms(worst.Victim.P99.Med))
+			w := fmt.Sprintf("worst %s %s", worst.Model, msText(worst.Victim.P99))
 			if ev := r.diagnosisFor("loop-blocked", worst.Model, s.Name, s.RefRate); ev != "" {
 				w += " because its event loop was blocked"
 			} else if !worst.KeptUp() {
@@ -256,7 +256,7 @@ func (r *Report) advise() {
 		}
 		fmt.Fprintf(&b, ", delivering %s of %s with %s errors", units.Num(best.Goodput.Med), at, units.Pct(best.ErrorRate.Med))
 		if best.Heavy.OK() {
-			fmt.Fprintf(&b, " and heavy p99 %s", units.Ms(best.Heavy.P99.Med))
+			fmt.Fprintf(&b, " and heavy p99 %s", msText(best.Heavy.P99))
 		}
 		b.WriteString(".")
 		var ties []string

@@ -70,7 +70,9 @@ func meetsSLOs(g *Group, checks []sloCheck) bool {
 				continue
 			}
 			v := c.value(cf)
-			if !v.OK() {
+			// No figure (a class whose every request failed) or a lower
+			// bound (censored requests) cannot show the threshold was kept.
+			if !v.OK() || v.Lower {
 				return false
 			}
 			applied = true

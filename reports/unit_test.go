@@ -341,3 +341,75 @@ func TestGeneratorMemoryNote(t *testing.T) {
 		t.Errorf("report holds %q %d times; want once (one cell recorded it)", want, n)
 	}
 }
+
+// TestLowerBoundAndTooFew: a percentile at or above a censored request's
+// lower bound is shown as "≥", and one read from too few values (n <
+// 10/(1−q)) as "n = 25: too few", in the table and not drawn in the charts.
+func TestLowerBoundAndTooFew(t *testing.T) {
+	r, err := Build(causeRun(func(c *result.Cell) {
+		l := &c.Classes[0].Response
+		switch {
+		case c.Model == "goroutine" && c.Rate == 500:
+			// 5000 values, 60 of them censored from 1600 ms: p99 is a
+			// lower bound, p90 is not.
+			l.P99, l.P999, l.P9999, l.Max = 1650, 1700, 1700, 1700
+			l.Censored, l.CensoredMin = 60, 1600
+		case c.Model == "thread" && c.Rate == 200:
+			l.Count = 25
+			c.Classes[0].Requests, c.Classes[0].OK = 25, 25
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(model string, rate float64) VerdictRow {
+		t.Helper()
+		for _, v := range r.Verdict() {
+			if v.Model == model && v.Offered == units.Num(rate) {
+				return v
+			}
+		}
+		t.Fatalf("no verdict row for %s at %g", model, rate)
+		return VerdictRow{}
+	}
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{row("goroutine", 500).VictimP50, "0.300"},
+		{row("goroutine", 500).VictimP99, "≥ 1650"},
+		{row("goroutine", 500).VictimP999, "n = 5000: too few"},
+		{row("thread", 200).VictimP50, "0.300"},
+		{row("thread", 200).VictimP99, "n = 25: too few"},
+		{row("cluster", 200).VictimP99, "1.90"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("verdict cell %q; want %q", tc.got, tc.want)
+		}
+	}
+	var marks, threadPoints int
+	for _, ch := range r.Charts {
+		if ch.Family != "percentiles" {
+			continue
+		}
+		for _, p := range ch.Panels {
+			for _, m := range p.Marks {
+				if m.Label == "≥" && m.Key == "goroutine" {
+					marks++
+				}
+			}
+			for _, s := range p.Series {
+				if s.Key == "thread" {
+					threadPoints += len(s.Points)
+				}
+			}
+		}
+	}
+	// goroutine at its reference rate (500): p99 is a lower bound; thread
+	// (2000 values at 200, 5000 at 500) has p50, p90 and p99 at 500.
+	if marks != 1 {
+		t.Errorf("%d \"≥\" marks on goroutine's percentile chart; want 1 (p99)", marks)
+	}
+	if threadPoints != 3 {
+		t.Errorf("%d points of thread on the percentile chart; want 3 (p50, p90, p99 of 5000 values)", threadPoints)
+	}
+}

@@ -25,13 +25,35 @@ type VerdictRow struct {
 	Invalid, OverCapacity, PartlyInvalid bool
 }
 
-// ms formats a median latency without its unit.
+// ms formats a median latency without its unit: "≥ 1600" when it is a
+// lower bound, "n = 25: too few" when a repetition had too few values to
+// read it (see Stat).
 func ms(s Stat) string {
-	if !s.OK() {
+	switch {
+	case !s.OK():
 		return "–"
+	case s.Few:
+		return tooFew(s)
+	case s.Lower:
+		return "≥ " + units.Sig3(s.Med)
 	}
 	return units.Sig3(s.Med)
 }
+
+// msText formats a median latency with its unit, as ms does.
+func msText(s Stat) string {
+	switch {
+	case !s.OK():
+		return "–"
+	case s.Few:
+		return tooFew(s)
+	case s.Lower:
+		return "≥ " + units.Ms(s.Med)
+	}
+	return units.Ms(s.Med)
+}
+
+func tooFew(s Stat) string { return "n = " + units.Num(float64(s.Samples)) + ": too few" }
 
 func spread(s Stat, f func(float64) string) string {
 	if !s.Spread() || f(s.Min) == f(s.Max) {

@@ -35,3 +35,17 @@ func (c Class) Figure(name string) (v float64, ok bool) {
 	}
 	return v, l.Count > 0
 }
+
+// LowerBound reports whether the latency figure name of the class is only a
+// lower bound (censored requests may lie at or below it: see Latency): such
+// a figure can show that a threshold was broken, never that it was kept.
+func (c Class) LowerBound(name string) bool {
+	v, ok := c.Figure(name)
+	switch {
+	case !ok || name == "errors":
+		return false
+	case name == "max":
+		return c.Response.Censored > 0
+	}
+	return c.Response.LowerBound(v)
+}

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"fmt"
+
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 )
@@ -38,10 +40,20 @@ func EvaluateSLOs(p plan.Plan, cells []result.Cell) []result.SLOResult {
 					out = append(out, r)
 					continue
 				}
-				// A class with requests but no answer has no latency figure;
-				// it is checked as 0, as it always was (see result.Class.Figure).
-				r.Value, _ = cl.Figure(e.Figure)
-				r.Passed = e.Check(r.Value)
+				// A class whose every request failed has no latency
+				// figure: it breaks a latency threshold (checking it as 0
+				// passed "p99 <= X" for a class that got no answer). A
+				// lower bound can break a threshold, never keep one.
+				var ok bool
+				r.Value, ok = cl.Figure(e.Figure)
+				switch {
+				case !ok:
+					r.Reason = "no request of this class succeeded: it has no response time, and fails the check"
+				case cl.LowerBound(e.Figure) && e.Check(r.Value):
+					r.Reason = fmt.Sprintf("the figure is a lower bound (%d requests still waiting when the attack stopped): it cannot show the threshold was kept", cl.Response.Censored)
+				default:
+					r.Passed = e.Check(r.Value)
+				}
 				out = append(out, r)
 			}
 		}

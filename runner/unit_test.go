@@ -170,17 +170,26 @@ func TestEvaluateSLOs(t *testing.T) {
 	}}
 	cell := func(id, model string, valid bool, p99 float64, errs int64) result.Cell {
 		return result.Cell{ID: id, Model: model, Scenario: "mix", Validity: result.Validity{Valid: valid}, Classes: []result.Class{
-			{Name: "plain", Requests: 100, Errors: errs, Response: result.Latency{P99: p99}},
-			{Name: "cpu", Requests: 10, Response: result.Latency{P99: 900}},
+			{Name: "plain", Requests: 100, Errors: errs, Response: result.Latency{Count: 100 - errs, P99: p99}},
+			{Name: "cpu", Requests: 10, Response: result.Latency{Count: 10, P99: 900}},
 		}}
 	}
 	empty := cell("d", "goroutine", true, 0, 0) // no plain request in the window: no p99 to check
 	empty.Classes[0] = result.Class{Name: "plain"}
+	// Every plain request failed: no response time, and "p99 <= 50ms" used
+	// to pass on the 0 it read.
+	allFailed := cell("e", "goroutine", true, 0, 100)
+	// p99 10 ms is a lower bound (censored requests from 5 ms on): it
+	// cannot show the threshold was kept.
+	lower := cell("f", "goroutine", true, 10, 0)
+	lower.Classes[0].Response.Censored, lower.Classes[0].Response.CensoredMin = 3, 5
 	got := EvaluateSLOs(p, []result.Cell{
 		cell("a", "goroutine", true, 10, 0),
 		cell("b", "eventloop", true, 80, 2),
 		cell("c", "eventloop", false, 80, 50),
 		empty,
+		allFailed,
+		lower,
 	})
 	var lines []string
 	for _, r := range got {
@@ -191,6 +200,8 @@ func TestEvaluateSLOs(t *testing.T) {
 		"p99 <= 50ms b plain FAIL",
 		"p99 <= 50ms c plain skipped",
 		"p99 <= 50ms d plain skipped",
+		"p99 <= 50ms e plain FAIL",
+		"p99 <= 50ms f plain FAIL",
 		"errors < 1% b plain FAIL",
 		"errors < 1% b cpu pass",
 		"errors < 1% c plain skipped",
@@ -199,11 +210,11 @@ func TestEvaluateSLOs(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("EvaluateSLOs:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	if b, s := SLOCounts(got); b != 2 || s != 4 {
-		t.Errorf("SLOCounts = %d broken, %d skipped; want 2, 4", b, s)
+	if b, s := SLOCounts(got); b != 4 || s != 4 {
+		t.Errorf("SLOCounts = %d broken, %d skipped; want 4, 4", b, s)
 	}
 	for _, r := range got {
-		if r.Skipped && r.Reason == "" {
+		if (r.Skipped || r.Cell == "e" || r.Cell == "f") && r.Reason == "" {
 			t.Errorf("%s on %s/%s skipped without a reason", r.Expr, r.Cell, r.Class)
 		}
 		if r.Cell == "d" && r.Skipped && r.Reason != "no request of this class was sent in the measured window" {
