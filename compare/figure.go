@@ -129,18 +129,25 @@ func (f Figure) cellValue(c *result.Cell) (v float64, ok bool) {
 	return 0, false
 }
 
-// classValue reads a per-class figure; ok is false when the class got no answer.
+// classValue reads a per-class figure; ok is false when the class got no
+// answer, when the percentile was read from too few values to name a tail
+// (result.MinSamples: with 50 values p99 = p99.9 = max), or when it is only
+// a lower bound (censored requests): such figures do not compare.
 func (f Figure) classValue(cl *result.Class) (v float64, ok bool) {
-	if cl.Response.Count == 0 {
-		return 0, false
-	}
+	l := cl.Response
+	var q float64
 	switch f {
 	case P50:
-		return cl.Response.P50, true
+		v, q = l.P50, 0.5
 	case P99:
-		return cl.Response.P99, true
+		v, q = l.P99, 0.99
 	case P999:
-		return cl.Response.P999, true
+		v, q = l.P999, 0.999
+	default:
+		return 0, false
 	}
-	return 0, false
+	if l.Count == 0 || !l.Enough(q) || l.LowerBound(v) {
+		return 0, false
+	}
+	return v, true
 }

@@ -81,11 +81,11 @@ func (s synth) run() *result.Run {
 			for _, rate := range synthRates {
 				id := fmt.Sprintf("%s.cpu-mix.r%g.%d", m, rate, rep)
 				c := result.Cell{
-					ID: id, Model: m, Scenario: "cpu-mix", Rep: rep, Rate: rate, DurationSec: 3, WarmupSec: 1,
+					ID: id, Model: m, Scenario: "cpu-mix", Rep: rep, Rate: rate, DurationSec: 300, WarmupSec: 1, // long enough for every p99.9 (≥ 10 000 values)
 					SentRPS:     rate,
 					AchievedRPS: round(rate*noise(sigmaRPS)*factor(m, rate, "", compare.Throughput), 0.1),
-					Requests:    int64(rate * 3),
-					OK:          int64(rate * 3),
+					Requests:    int64(rate * 300),
+					OK:          int64(rate * 300),
 					Validity:    result.Validity{Valid: !s.invalid[id]},
 					Resources: result.Resources{Samples: 12,
 						PeakRSSBytes:  int64(40 << 20 * noise(sigmaRSS) * factor(m, rate, "", compare.RSS)),
@@ -95,7 +95,7 @@ func (s synth) run() *result.Run {
 					c.Validity.Reasons = []string{"the generator fell behind"}
 				}
 				for _, sc := range synthClasses {
-					n := int64(rate*3) * int64(sc.weight) / 10
+					n := int64(rate*300) * int64(sc.weight) / 10
 					c.Classes = append(c.Classes, result.Class{
 						Name: sc.name, Target: "/" + sc.name, Weight: sc.weight, Heavy: sc.heavy, Requests: n, OK: n,
 						Response: result.Latency{Count: n,

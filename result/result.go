@@ -272,7 +272,8 @@ func MinSamples(q float64) int64 {
 	if q >= 1 {
 		return math.MaxInt64
 	}
-	return int64(math.Ceil(10/(1-q) - 1e-9))
+	x := 10 / (1 - q) // 1 − 0.9999 is not exact: allow a relative 1e-9
+	return int64(math.Ceil(x - x*1e-9))
 }
 
 // Enough reports whether l holds enough values to read its quantile q.

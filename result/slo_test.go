@@ -38,3 +38,14 @@ func TestFigure(t *testing.T) {
 		}
 	}
 }
+
+func TestMinSamples(t *testing.T) {
+	for _, tc := range []struct {
+		q    float64
+		want int64
+	}{{0.5, 20}, {0.9, 100}, {0.99, 1000}, {0.999, 10000}, {0.9999, 100000}} {
+		if got := MinSamples(tc.q); got != tc.want {
+			t.Errorf("MinSamples(%g) = %d; want %d", tc.q, got, tc.want)
+		}
+	}
+}
