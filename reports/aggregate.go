@@ -186,6 +186,12 @@ type ClassFigures struct {
 	// the actual send.
 	Response, Service Percentiles
 	ErrorRate         Stat
+	// Goodput is the class's successful answers per second of the measured
+	// window; Delivered their share of the class's requests due in the
+	// window (measured or censored). A group keeps up only if every class
+	// does: a model that fails every heavy request must not be recommended
+	// for its fast cheap ones.
+	Goodput, Delivered Stat
 	// sloFigures holds every figure an SLO may name (plan.Figures), each
 	// over the repetitions that have it.
 	sloFigures map[string]Stat
@@ -278,10 +284,24 @@ func (g *Group) Validity() string {
 }
 
 // KeptUp reports whether the group delivered at least KeptFraction of its
-// offered rate as successful answers, was not over capacity, and its server
-// did not fail in any repetition.
+// offered rate as successful answers, and of every class's requests, was not
+// over capacity, and its server did not fail in any repetition.
 func (g *Group) KeptUp() bool {
-	return !g.Invalid && !g.ServerFailed() && !g.OverCapacity && g.Goodput.OK() && g.Goodput.Med >= KeptFraction*g.Rate
+	if g.Invalid || g.ServerFailed() || g.OverCapacity || !g.Goodput.OK() || g.Goodput.Med < KeptFraction*g.Rate {
+		return false
+	}
+	return g.LaggingClass() == ""
+}
+
+// LaggingClass names the first class that delivered less than KeptFraction
+// of its requests as successful answers, or "".
+func (g *Group) LaggingClass() string {
+	for _, cf := range g.Classes {
+		if cf.Delivered.OK() && cf.Delivered.Med < KeptFraction {
+			return cf.Name
+		}
+	}
+	return ""
 }
 
 // KeptFraction is the share of the offered rate a group must deliver as
@@ -325,10 +345,10 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 	// as timeouts, which Errors counts: scaling it by the error share would
 	// count those twice.)
 	g.Goodput = statBy(used, func(c *result.Cell) float64 {
-		if c.DurationSec <= 0 {
+		if c.MeasuredSecs() <= 0 {
 			return math.NaN()
 		}
-		return float64(c.OK) / c.DurationSec
+		return float64(c.OK) / c.MeasuredSecs()
 	})
 	g.NotSampled = len(used) > 0 && !slices.ContainsFunc(used, func(c *result.Cell) bool { return c.Resources.Samples > 0 })
 	g.PeakRSS = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.PeakRSSBytes)) })
@@ -365,7 +385,7 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 	for i := range g.Classes {
 		cf := &g.Classes[i]
 		var resp, svc []result.Latency
-		var errs []float64
+		var errs, goodput, delivered []float64
 		var cls []result.Class
 		for _, c := range used {
 			for _, cl := range c.Classes {
@@ -374,10 +394,19 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 					svc = append(svc, cl.Service)
 					errs = append(errs, ratio(cl.Errors, cl.Requests))
 					cls = append(cls, cl)
+					if secs := c.MeasuredSecs(); secs > 0 {
+						goodput = append(goodput, float64(cl.OK)/secs)
+					}
+					// Every request of the class due in the window was
+					// measured or censored.
+					if due := cl.Requests + cl.Response.Censored; due > 0 {
+						delivered = append(delivered, float64(cl.OK)/float64(due))
+					}
 				}
 			}
 		}
 		cf.Response, cf.Service, cf.ErrorRate = percentilesOf(resp), percentilesOf(svc), statOf(errs)
+		cf.Goodput, cf.Delivered = statOf(goodput), statOf(delivered)
 		cf.sloFigures = make(map[string]Stat, len(plan.Figures))
 		for _, name := range plan.Figures {
 			var vs []float64

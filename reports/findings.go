@@ -246,6 +246,8 @@ func (r *Report) advise() {
 			w := fmt.Sprintf("worst %s %s", worst.Model, msText(worst.Victim.P99))
 			if ev := r.diagnosisFor("loop-blocked", worst.Model, s.Name, s.RefRate); ev != "" {
 				w += " because its event loop was blocked"
+			} else if lag := worst.LaggingClass(); lag != "" && !worst.OverCapacity {
+				w += fmt.Sprintf(" while failing its %s requests", lag)
 			} else if !worst.KeptUp() {
 				w += " without keeping up"
 			}

@@ -413,3 +413,37 @@ func TestLowerBoundAndTooFew(t *testing.T) {
 		t.Errorf("%d points of thread on the percentile chart; want 3 (p50, p90, p99 of 5000 values)", threadPoints)
 	}
 }
+
+// TestAllFailedClassNotRecommended: a model whose cheap requests are the
+// fastest but whose every heavy request failed did not keep up, and is not
+// the model the advice names.
+func TestAllFailedClassNotRecommended(t *testing.T) {
+	r, err := Build(causeRun(func(c *result.Cell) {
+		n := c.Classes[0].Requests / 100
+		heavy := result.Class{Name: "heavy", Target: "/heavy", Weight: 1, Heavy: true, Requests: n, OK: n,
+			Response: result.Latency{Count: n, P50: 40, P90: 45, P99: 50, Max: 50}}
+		if c.Model == "goroutine" {
+			f := heavy.Response
+			heavy.OK, heavy.Errors, heavy.ErrorsByKind = 0, n, map[string]int64{"status_5xx": n}
+			heavy.Response, heavy.Failed = result.Latency{}, &f
+			c.OK -= n
+			c.Errors += n
+		}
+		c.Classes = append(c.Classes, heavy)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := r.Group("goroutine", "mix", 500)
+	if g.KeptUp() || g.LaggingClass() != "heavy" {
+		t.Errorf("goroutine: kept up %t, lagging class %q; want false, heavy (every heavy request failed)", g.KeptUp(), g.LaggingClass())
+	}
+	if !r.Group("cluster", "mix", 500).KeptUp() {
+		t.Errorf("cluster did not keep up; want it to")
+	}
+	for _, a := range r.Advice {
+		if a.Best == "goroutine" {
+			t.Errorf("advice at %g names goroutine: %s", a.Rate, a.Text)
+		}
+	}
+}
