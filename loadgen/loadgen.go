@@ -274,6 +274,11 @@ type Result struct {
 	// the window's end. Clamped counts values above the histograms' range
 	// (1 h), recorded as 1 h.
 	Censored, NeverSent, Drained, Clamped int64
+	// Retries counts requests sent a second time because the server had
+	// closed their kept-alive connection while it was idle (the fasthttp
+	// transport; net/http's does the same without telling, and is not
+	// counted). No other failure is retried.
+	Retries int64
 	DispatchLag                           result.Latency
 	// PeakInFlight is the most requests in flight at once during the window;
 	// PoolFull the share of the window during which every connection was busy.
@@ -434,6 +439,9 @@ func Attack(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 	res, ferr := rec.result()
+	if cl.retries != nil {
+		res.Retries = cl.retries()
+	}
 	if err := ctx.Err(); err != nil && res.StoppedBy == "context" {
 		if ferr != nil {
 			return res, fmt.Errorf("%w; %v", err, ferr)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -37,6 +38,10 @@ const (
 type client struct {
 	http      *http.Client
 	closeIdle func()
+	// retries returns the requests sent twice (nil: not counted; net/http
+	// retries a request on a reused connection closed while idle by its
+	// own rules, without telling).
+	retries func() int64
 }
 
 // newClient builds the HTTP client of an attack. Both transports keep
@@ -69,7 +74,7 @@ func newClient(kind string, base *url.URL, maxConns int, timeout time.Duration, 
 		// No http.Client.Timeout: it would arm a timer and a context per
 		// request; the RoundTripper enforces the timeout with fasthttp's
 		// deadlines instead.
-		return &client{http: &http.Client{Transport: rt, CheckRedirect: noRedirect}, closeIdle: rt.hc.CloseIdleConnections}, nil
+		return &client{http: &http.Client{Transport: rt, CheckRedirect: noRedirect}, closeIdle: rt.hc.CloseIdleConnections, retries: rt.retries.Load}, nil
 	}
 	return nil, fmt.Errorf("loadgen: unknown transport %q: want %q or %q", kind, TransportFastHTTP, TransportNetHTTP)
 }
@@ -87,6 +92,10 @@ type fastTransport struct {
 	// counts the bytes it keeps, none with MaxBody 0). Off, only redirects
 	// carry headers: a map per response costs an allocation.
 	lengthHeader bool
+	conns        *connTracker
+	// retries counts requests sent a second time because a kept-alive
+	// connection turned out to be closed (see RoundTrip).
+	retries atomic.Int64
 }
 
 var _ http.RoundTripper = (*fastTransport)(nil)
@@ -96,6 +105,7 @@ func newFastTransport(base *url.URL, maxConns int, timeout time.Duration, fl *fl
 	if base.Port() == "" {
 		addr = net.JoinHostPort(base.Hostname(), "80")
 	}
+	conns := &connTracker{stale: make(map[string]bool)}
 	return &fastTransport{
 		hc: &fasthttp.HostClient{
 			Addr:     addr,
@@ -104,19 +114,88 @@ func newFastTransport(base *url.URL, maxConns int, timeout time.Duration, fl *fl
 			// Wait for a free connection (up to the request's timeout) instead
 			// of failing at once with ErrNoFreeConns.
 			MaxConnWaitTimeout: timeout,
-			// Retry a request only once, and only when a kept-alive
-			// connection turned out to be closed before the first response
-			// byte (what net/http's transport retries too). fasthttp would
-			// otherwise retry idempotent requests on any error, hiding resets.
-			MaxIdemponentCallAttempts: 2,
-			RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (bool, bool) {
-				return false, attempts < 2 && (errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed))
-			},
-			MaxIdleConnDuration: 90 * time.Second,
+			// fasthttp itself never retries: it would retry idempotent
+			// requests on any error, and cannot tell a fresh connection
+			// from a reused one. RoundTrip retries what may be retried.
+			MaxIdemponentCallAttempts: 1,
+			RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+			MaxIdleConnDuration:       90 * time.Second,
+			DialTimeout:               conns.dial,
 		},
 		timeout: timeout,
 		fl:      fl,
+		conns:   conns,
 	}
+}
+
+// connTracker dials the fast transport's connections and remembers which
+// ones were closed by the server while idle: the connection had answered a
+// request before, and the next one read end-of-file before any byte. Only
+// such a request may be sent again (what net/http's transport retries too):
+// a server that closes a fresh connection, or resets one, must show as an
+// error, not be hidden by a second attempt that also doubles its work.
+type connTracker struct {
+	dials atomic.Int64
+	mu    sync.Mutex      // guards stale
+	stale map[string]bool // local addresses of connections closed while idle
+}
+
+func (t *connTracker) dial(addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	t.dials.Add(1)
+	key := c.LocalAddr().String()
+	t.mu.Lock()
+	delete(t.stale, key) // a local port used again
+	t.mu.Unlock()
+	return &trackedConn{Conn: c, t: t, key: key}, nil
+}
+
+// takeStale reports whether the connection of local address addr was closed
+// while idle, and forgets it.
+func (t *connTracker) takeStale(addr net.Addr) bool {
+	if addr == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key := addr.String()
+	s := t.stale[key]
+	delete(t.stale, key)
+	return s
+}
+
+// trackedConn notes whether it ever read a byte (answered a request) and
+// whether it then read end-of-file with nothing more: closed while idle.
+// fasthttp reads a connection from one request at a time.
+type trackedConn struct {
+	net.Conn
+	t        *connTracker
+	key      string
+	answered atomic.Bool
+	stale    atomic.Bool
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	switch {
+	case n > 0:
+		c.answered.Store(true)
+	case errors.Is(err, io.EOF) && c.answered.Load():
+		c.stale.Store(true)
+	}
+	return n, err
+}
+
+func (c *trackedConn) Close() error {
+	if c.stale.Load() {
+		c.t.mu.Lock()
+		c.t.stale[c.key] = true
+		c.t.mu.Unlock()
+	}
+	return c.Conn.Close()
 }
 
 // RoundTrip implements http.RoundTripper. Safe for concurrent use.
@@ -152,7 +231,17 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	resp := fasthttp.AcquireResponse()
+	start := time.Now()
 	err := t.hc.DoTimeout(req, resp, timeout)
+	if err != nil && errors.Is(err, fasthttp.ErrConnectionClosed) && t.conns.takeStale(resp.LocalAddr()) {
+		// The server had closed this kept-alive connection while it was
+		// idle: the request never reached it. Send it once more.
+		if left := timeout - time.Since(start); left > 0 {
+			t.retries.Add(1)
+			resp.Reset()
+			err = t.hc.DoTimeout(req, resp, left)
+		}
+	}
 	fasthttp.ReleaseRequest(req)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)

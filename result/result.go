@@ -119,6 +119,11 @@ type Cell struct {
 	// PoolFull is the share of the window during which every connection was
 	// busy.
 	PoolFull float64 `json:"pool_full,omitempty"`
+	// Retries counts requests the generator sent twice because the server
+	// had closed their kept-alive connection while idle; Clamped the values
+	// above the histograms' range (1 h), recorded as 1 h.
+	Retries int64 `json:"retries,omitempty"`
+	Clamped int64 `json:"clamped,omitempty"`
 	// DispatchLag is how late requests left relative to their intended send
 	// time: the generator's own delay (plus waiting for a free connection).
 	DispatchLag  Latency `json:"dispatch_lag"`

@@ -193,6 +193,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	cell.PeakInFlight = res.PeakInFlight
 	cell.Censored, cell.NeverSent, cell.Drained = res.Censored, res.NeverSent, res.Drained
 	cell.PoolFull = res.PoolFull
+	cell.Retries, cell.Clamped = res.Retries, res.Clamped
 	if !res.Window.Start.IsZero() {
 		cell.MeasuredSec = math.Round(res.Window.End.Sub(res.Window.Start).Seconds()*1000) / 1000
 	}
