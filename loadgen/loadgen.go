@@ -278,8 +278,8 @@ type Result struct {
 	// closed their kept-alive connection while it was idle (the fasthttp
 	// transport; net/http's does the same without telling, and is not
 	// counted). No other failure is retried.
-	Retries int64
-	DispatchLag                           result.Latency
+	Retries     int64
+	DispatchLag result.Latency
 	// PeakInFlight is the most requests in flight at once during the window;
 	// PoolFull the share of the window during which every connection was busy.
 	PeakInFlight int

@@ -361,3 +361,22 @@ func TestShardSchedules(t *testing.T) {
 		}
 	}
 }
+
+// TestMicrosClamped: values up to an hour are kept, longer ones clamped and
+// reported as such.
+func TestMicrosClamped(t *testing.T) {
+	for _, tc := range []struct {
+		d       time.Duration
+		want    int64
+		clamped bool
+	}{
+		{0, histMin, false},
+		{90 * time.Second, 90_000_000, false},
+		{time.Hour, histMax, false},
+		{2 * time.Hour, histMax, true},
+	} {
+		if v, c := micros(tc.d); v != tc.want || c != tc.clamped {
+			t.Errorf("micros(%s) = (%d, %t); want (%d, %t)", tc.d, v, c, tc.want, tc.clamped)
+		}
+	}
+}

@@ -19,7 +19,9 @@ func subtract(end, start stats.HistSummary) (stats.HistSummary, error) {
 		return stats.HistSummary{}, fmt.Errorf("decode histogram: %w", err)
 	}
 	if start.HDR == "" || start.Count == 0 {
-		return stats.Summarize(he), nil
+		out := stats.Summarize(he)
+		out.Clamped = end.Clamped
+		return out, nil
 	}
 	hs, err := start.Decode()
 	if err != nil {
@@ -47,7 +49,9 @@ func subtract(end, start stats.HistSummary) (stats.HistSummary, error) {
 			se.Counts[i] -= ss.Counts[i]
 		}
 	}
-	return stats.Summarize(hdrhistogram.Import(se)), nil
+	out := stats.Summarize(hdrhistogram.Import(se))
+	out.Clamped = max(end.Clamped-start.Clamped, 0)
+	return out, nil
 }
 
 // narrow returns end with its loop-delay and queue-wait histograms and its

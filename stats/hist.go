@@ -12,6 +12,9 @@ type HistSummary struct {
 	// HDR is the whole histogram in HdrHistogram's compressed base64 encoding, so a
 	// reader can subtract two snapshots or merge processes exactly.
 	HDR string `json:"hdr"`
+	// Clamped counts values above the histogram's range, recorded as its
+	// highest value.
+	Clamped int64 `json:"clamped,omitempty"`
 }
 
 // Summarize renders h.
