@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 
+	"golang.org/x/perf/benchmath"
+
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/units"
@@ -27,7 +29,33 @@ type Stat struct {
 	// and not drawn.
 	Few     bool
 	Samples int64
+	// Pooled is set on a latency figure read from the repetitions' pooled
+	// histogram (result.Pool): Med is then that figure, not a median of
+	// per-repetition figures, while Min and Max stay the repetitions'
+	// spread.
+	Pooled bool
+	// CILo and CIHi are the 95 % confidence interval of the repetitions'
+	// median (benchmath's AssumeNothing), NaN with fewer than 6
+	// repetitions, which cannot give one.
+	CILo, CIHi float64
 }
+
+// interval is the range a figure's repetitions leave it in: the confidence
+// interval when there is one, else the repetitions' min–max; ok is false
+// with a single repetition.
+func (s Stat) interval() (lo, hi float64, ok bool) {
+	switch {
+	case !math.IsNaN(s.CILo) && !math.IsNaN(s.CIHi) && s.N >= minCIReps:
+		return s.CILo, s.CIHi, true
+	case s.N >= 2:
+		return s.Min, s.Max, true
+	}
+	return 0, 0, false
+}
+
+// minCIReps is the fewest repetitions benchmath gives a 95 % confidence
+// interval of the median from.
+const minCIReps = 6
 
 // OK reports whether the figure has data.
 func (s Stat) OK() bool { return s.N > 0 }
@@ -43,7 +71,7 @@ func statOf(vs []float64) Stat {
 		}
 	}
 	if len(xs) == 0 {
-		return Stat{Med: math.NaN(), Min: math.NaN(), Max: math.NaN()}
+		return Stat{Med: math.NaN(), Min: math.NaN(), Max: math.NaN(), CILo: math.NaN(), CIHi: math.NaN()}
 	}
 	slices.Sort(xs)
 	n := len(xs)
@@ -51,7 +79,12 @@ func statOf(vs []float64) Stat {
 	if n%2 == 0 {
 		med = (xs[n/2-1] + xs[n/2]) / 2
 	}
-	return Stat{Med: med, Min: xs[0], Max: xs[n-1], N: n}
+	st := Stat{Med: med, Min: xs[0], Max: xs[n-1], N: n, CILo: math.NaN(), CIHi: math.NaN()}
+	if n >= minCIReps {
+		sum := benchmath.AssumeNothing.Summary(benchmath.NewSample(xs, &benchmath.DefaultThresholds), 0.95)
+		st.CILo, st.CIHi = sum.Lo, sum.Hi
+	}
+	return st
 }
 
 // statBy is statOf over f of every cell.
@@ -119,6 +152,19 @@ func percentilesOf(ls []result.Latency) Percentiles {
 	return percentilesOfDists(ds)
 }
 
+// pooledOf is the figures of one class over repetitions: pooled when every
+// repetition has its histogram, medians otherwise (see pooledPercentiles).
+func pooledOf(ls []result.Latency) Percentiles {
+	var perRep []dist
+	for _, l := range ls {
+		if l.Count > 0 {
+			perRep = append(perRep, distOf(l))
+		}
+	}
+	pl, ok := result.Pool(ls)
+	return pooledPercentiles(perRep, distOf(pl), ok)
+}
+
 func percentilesOfDists(kept []dist) Percentiles {
 	f := func(i int) Stat {
 		vs := make([]float64, 0, len(kept))
@@ -140,6 +186,25 @@ func percentilesOfDists(kept []dist) Percentiles {
 		return st
 	}
 	return Percentiles{P50: f(0), P90: f(1), P99: f(2), P999: f(3), P9999: f(4), Max: f(5), Mean: f(6)}
+}
+
+// pooledPercentiles is the figures of a distribution over repetitions:
+// read from their pooled histogram (pooled, when every repetition had one:
+// havePool), with the spread and confidence interval of the per-repetition
+// figures perRep beside them.
+func pooledPercentiles(perRep []dist, pooled dist, havePool bool) Percentiles {
+	p := percentilesOfDists(perRep)
+	if !havePool {
+		return p
+	}
+	for i, st := range []*Stat{&p.P50, &p.P90, &p.P99, &p.P999, &p.P9999, &p.Max, &p.Mean} {
+		f := pooled[i]
+		if f.n == 0 || !st.OK() {
+			continue
+		}
+		st.Med, st.Lower, st.Few, st.Samples, st.Pooled = f.v, f.lower, !f.enough(), f.n, true
+	}
+	return p
 }
 
 // worst combines several classes of one cell into the figure of their worst
@@ -380,8 +445,29 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 		perRepVictim = append(perRepVictim, worst(victims))
 		perRepHeavy = append(perRepHeavy, worst(heavies))
 	}
-	g.Victim = percentilesOfDists(perRepVictim)
-	g.Heavy = percentilesOfDists(perRepHeavy)
+	// The headline figures pool the repetitions' histograms, per class;
+	// a victim's figure is then the worst pooled victim class's.
+	var pooledVictims, pooledHeavies []result.Latency
+	pooledAll := true
+	for _, cf := range g.Classes {
+		var ls []result.Latency
+		for _, c := range used {
+			for _, cl := range c.Classes {
+				if cl.Name == cf.Name {
+					ls = append(ls, cl.Response)
+				}
+			}
+		}
+		pl, ok := result.Pool(ls)
+		pooledAll = pooledAll && ok
+		if cf.Heavy {
+			pooledHeavies = append(pooledHeavies, pl)
+		} else {
+			pooledVictims = append(pooledVictims, pl)
+		}
+	}
+	g.Victim = pooledPercentiles(perRepVictim, worst(pooledVictims), pooledAll)
+	g.Heavy = pooledPercentiles(perRepHeavy, worst(pooledHeavies), pooledAll)
 	for i := range g.Classes {
 		cf := &g.Classes[i]
 		var resp, svc []result.Latency
@@ -405,7 +491,7 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 				}
 			}
 		}
-		cf.Response, cf.Service, cf.ErrorRate = percentilesOf(resp), percentilesOf(svc), statOf(errs)
+		cf.Response, cf.Service, cf.ErrorRate = pooledOf(resp), pooledOf(svc), statOf(errs)
 		cf.Goodput, cf.Delivered = statOf(goodput), statOf(delivered)
 		cf.sloFigures = make(map[string]Stat, len(plan.Figures))
 		for _, name := range plan.Figures {

@@ -24,8 +24,10 @@ const (
 	// per-request threads.
 	ThreadsPerRequest  = 0.5
 	MinConcurrencySpan = 32
-	// TieWithin: a runner-up whose cheap-request p99 is within this factor of
-	// the best model's fits the workload as well.
+	// TieWithin: with a single repetition (no spread to compare), a
+	// runner-up whose cheap-request p99 is within this factor of the best
+	// model's fits the workload as well. With repetitions, models tie when
+	// their intervals overlap (see tied).
 	TieWithin = 1.10
 )
 
@@ -46,9 +48,37 @@ type Diagnosis struct {
 type Advice struct {
 	Scenario, Mix string
 	Rate          float64
-	// Best is empty when no model kept the offered rate.
+	// Best is empty when no model kept the offered rate. Tie lists the
+	// models that kept up and cannot be told apart from Best (see tied):
+	// the advice is then a tie, not a winner.
 	Best string
+	Tie  []string
 	Text string
+}
+
+// Pick is the advice's answer in a few words: "goroutine", "tie: goroutine,
+// offload" or "no model".
+func (a Advice) Pick() string {
+	switch {
+	case a.Best == "":
+		return "no model"
+	case len(a.Tie) > 0:
+		return "tie: " + strings.Join(append([]string{a.Best}, a.Tie...), ", ")
+	}
+	return a.Best
+}
+
+// tied reports whether figure b cannot be told apart from a: both come with
+// an interval from their repetitions (the 95 % confidence interval of the
+// median with ≥ 6, else their min–max) and the intervals overlap. Without
+// repetitions to compare, b ties when it is within TieWithin of a.
+func tied(a, b Stat) bool {
+	alo, ahi, aok := a.interval()
+	blo, bhi, bok := b.interval()
+	if aok && bok {
+		return alo <= bhi && blo <= ahi
+	}
+	return b.Med <= TieWithin*a.Med
 }
 
 func (r *Report) diagnose() {
@@ -262,17 +292,28 @@ func (r *Report) advise() {
 		}
 		b.WriteString(".")
 		var ties []string
+		var tiedGroups []*Group
+		byBand := false // some tie was judged on a single repetition
 		for _, g := range kept[1:] {
-			if g.Victim.P99.Med <= TieWithin*best.Victim.P99.Med {
+			if tied(best.Victim.P99, g.Victim.P99) {
 				ties = append(ties, g.Model)
+				tiedGroups = append(tiedGroups, g)
+				_, _, a := best.Victim.P99.interval()
+				_, _, b := g.Victim.P99.interval()
+				byBand = byBand || !a || !b
 			}
 		}
-		switch len(ties) {
-		case 0:
-		case 1:
-			fmt.Fprintf(&b, " %s is within %s of it: either fits.", ties[0], units.Share(TieWithin-1))
+		a.Tie = ties
+		switch {
+		case len(ties) == 0:
+		case !byBand && len(ties) == 1:
+			fmt.Fprintf(&b, " A tie with %s: the repetitions' p99s overlap (%s against %s), so these runs cannot tell them apart.",
+				ties[0], intervalText(best.Victim.P99), intervalText(tiedGroups[0].Victim.P99))
+		case !byBand:
+			fmt.Fprintf(&b, " A tie with %s: their repetitions' p99s overlap, so these runs cannot tell them apart.", join(ties))
 		default:
-			fmt.Fprintf(&b, " %s are within %s of it: any of them fits.", join(ties), units.Share(TieWithin-1))
+			fmt.Fprintf(&b, " A tie with %s: their repetitions' p99s overlap, or lie within %s of it where a single repetition gives no spread to compare.",
+				join(ties), units.Share(TieWithin-1))
 		}
 		if ev := r.diagnosisFor("pool-bottleneck", best.Model, s.Name, s.RefRate); ev != "" {
 			fmt.Fprintf(&b, " Its worker pool was the bottleneck for the heavy requests (%s).", ev)
@@ -288,4 +329,10 @@ func (r *Report) advise() {
 		a.Text = b.String()
 		r.Advice = append(r.Advice, a)
 	}
+}
+
+// intervalText writes a figure's interval (see Stat.interval) in ms.
+func intervalText(s Stat) string {
+	lo, hi, _ := s.interval()
+	return units.Ms(lo) + "–" + units.Ms(hi)
 }

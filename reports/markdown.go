@@ -43,9 +43,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		b.WriteString("No scenario was measured.\n")
 	}
 	for _, a := range r.Advice {
-		best := "no model"
+		best := a.Pick()
 		if a.Best != "" {
-			best = "**" + a.Best + "**"
+			best = "**" + best + "**"
 		}
 		fmt.Fprintf(b, "- **%s** (%s) at %s → %s. %s\n", mdEscape(a.Scenario), mdEscape(a.Mix), units.Rate(a.Rate), best, mdEscape(a.Text))
 	}

@@ -3,11 +3,14 @@ package reports
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
@@ -444,6 +447,85 @@ func TestAllFailedClassNotRecommended(t *testing.T) {
 	for _, a := range r.Advice {
 		if a.Best == "goroutine" {
 			t.Errorf("advice at %g names goroutine: %s", a.Rate, a.Text)
+		}
+	}
+}
+
+// TestPooledReps: the headline figures of repetitions are those of their
+// pooled histograms — the p99 of every value, not the median of p99s, and
+// the max of every value, not the median of maxima — with the repetitions'
+// spread beside them; and two models whose repetitions overlap tie.
+func TestPooledReps(t *testing.T) {
+	all := hdr.New(1, 3_600_000_000, 3)
+	reps := make([]*hdr.Histogram, 3)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range reps {
+		reps[i] = hdr.New(1, 3_600_000_000, 3)
+		for range 5000 {
+			// Rep i is slower than rep i−1: 1 ms, with a tail that grows.
+			v := int64(1000 + rng.ExpFloat64()*float64(200*(i+1)))
+			_ = reps[i].RecordValue(v)
+			_ = all.RecordValue(v)
+		}
+	}
+	run := causeRun(func(c *result.Cell) {})
+	var cells []result.Cell
+	for _, c := range run.Cells {
+		if c.Rate != 500 {
+			continue
+		}
+		for i, h := range reps {
+			c := c
+			c.Rep, c.ID = i+1, c.ID+"."+itoa(i)
+			l := result.Summarize(h)
+			c.Classes = []result.Class{{Name: "plain", Target: "/plain", Weight: 1, Requests: l.Count, OK: l.Count, Response: l, Service: l}}
+			c.Requests, c.OK = l.Count, l.Count
+			cells = append(cells, c)
+		}
+	}
+	run.Cells, run.Plan.Reps = cells, 3
+	run.Plan.Scenarios[0].Rates = []float64{500}
+	r, err := Build(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := r.Group("goroutine", "mix", 500)
+	want := result.Summarize(all)
+	p := g.Class("plain").Response
+	var p99s []float64
+	for _, h := range reps {
+		p99s = append(p99s, result.Summarize(h).P99)
+	}
+	if !p.P99.Pooled || p.P99.Med != want.P99 || p.Max.Med != want.Max || p.P99.Min != slices.Min(p99s) || p.P99.Max != slices.Max(p99s) {
+		t.Errorf("pooled p99 %g (pooled %t), max %g, spread %g–%g; want %g (the merged histogram's, not the median %g), max %g, spread %g–%g",
+			p.P99.Med, p.P99.Pooled, p.Max.Med, p.P99.Min, p.P99.Max, want.P99, statOf(p99s).Med, want.Max, slices.Min(p99s), slices.Max(p99s))
+	}
+	if g.Victim.P99.Med != want.P99 {
+		t.Errorf("victim p99 %g; want the pooled %g", g.Victim.P99.Med, want.P99)
+	}
+	// Every model has the same three repetitions: their intervals overlap.
+	if a := r.Advice[0]; len(a.Tie) == 0 || !strings.HasPrefix(a.Pick(), "tie: ") {
+		t.Errorf("advice %q (ties %v); want a tie", a.Pick(), a.Tie)
+	}
+}
+
+// TestTied: intervals decide when both figures have repetitions; a single
+// repetition falls back on the TieWithin band.
+func TestTied(t *testing.T) {
+	nan := math.NaN()
+	one := func(v float64) Stat { return Stat{Med: v, Min: v, Max: v, N: 1, CILo: nan, CIHi: nan} }
+	reps := func(lo, med, hi float64) Stat { return Stat{Med: med, Min: lo, Max: hi, N: 3, CILo: nan, CIHi: nan} }
+	for _, tc := range []struct {
+		a, b Stat
+		want bool
+	}{
+		{reps(9, 10, 11), reps(10.5, 12, 13), true},    // overlap
+		{reps(9, 10, 10.2), reps(10.5, 11, 12), false}, // apart, though within 10 %
+		{one(10), one(10.5), true},                     // single repetitions: within 10 %
+		{one(10), one(12), false},
+	} {
+		if got := tied(tc.a, tc.b); got != tc.want {
+			t.Errorf("tied(%+v, %+v) = %t; want %t", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

@@ -147,11 +147,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	for _, a := range r.Advice {
-		best := "no model"
-		if a.Best != "" {
-			best = a.Best
-		}
-		fmt.Fprintf(w, "%s at %s → %s. %s\n", a.Scenario, units.Rate(a.Rate), best, a.Text)
+		fmt.Fprintf(w, "%s at %s → %s. %s\n", a.Scenario, units.Rate(a.Rate), a.Pick(), a.Text)
 	}
 	for _, d := range r.Diagnoses {
 		who := d.Model
