@@ -92,7 +92,9 @@
 // and include queueing — when:
 //
 //	(g) the pool was saturated: every connection was busy waiting for
-//	    answers for ≥ 1 % of the window; or
+//	    answers for ≥ 1 % of the window (the orchestrator makes such a cell
+//	    generator-bound, "pool-bound", when rate × service time exceeded
+//	    the connections while the server idled: see runner.judgePoolBound); or
 //	(h) achieved < 95 % of offered while sent ≥ 95 %: requests left on time
 //	    but answers came back slower than that, or not at all.
 //

@@ -313,3 +313,16 @@ func TestApply(t *testing.T) {
 		t.Errorf("Apply to a plan without a mix = %#v; want the plan's error, not an *OverrideError", err)
 	}
 }
+
+func TestPoolWarnings(t *testing.T) {
+	p := &Plan{Scenarios: []Scenario{
+		{Name: "io", Mix: []Class{{Name: "io", Target: "/io?ms=50", Weight: 1}}, Rates: []float64{1000, 2000}},
+		{Name: "io-wide", Mix: []Class{{Name: "io", Target: "/io?ms=50", Weight: 1}}, Rates: []float64{2000}, MaxConnections: 256},
+		{Name: "cpu", Mix: []Class{{Name: "plain", Target: "/plain", Weight: 1}}, Rates: []float64{50000}},
+	}}
+	got := p.PoolWarnings(64)
+	// 1000 × 50 ms = 50 ≤ 64; 2000 × 50 ms = 100 > 64; 100 ≤ 256; /plain asks no wait.
+	if len(got) != 1 || !strings.Contains(got[0], `"io" at 2000 req/s needs ≥ 100 requests in flight`) {
+		t.Errorf("PoolWarnings(64) = %q; want one, for io at 2000 req/s", got)
+	}
+}

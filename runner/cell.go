@@ -246,6 +246,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 		v.Invalidate(result.CauseGenerator, fmt.Sprintf("load generator stopped early: %v", aerr))
 	}
 	judgeServer(&v, res, first, last, died, smp.vanished(ws, we), srv)
+	judgePoolBound(&v, res, cell.Resources)
 	if stopErr != nil {
 		v.Reasons = append(v.Reasons, "stopping the server: "+stopErr.Error())
 	}

@@ -213,6 +213,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if len(skip) > 0 {
 		r.prog.logf("skipped (not installed here): %s", skipLine(opts.Plan.Models, skip))
 	}
+	for _, w := range p.PoolWarnings(p.MaxConnections) {
+		r.prog.logf("warning: %s", w)
+	}
 	if opts.CeilingRPS > 0 {
 		r.prog.logf("generator ceiling %s req/s (%s): cells offered above %s req/s are flagged generator-bound",
 			units.Num(opts.CeilingRPS), opts.CeilingSource, units.Num(GeneratorBoundFraction*opts.CeilingRPS))
@@ -372,6 +375,44 @@ func judgeServer(v *result.Validity, res *loadgen.Result, first, last *stats.Sna
 	if len(gone) > 0 && !died {
 		flag(result.CauseServer, "server process(es) %v exited during the measured window", gone)
 	}
+}
+
+// PoolBoundCPUShare: a cell over capacity by a saturated pool whose server
+// used less than this share of one CPU, while rate × service time exceeded
+// the connections, is pool-bound (see judgePoolBound).
+const PoolBoundCPUShare = 0.5
+
+// judgePoolBound turns a valid over-capacity cell into a generator-bound
+// one when the generator's pool, not the server, was the limit: every
+// connection was busy (rule (g)), the offered rate times the mean service
+// time needs more requests in flight than there are connections (Little's
+// law: N connections carry at most N / latency requests per second), and the
+// server was nearly idle (its processes used less than PoolBoundCPUShare of
+// a CPU): a server waiting on I/O with room for more requests in flight. A
+// server that was busy (an event loop blocked by heavy requests) stays over
+// capacity: its service time grew because of it.
+func judgePoolBound(v *result.Validity, res *loadgen.Result, r result.Resources) {
+	if !v.Valid || !v.OverCapacity || !res.Saturated() || r.Samples == 0 || r.MeanCPUPct >= 100*PoolBoundCPUShare {
+		return
+	}
+	var n int64
+	var sum float64
+	for _, c := range res.Classes {
+		n += c.Service.Count
+		sum += c.Service.Mean * float64(c.Service.Count)
+	}
+	if n == 0 {
+		return
+	}
+	meanMs := sum / float64(n)
+	need := res.OfferedRPS * meanMs / 1000
+	if need <= float64(res.MaxConnections) {
+		return
+	}
+	v.OverCapacity = false
+	v.Invalidate(result.CauseGenerator, fmt.Sprintf(
+		"Pool-bound: offered %.0f req/s × mean service time %.1f ms needs %.0f requests in flight (Little's law), more than the %d connections, while the server used %.0f%% of a CPU: the generator's connection pool limited the cell, not the server. Raise max_connections to at least %.0f.",
+		res.OfferedRPS, meanMs, need, res.MaxConnections, r.MeanCPUPct, need*1.25))
 }
 
 // errorKinds sums the classes' errors by kind: "refused 20, timeout 5".

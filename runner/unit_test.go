@@ -361,3 +361,34 @@ func TestWindowStats(t *testing.T) {
 		t.Errorf("windowStats of no readings = %v, %v, %q", start, end, notes)
 	}
 }
+
+// TestJudgePoolBound: a saturated pool whose rate × service time exceeds the
+// connections while the server idles is the generator's limit (pool-bound),
+// not the server's; a busy server, or a rate the connections could carry,
+// stays over capacity.
+func TestJudgePoolBound(t *testing.T) {
+	res := func(offered, serviceMs float64) *loadgen.Result {
+		return &loadgen.Result{OfferedRPS: offered, MaxConnections: 64, PoolFull: 0.9,
+			Classes: []result.Class{{Name: "io", Service: result.Latency{Count: 1000, Mean: serviceMs}}}}
+	}
+	for _, tt := range []struct {
+		name     string
+		res      *loadgen.Result
+		cpuPct   float64
+		poolBound bool
+	}{
+		// 2000 req/s × 50 ms = 100 in flight > 64, server at 5 % CPU.
+		{"io wait beyond the pool", res(2000, 50), 5, true},
+		// The same, but the server burnt a CPU: it was the limit.
+		{"busy server", res(2000, 50), 100, false},
+		// 1000 × 50 ms = 50 ≤ 64: the pool could carry the rate.
+		{"pool large enough", res(1000, 50), 5, false},
+	} {
+		v := result.Validity{Valid: true, OverCapacity: true, Reasons: []string{"Over capacity: all 64 connections were busy"}}
+		judgePoolBound(&v, tt.res, result.Resources{Samples: 20, MeanCPUPct: tt.cpuPct})
+		gotPool := !v.Valid && v.Cause == result.CauseGenerator && strings.HasPrefix(v.Reasons[len(v.Reasons)-1], "Pool-bound: ")
+		if gotPool != tt.poolBound || (!gotPool && (!v.Valid || !v.OverCapacity)) {
+			t.Errorf("%s: validity %+v; want pool-bound %t (else valid, over capacity)", tt.name, v, tt.poolBound)
+		}
+	}
+}
