@@ -372,9 +372,9 @@ func TestJudgePoolBound(t *testing.T) {
 			Classes: []result.Class{{Name: "io", Service: result.Latency{Count: 1000, Mean: serviceMs}}}}
 	}
 	for _, tt := range []struct {
-		name     string
-		res      *loadgen.Result
-		cpuPct   float64
+		name      string
+		res       *loadgen.Result
+		cpuPct    float64
 		poolBound bool
 	}{
 		// 2000 req/s × 50 ms = 100 in flight > 64, server at 5 % CPU.
