@@ -290,6 +290,10 @@ func (r *recorder) add(res *vegeta.Result) {
 	case res.Seq >= r.last: // cannot happen: the schedule sends no later tick
 		r.unmatched++
 		return
+	case !r.cancelled.IsZero() && intended.After(r.cancelled):
+		// Due after the cancellation, which ends the window: vegeta may
+		// still hand out a tick or two before it sees its stop.
+		return
 	}
 	ci, ok := r.byURL[res.URL]
 	if !ok {
