@@ -111,6 +111,13 @@ func Merge(in []Input, out string) (*result.Run, error) {
 		m.Requests += c.Requests
 		m.OK += c.OK
 		m.Errors += c.Errors
+		m.Censored += c.Censored
+		m.NeverSent += c.NeverSent
+		m.Drained += c.Drained
+		m.Retries += c.Retries
+		m.Clamped += c.Clamped
+		m.PoolFull = max(m.PoolFull, c.PoolFull)
+		m.MeasuredSec = max(m.MeasuredSec, c.MeasuredSec)
 		// The shards' peaks need not coincide: their sum bounds the merged peak.
 		m.PeakInFlight += c.PeakInFlight
 		lag = append(lag, c.DispatchLag)
@@ -129,7 +136,7 @@ func Merge(in []Input, out string) (*result.Run, error) {
 	var errs []error
 	for j, fc := range first.Classes {
 		mc := result.Class{Name: fc.Name, Target: fc.Target, Weight: fc.Weight, Heavy: fc.Heavy}
-		var resp, svc []result.Latency
+		var resp, svc, failed []result.Latency
 		for _, i := range order {
 			cl := cells[i].Classes[j]
 			mc.Requests += cl.Requests
@@ -142,6 +149,9 @@ func Merge(in []Input, out string) (*result.Run, error) {
 				mc.ErrorsByKind[k] += v
 			}
 			resp, svc = append(resp, cl.Response), append(svc, cl.Service)
+			if cl.Failed != nil {
+				failed = append(failed, *cl.Failed)
+			}
 		}
 		var rh, sh *hdr.Histogram
 		if mc.Response, rh, err = mergeLatency(resp); err != nil {
@@ -149,6 +159,13 @@ func Merge(in []Input, out string) (*result.Run, error) {
 		}
 		if mc.Service, sh, err = mergeLatency(svc); err != nil {
 			return nil, fmt.Errorf("merge: class %s, service time: %w", fc.Name, err)
+		}
+		if len(failed) > 0 {
+			f, _, err := mergeLatency(failed)
+			if err != nil {
+				return nil, fmt.Errorf("merge: class %s, failed requests: %w", fc.Name, err)
+			}
+			mc.Failed = &f
 		}
 		m.Classes = append(m.Classes, mc)
 		prefix := m.ID + "." + loadgen.FileSafe(fc.Name)

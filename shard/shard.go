@@ -18,6 +18,7 @@ package shard
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -46,6 +47,12 @@ func Cell(id string, sh loadgen.Shard, cfg loadgen.Config, res *loadgen.Result, 
 		Requests:       res.Requests,
 		OK:             res.OK,
 		Errors:         res.Errors,
+		Censored:       res.Censored,
+		NeverSent:      res.NeverSent,
+		Drained:        res.Drained,
+		Retries:        res.Retries,
+		Clamped:        res.Clamped,
+		PoolFull:       res.PoolFull,
 		DispatchLag:    res.DispatchLag,
 		PeakInFlight:   res.PeakInFlight,
 		Classes:        res.Classes,
@@ -91,6 +98,7 @@ func Cell(id string, sh loadgen.Shard, cfg loadgen.Config, res *loadgen.Result, 
 		},
 	}
 	if !res.Window.Start.IsZero() {
+		c.MeasuredSec = math.Round(res.Window.End.Sub(res.Window.Start).Seconds()*1000) / 1000
 		began := res.Window.Start.Add(-cfg.Warmup)
 		s.Start = began.UTC()
 		s.LateMs = ms(began.Sub(planned))
@@ -120,6 +128,10 @@ func Result(c result.Cell) *loadgen.Result {
 		Files:          c.Files,
 		MaxConnections: c.MaxConnections,
 		StoppedBy:      "duration",
+		Censored:       c.Censored,
+		Drained:        c.Drained,
+		Retries:        c.Retries,
+		Clamped:        c.Clamped,
 	}
 	for _, s := range c.Shards {
 		res.NeverSent += s.Missed
