@@ -6,6 +6,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,18 @@ type Scenario struct {
 	// MaxConnections overrides the plan's for this scenario when set (an I/O wait
 	// scenario needs many requests in flight at once).
 	MaxConnections int `json:"max_connections,omitempty" yaml:"max_connections,omitempty"`
+	// Models, when set, runs this scenario for these of the plan's models
+	// only (e.g. a pool-saturation case for the pool models); empty: all.
+	Models []string `json:"models,omitempty" yaml:"models,omitempty"`
+	// NewConnections sends every request of the scenario on a new
+	// connection (Connection: close), so that a multi-process server's
+	// balancing of new connections is what is measured.
+	NewConnections bool `json:"new_connections,omitempty" yaml:"new_connections,omitempty"`
+}
+
+// RunsModel reports whether the scenario runs model (see Models).
+func (s Scenario) RunsModel(model string) bool {
+	return len(s.Models) == 0 || slices.Contains(s.Models, model)
 }
 
 // Class is one weighted target of a mix. Each class gets its own latency
@@ -73,6 +86,13 @@ type Class struct {
 	// Heavy marks the class that does the expensive work; reports read the
 	// others as victims.
 	Heavy bool `json:"heavy,omitempty" yaml:"heavy,omitempty"`
+	// Calibrate, when set on a /cpu or backtracking /regex class, asks the
+	// runner to scale the class's work (iters, or n) per model before the
+	// cells so that one request takes about this long on that server: a
+	// unit of work costs differently in Go, V8 and Lua. The target as
+	// written is the starting point; results.json records what was used
+	// (result.Calibration).
+	Calibrate Duration `json:"calibrate,omitempty" yaml:"calibrate,omitempty"`
 }
 
 // SLO is a threshold on a figure of the matching cells: a broken one is printed

@@ -68,6 +68,24 @@ func TestParseForms(t *testing.T) {
 					t.Errorf("NumCells = %d; want 6", n)
 				}
 			}},
+		{"scenario models and calibration", strings.Replace(strings.Replace(base, "models: [goroutine]", "models: [goroutine, eventloop, offload]", 1),
+			"rates: [100]", "rates: [100, 200]\n    models: [offload, thread]\n    new_connections: true", 1) + "reps: 2\n",
+			func(t *testing.T, p Plan) {
+				s := p.Scenarios[0]
+				if !s.RunsModel("offload") || s.RunsModel("goroutine") || !s.NewConnections {
+					t.Errorf("scenario = %+v: want it to run offload only, on new connections", s)
+				}
+				// offload × 2 rates × 2 reps; thread is not among the plan's models.
+				if n := p.NumCells(); n != 4 {
+					t.Errorf("NumCells = %d; want 4", n)
+				}
+			}},
+		{"calibrated class", strings.Replace(base, "heavy: true", "heavy: true, calibrate: 100ms", 1),
+			func(t *testing.T, p Plan) {
+				if got := p.Scenarios[0].Mix[1].Calibrate.D(); got != 100*time.Millisecond {
+					t.Errorf("calibrate = %s; want 100ms", got)
+				}
+			}},
 		{"scenario overrides", base + "    duration: 2s\n    warmup: 100ms\n    max_connections: 8\nduration: 3s\n",
 			func(t *testing.T, p Plan) {
 				s := p.Scenarios[0]
@@ -147,6 +165,9 @@ func TestParseBad(t *testing.T) {
 		{"slo model", base + "slos:\n  - {expr: \"p99 < 1s\", model: nodejs}\n", `plan q: slos[0].model: unknown model "nodejs" (one of ` + known + `, or "*")`},
 		{"slo scenario", base + "slos:\n  - {expr: \"p99 < 1s\", scenario: nope}\n", `plan q: slos[0].scenario: no scenario "nope" in this plan`},
 		{"slo class", base + "slos:\n  - {expr: \"p99 < 1s\", class: io}\n", `plan q: slos[0].class: no class "io" in the matching scenarios`},
+		{"calibrate a sleep", strings.Replace(base, "target: /plain, weight: 99", "target: \"/io?ms=5\", weight: 99, calibrate: 100ms", 1), `plan q: scenarios[0].mix[0].calibrate: only a /cpu or a backtracking /regex class can be calibrated (it scales iters or n), not "/io?ms=5"`},
+		{"calibrate too long", strings.Replace(base, "heavy: true", "heavy: true, calibrate: 1m", 1), "plan q: scenarios[0].mix[1].calibrate: 1m0s out of range [1ms, 2s]"},
+		{"scenario model", strings.Replace(base, "rates: [100]", "rates: [100]\n    models: [nodejs]", 1), `plan q: scenarios[0].models[0]: unknown model "nodejs" (one of ` + known + ")"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -154,6 +154,11 @@ func (p *Plan) Validate() error {
 		if err := s.checkMix(f, p.ownRoutes()); err != nil {
 			return err
 		}
+		for j, m := range s.Models {
+			if !p.knownModel(m) {
+				return fieldError(fmt.Sprintf("%s.models[%d]", f, j), "unknown model %q (one of %s)", m, p.modelNames())
+			}
+		}
 		if len(s.Rates) == 0 {
 			return fieldError(f+".rates", "at least one rate (requests per second) is required")
 		}
@@ -242,6 +247,34 @@ func (s *Scenario) checkMix(f string, ownRoutes bool) error {
 		if c.Weight > MaxWeight {
 			return fieldError(cf+".weight", "%d is above the limit of %d", c.Weight, MaxWeight)
 		}
+		if c.Calibrate != 0 {
+			if err := checkCalibrate(c); err != nil {
+				return fieldError(cf+".calibrate", "%v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Bounds of a class's calibration goal (Class.Calibrate).
+const (
+	MinCalibrate = time.Millisecond
+	MaxCalibrate = 2 * time.Second
+)
+
+// checkCalibrate accepts a calibration goal on a class whose work can be
+// scaled: /cpu (iters) or a backtracking /regex (n).
+func checkCalibrate(c *Class) error {
+	if d := c.Calibrate.D(); d < MinCalibrate || d > MaxCalibrate {
+		return fmt.Errorf("%s out of range [%s, %s]", d, MinCalibrate, MaxCalibrate)
+	}
+	path, query, _ := strings.Cut(c.Target, "?")
+	req, _ := workloads.Parse("GET", path, query) // checked before
+	switch {
+	case req.Route == workloads.RouteCPU:
+	case req.Route == workloads.RouteRegex && req.Engine == workloads.EngineBacktrack:
+	default:
+		return fmt.Errorf("only a /cpu or a backtracking /regex class can be calibrated (it scales iters or n), not %q", c.Target)
 	}
 	return nil
 }
@@ -306,11 +339,11 @@ func (s SLO) Matches(model, scenario, class string) bool {
 
 // NumCells is the number of cells the plan runs: models × rates × reps.
 func (p *Plan) NumCells() int {
-	rates := 0
+	n := 0
 	for _, s := range p.Scenarios {
-		rates += len(s.Rates)
+		n += len(s.Rates) * p.numModels(s)
 	}
-	return len(p.Models) * rates * max(p.Reps, 1)
+	return n * max(p.Reps, 1)
 }
 
 // Estimate is how long the plan's attacks take (warmups and windows), without
@@ -318,9 +351,20 @@ func (p *Plan) NumCells() int {
 func (p *Plan) Estimate() time.Duration {
 	var per time.Duration
 	for _, s := range p.Scenarios {
-		per += time.Duration(len(s.Rates)) * (s.Duration.D() + s.Warmup.D())
+		per += time.Duration(len(s.Rates)*p.numModels(s)) * (s.Duration.D() + s.Warmup.D())
 	}
-	return per * time.Duration(len(p.Models)*max(p.Reps, 1))
+	return per * time.Duration(max(p.Reps, 1))
+}
+
+// numModels is how many of the plan's models run scenario s.
+func (p *Plan) numModels(s Scenario) int {
+	n := 0
+	for _, m := range p.Models {
+		if s.RunsModel(m) {
+			n++
+		}
+	}
+	return n
 }
 
 // Overrides are command-line settings that replace a plan's. Zero fields keep
