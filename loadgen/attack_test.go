@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -525,4 +526,44 @@ func TestEarlyStopAchieved(t *testing.T) {
 			t.Errorf("achieved %.1f req/s in a %s window; want at most %.1f (answers after the cancellation counted?)", res.AchievedRPS, w, max)
 		}
 	})
+}
+
+// TestNewConnections: with NewConnections every request opens its own
+// connection; without, the pool's connections are reused.
+func TestNewConnections(t *testing.T) {
+	for _, tr := range transports {
+		for _, fresh := range []bool{false, true} {
+			t.Run(tr+"/"+strconv.FormatBool(fresh), func(t *testing.T) {
+				var mu sync.Mutex
+				conns := 0
+				srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+					_, _ = io.WriteString(w, "hello\n")
+				}))
+				srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+					if s == http.StateNew {
+						mu.Lock()
+						conns++
+						mu.Unlock()
+					}
+				}
+				srv.Start()
+				t.Cleanup(srv.Close)
+				res := attack(t, Config{
+					BaseURL: srv.URL, Mix: []plan.Class{{Name: "plain", Target: "/plain", Weight: 1}},
+					Rate: 100, Duration: 500 * time.Millisecond, MaxConnections: 4, Transport: tr, NewConnections: fresh,
+				}, func() { mu.Lock(); conns = 0; mu.Unlock() })
+				mu.Lock()
+				defer mu.Unlock()
+				if res.OK == 0 {
+					t.Fatalf("no request answered: %+v", res.Validity)
+				}
+				if fresh && int64(conns) < res.Requests {
+					t.Errorf("NewConnections: %d connections for %d requests; want one each", conns, res.Requests)
+				}
+				if !fresh && conns > 4 {
+					t.Errorf("kept alive: %d connections for %d requests; want at most the pool's 4", conns, res.Requests)
+				}
+			})
+		}
+	}
 }

@@ -191,6 +191,10 @@ type Config struct {
 	// MaxConnections bounds the connection pool (default 64). Connections are
 	// kept alive and reused.
 	MaxConnections int
+	// NewConnections sends every request with "Connection: close", so each
+	// one opens a new connection: how a multi-process server balances new
+	// connections is then part of what is measured. Off by default.
+	NewConnections bool
 	// MaxWorkers caps vegeta's worker goroutines (default MaxConnections). A
 	// worker carries one request at a time, so with as many workers as
 	// connections nothing ever waits for a connection inside the HTTP client:
@@ -400,7 +404,7 @@ func Attack(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	fl := newFlight(cfg.MaxConnections)
-	tg, err := newMixTargeter(urls, cfg.Mix, cfg.Seed)
+	tg, err := newMixTargeter(urls, cfg.Mix, cfg.Seed, cfg.NewConnections)
 	if err != nil {
 		return nil, err
 	}

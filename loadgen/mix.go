@@ -139,7 +139,9 @@ func classURLs(base string, mix []plan.Class) ([]string, error) {
 	return urls, nil
 }
 
-func newMixTargeter(urls []string, mix []plan.Class, seed int64) (*mixTargeter, error) {
+// newMixTargeter returns the targeter of a mix. closeConns asks for
+// "Connection: close" on every request (Config.NewConnections).
+func newMixTargeter(urls []string, mix []plan.Class, seed int64, closeConns bool) (*mixTargeter, error) {
 	weights := make([]int, len(mix))
 	for i, c := range mix {
 		weights[i] = c.Weight
@@ -151,6 +153,9 @@ func newMixTargeter(urls []string, mix []plan.Class, seed int64) (*mixTargeter, 
 	m := &mixTargeter{seq: seq, targets: make([]vegeta.Target, len(urls))}
 	for i, u := range urls {
 		m.targets[i] = vegeta.Target{Method: http.MethodGet, URL: u}
+		if closeConns {
+			m.targets[i].Header = http.Header{"Connection": {"close"}}
+		}
 	}
 	return m, nil
 }
