@@ -26,7 +26,7 @@ func TestRunUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"--plan", bad}, "concbench: run: plan " + bad + ": scenarios[0].mix[0].weight: must be > 0\n"},
-		{[]string{"--plan", "nope"}, "concbench: run: plan nope: no such file or built-in plan (built-in: full, quick, short)\n"},
+		{[]string{"--plan", "nope"}, "concbench: run: plan nope: no such file or built-in plan (built-in: fidelity, full, quick, short)\n"},
 		{[]string{"--models", "nodejs"}, `concbench: run: --models: unknown model "nodejs" (one of thread, apache-worker, eventloop, node-loop, offload, node-pool, cluster, node-cluster, goroutine)` + "\n"},
 		{[]string{"--scenario", "nope"}, `concbench: run: --scenario: no scenario "nope" in plan quick (one of io-wait, cpu-mix, next-tick, set-immediate, redos, block, pool-flood, tiny-work)` + "\n"},
 		{[]string{"--rates", "10,x"}, `concbench: run: --rates: "x" is not a number` + "\n"},

@@ -217,8 +217,8 @@ func TestParseExpr(t *testing.T) {
 // TestBuiltin parses every embedded plan and checks the promises made about them.
 func TestBuiltin(t *testing.T) {
 	names := BuiltinNames()
-	if strings.Join(names, ",") != "full,quick,short" {
-		t.Fatalf("BuiltinNames() = %v; want [full quick short]", names)
+	if strings.Join(names, ",") != "fidelity,full,quick,short" {
+		t.Fatalf("BuiltinNames() = %v; want [fidelity full quick short]", names)
 	}
 	for _, name := range names {
 		p, err := Builtin(name)
@@ -229,13 +229,28 @@ func TestBuiltin(t *testing.T) {
 			t.Errorf("Builtin(%q).Name = %q", name, p.Name)
 		}
 		goModels := catalog.Builtin().NamesOf(catalog.GoModel)
-		if !slices.Equal(p.Models[:min(len(p.Models), len(goModels))], goModels) {
+		if name != "fidelity" && !slices.Equal(p.Models[:min(len(p.Models), len(goModels))], goModels) {
 			t.Errorf("plan %s runs %v; want every Go model first %v", name, p.Models, goModels)
 		}
 		// Start, stop and drain of a server take about 1.5 s per cell.
 		est := p.Estimate() + time.Duration(p.NumCells())*1500*time.Millisecond
 		t.Logf("plan %s: %d cells, about %s", name, p.NumCells(), est.Round(time.Second))
 		switch name {
+		case "fidelity":
+			// Each reference right after the Go model it stands beside, so
+			// that the pair is measured back to back within a repetition.
+			var pairs []string
+			for i, m := range p.Models {
+				if e, _ := catalog.Lookup(m); e.Kind == catalog.Reference && i > 0 && p.Models[i-1] == e.Beside {
+					pairs = append(pairs, e.Beside+"/"+m)
+				}
+			}
+			if got := strings.Join(pairs, ","); got != "eventloop/node-loop,offload/node-pool,cluster/node-cluster,thread/apache-worker" {
+				t.Errorf("plan fidelity pairs %s; want every Go model but goroutine followed by its reference", got)
+			}
+			if p.Reps < 3 || est > 12*time.Minute {
+				t.Errorf("plan fidelity: %d reps, about %s; want at least 3 within 12m", p.Reps, est)
+			}
 		case "quick":
 			if est > 5*time.Minute {
 				t.Errorf("plan quick takes about %s; want at most 5m", est)
@@ -253,7 +268,7 @@ func TestBuiltin(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Builtin("nope"); err == nil || err.Error() != "plan nope: no built-in plan of that name (one of full, quick, short)" {
+	if _, err := Builtin("nope"); err == nil || err.Error() != "plan nope: no built-in plan of that name (one of fidelity, full, quick, short)" {
 		t.Errorf("Builtin(nope) = %v", err)
 	}
 	if _, err := Builtin("../plan"); err == nil {
@@ -274,7 +289,7 @@ func TestResolveAndLoad(t *testing.T) {
 	if _, err := Resolve(filepath.Join(dir, "missing.yaml")); err == nil || !strings.HasSuffix(err.Error(), "missing.yaml: no such file or directory") {
 		t.Errorf("Resolve(missing) = %v", err)
 	}
-	if _, err := Resolve("nosuchplan"); err == nil || err.Error() != "plan nosuchplan: no such file or built-in plan (built-in: full, quick, short)" {
+	if _, err := Resolve("nosuchplan"); err == nil || err.Error() != "plan nosuchplan: no such file or built-in plan (built-in: fidelity, full, quick, short)" {
 		t.Errorf("Resolve(nosuchplan) = %v", err)
 	}
 	// JSON round trip: a plan saved in results.json parses back to itself.

@@ -40,6 +40,43 @@ type Run struct {
 	// Skipped lists the plan's models that could not run on this machine (a
 	// reference system not installed), with why: they have no cells.
 	Skipped []Skipped `json:"skipped,omitempty"`
+	// Calibrations are the heavy classes the plan asked to calibrate
+	// (plan.Class.Calibrate), scaled per model before the cells: what each
+	// model's cells sent, and how long one such request took.
+	Calibrations []Calibration `json:"calibrations,omitempty"`
+}
+
+// Calibration is one class of one scenario scaled for one model, so that a
+// request of it takes about GoalMs on that server: a unit of work costs
+// differently in Go, V8 and Lua.
+type Calibration struct {
+	Model    string `json:"model"`
+	Scenario string `json:"scenario"`
+	Class    string `json:"class"`
+	// Target is the class's target as the plan wrote it; Used is what the
+	// model's cells sent instead. Param is the parameter scaled (iters, n).
+	Target string  `json:"target"`
+	Used   string  `json:"used"`
+	Param  string  `json:"param"`
+	GoalMs float64 `json:"goal_ms"`
+	// MeasuredMs is the median time of one request at Used on the model's
+	// server, idle and warmed up, timed by the runner over loopback (so
+	// service time); Samples how many requests it is the median of.
+	MeasuredMs float64 `json:"measured_ms"`
+	Samples    int     `json:"samples"`
+	// Note says why Used is not at the goal (a bound, a failed request), or "".
+	Note string `json:"note,omitempty"`
+}
+
+// CalibrationFor returns the calibration of model's class in scenario, or nil.
+func (r *Run) CalibrationFor(model, scenario, class string) *Calibration {
+	for i := range r.Calibrations {
+		c := &r.Calibrations[i]
+		if c.Model == model && c.Scenario == scenario && c.Class == class {
+			return c
+		}
+	}
+	return nil
 }
 
 // Skipped is a model of the plan that did not run, and why (one line, naming

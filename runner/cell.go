@@ -44,6 +44,9 @@ func cells(p plan.Plan) []cellSpec {
 		for _, sc := range p.Scenarios {
 			for _, rate := range sc.Rates {
 				for _, m := range p.Models {
+					if !sc.RunsModel(m) {
+						continue
+					}
 					out = append(out, cellSpec{model: m, sc: sc, rate: rate, rep: rep})
 				}
 			}
@@ -95,7 +98,8 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 
 	cfg := loadgen.Config{
 		BaseURL:        "http://" + srv.addr,
-		Mix:            spec.sc.Mix,
+		Mix:            r.mixFor(spec.model, spec.sc),
+		NewConnections: spec.sc.NewConnections,
 		Rate:           spec.rate,
 		Warmup:         warmup,
 		Duration:       dur,

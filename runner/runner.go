@@ -136,6 +136,9 @@ type cellRunner struct {
 	attack     func(context.Context, loadgen.Config) (*loadgen.Result, error)
 	ceilingRPS float64
 	genCPUs    cpuset.Set // the generator's CPUs, one per shard process
+	// calibrated maps a class of a model's scenario to the target its cells
+	// send, when the plan asked to calibrate it (see calibrate).
+	calibrated map[calKey]string
 }
 
 // Run runs the plan and returns its outcome. results.json is rewritten after
@@ -164,7 +167,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return nil, fmt.Errorf("server binary: %w", err)
 	}
 	r := &cellRunner{opts: opts, bin: host.Bin, serverCPUs: host.pin.serverCPUs, serverSet: host.pin.serverSet,
-		prog: host.prog, attack: opts.attack, ceilingRPS: opts.CeilingRPS, genCPUs: host.LoadgenCPUs()}
+		prog: host.prog, attack: opts.attack, ceilingRPS: opts.CeilingRPS, genCPUs: host.LoadgenCPUs(), calibrated: map[calKey]string{}}
 	if r.attack == nil {
 		r.attack = loadgen.Attack
 	}
@@ -222,6 +225,16 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 
 	var runErr error
+	cals, err := r.calibrate(ctx, p)
+	run.Calibrations = cals
+	if err != nil {
+		runErr = err
+		specs = nil
+	} else if len(cals) > 0 {
+		if err := result.Save(r.dir, run); err != nil {
+			return out, fmt.Errorf("save results: %w", err)
+		}
+	}
 	for i, spec := range specs {
 		label := fmt.Sprintf("[%d/%d] %s %s %s/s", i+1, len(specs), spec.model, spec.sc.Name, units.Num(spec.rate))
 		if p.Reps > 1 {

@@ -1,0 +1,324 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/result"
+	"github.com/concbench/concbench/units"
+	"github.com/concbench/concbench/workloads"
+)
+
+// Calibration (plan.Class.Calibrate): before the cells, each model's server is
+// started once, idle, and the work of every class that asks for it is scaled
+// until one request takes about the goal on that server. A /cpu class scales
+// iters (linear in the work); a backtracking /regex class steps n (the time
+// about doubles per character, so the closest n is chosen).
+const (
+	// calWarm requests are sent and not timed before each measurement: V8
+	// compiles a hot regex to native code after a few runs, and every server's
+	// first requests pay for its caches.
+	calWarm = 2
+	// calSamples requests are timed per measurement; their median counts.
+	calSamples = 3
+	// calProbeIters and calProbeN are where the search starts when the
+	// plan's target asks for more: Apache's Lua hashes ~300× slower than Go,
+	// so a target written for Go would take seconds per request there.
+	calProbeIters = 1000
+	calProbeN     = 14
+	// calMaxSteps bounds the measurements per class.
+	calMaxSteps = 12
+	// calTolerance: a measurement within this factor of the goal ends the
+	// search for iters.
+	calTolerance = 1.15
+)
+
+// calKey names one class of one scenario for one model.
+type calKey struct{ model, scenario, class string }
+
+// calibrate runs the calibration of every model of p that has a class to
+// calibrate, and returns what it found; r.calibrated maps each class to the
+// target its cells send. A server that does not start or a request that fails
+// leaves the plan's target, with a note. It returns an error only when ctx
+// was cancelled.
+func (r *cellRunner) calibrate(ctx context.Context, p plan.Plan) ([]result.Calibration, error) {
+	var out []result.Calibration
+	for _, m := range p.Models {
+		var want []calWant
+		for _, sc := range p.Scenarios {
+			if !sc.RunsModel(m) {
+				continue
+			}
+			for _, c := range sc.Mix {
+				if c.Calibrate > 0 {
+					want = append(want, calWant{sc.Name, c})
+				}
+			}
+		}
+		if len(want) == 0 {
+			continue
+		}
+		cals, err := r.calibrateModel(ctx, m, want)
+		if err != nil {
+			return out, err
+		}
+		for _, c := range cals {
+			r.prog.logf("calibrated %s %s/%s: %s → %s (goal %s)%s", c.Model, c.Scenario, c.Class, c.Used,
+				units.Ms(c.MeasuredMs), units.Ms(c.GoalMs), noteSuffix(c.Note))
+			r.calibrated[calKey{c.Model, c.Scenario, c.Class}] = c.Used
+		}
+		out = append(out, cals...)
+	}
+	return out, nil
+}
+
+type calWant struct {
+	scenario string
+	class    plan.Class
+}
+
+// calibrateModel starts model's server once and calibrates every class of
+// want on it; classes with the same target and goal are measured once.
+func (r *cellRunner) calibrateModel(ctx context.Context, model string, want []calWant) ([]result.Calibration, error) {
+	fail := func(note string) []result.Calibration {
+		var out []result.Calibration
+		for _, w := range want {
+			out = append(out, result.Calibration{Model: model, Scenario: w.scenario, Class: w.class.Name,
+				Target: w.class.Target, Used: w.class.Target, GoalMs: ms(w.class.Calibrate.D()), Note: note})
+		}
+		return out
+	}
+	ls, err := r.launchFor(model)
+	var srv *server
+	if err == nil {
+		srv, err = startServer(ctx, ls, r.serverSet, r.opts.AllowRemote)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+		}
+		return fail("calibration: the server did not start: " + err.Error()), nil
+	}
+	defer func() {
+		_ = srv.stop()
+		drain(srv.port())
+	}()
+	done := map[string]result.Calibration{}
+	var out []result.Calibration
+	for _, w := range want {
+		key := w.class.Target + "\n" + w.class.Calibrate.String()
+		c, ok := done[key]
+		if !ok {
+			c = calibrateClass(ctx, "http://"+srv.addr, w.class)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+			}
+			done[key] = c
+		}
+		c.Model, c.Scenario, c.Class = model, w.scenario, w.class.Name
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// calibrateClass scales class's work on the server at base until one request
+// takes about class.Calibrate.
+func calibrateClass(ctx context.Context, base string, class plan.Class) result.Calibration {
+	goal := class.Calibrate.D()
+	c := result.Calibration{Target: class.Target, Used: class.Target, GoalMs: ms(goal)}
+	path, query, _ := strings.Cut(class.Target, "?")
+	req, werr := workloads.Parse("GET", path, query)
+	if werr != nil { // plan validation keeps this from happening
+		c.Note = "calibration: " + werr.Msg
+		return c
+	}
+	client := &http.Client{Timeout: 10*goal + 5*time.Second}
+	defer client.CloseIdleConnections()
+	measure := func(target string) (time.Duration, error) {
+		return measureTarget(ctx, client, base+target)
+	}
+	var best calPoint
+	var err error
+	switch req.Route {
+	case workloads.RouteCPU:
+		c.Param = "iters"
+		best, err = searchLinear(class.Target, "iters", min(req.Iters, calProbeIters), workloads.MaxIters, goal, measure)
+	case workloads.RouteRegex:
+		c.Param = "n"
+		hi := workloads.MaxUnboundedBacktrackN
+		if req.Timeout > 0 {
+			hi = workloads.MaxRegexN
+		}
+		best, err = searchDoubling(class.Target, "n", min(req.N, calProbeN), hi, goal, measure)
+	default:
+		err = fmt.Errorf("calibration: %s cannot be scaled", class.Target)
+	}
+	if best.target != "" {
+		c.Used, c.MeasuredMs, c.Samples = best.target, ms(best.took), calSamples
+	}
+	switch {
+	case err != nil:
+		c.Note = err.Error()
+	case best.took > 0 && !within(best.took, goal, 2):
+		c.Note = fmt.Sprintf("calibration: %s=%s is as close as it got (the parameter's bounds, or the server's own limit)", c.Param, param(best.target, c.Param))
+	}
+	return c
+}
+
+// calPoint is one measured target.
+type calPoint struct {
+	target string
+	took   time.Duration
+}
+
+// searchLinear scales a parameter the work is linear in: from start, ×10 until
+// a request takes a tenth of the goal, then in proportion, until within
+// calTolerance of the goal.
+func searchLinear(target, p string, start, hi int, goal time.Duration, measure func(string) (time.Duration, error)) (calPoint, error) {
+	v := max(start, 1)
+	var best calPoint
+	for range calMaxSteps {
+		t := withParam(target, p, v)
+		took, err := measure(t)
+		if err != nil {
+			return best, err
+		}
+		best = closer(best, calPoint{t, took}, goal)
+		if within(took, goal, calTolerance) {
+			break
+		}
+		next := v * 10
+		if took >= goal/10 {
+			next = int(math.Round(float64(v) * float64(goal) / float64(max(took, time.Microsecond))))
+		}
+		next = min(max(next, 1), hi)
+		if next == v {
+			break
+		}
+		v = next
+	}
+	return best, nil
+}
+
+// searchDoubling steps a parameter whose cost about doubles per unit: up from
+// start while a request takes less than the goal, down while more, keeping
+// the value closest to the goal (by ratio).
+func searchDoubling(target, p string, start, hi int, goal time.Duration, measure func(string) (time.Duration, error)) (calPoint, error) {
+	v := min(max(start, 1), hi)
+	var best calPoint
+	seen := map[int]bool{}
+	for range calMaxSteps {
+		t := withParam(target, p, v)
+		took, err := measure(t)
+		if err != nil {
+			return best, err
+		}
+		seen[v] = true
+		best = closer(best, calPoint{t, took}, goal)
+		next := v
+		switch {
+		case took < goal && v < hi:
+			next = v + 1
+		case took > goal && v > 1:
+			next = v - 1
+		}
+		if next == v || seen[next] {
+			break
+		}
+		v = next
+	}
+	return best, nil
+}
+
+// closer returns whichever of a and b took closer to goal, by ratio.
+func closer(a, b calPoint, goal time.Duration) calPoint {
+	if a.target == "" {
+		return b
+	}
+	dist := func(d time.Duration) float64 { return math.Abs(math.Log(float64(max(d, 1)) / float64(goal))) }
+	if dist(b.took) < dist(a.took) {
+		return b
+	}
+	return a
+}
+
+func within(d, goal time.Duration, f float64) bool {
+	r := float64(d) / float64(goal)
+	return r <= f && r >= 1/f
+}
+
+// measureTarget sends calWarm requests, then times calSamples more, one at a
+// time, and returns the median. A request that does not answer 200 fails it.
+func measureTarget(ctx context.Context, client *http.Client, u string) (time.Duration, error) {
+	var took []time.Duration
+	for i := range calWarm + calSamples {
+		start := time.Now()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, fmt.Errorf("calibration: %w", err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		d := time.Since(start)
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("calibration: %s answered %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+		}
+		if i >= calWarm {
+			took = append(took, d)
+		}
+	}
+	slices.Sort(took)
+	return took[len(took)/2], nil
+}
+
+// withParam returns target with its parameter p set to v, the others kept in
+// their order.
+func withParam(target, p string, v int) string {
+	path, query, _ := strings.Cut(target, "?")
+	parts := strings.Split(query, "&")
+	set := false
+	for i, kv := range parts {
+		if k, _, _ := strings.Cut(kv, "="); k == p {
+			parts[i] = p + "=" + strconv.Itoa(v)
+			set = true
+		}
+	}
+	if !set {
+		parts = append(parts, p+"="+strconv.Itoa(v))
+	}
+	return path + "?" + strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "&")
+}
+
+// param returns the value of p in target.
+func param(target, p string) string {
+	_, query, _ := strings.Cut(target, "?")
+	q, _ := url.ParseQuery(query)
+	return q.Get(p)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// mixFor returns the mix model's cells of sc send: calibrated classes with
+// the target calibration found for model.
+func (r *cellRunner) mixFor(model string, sc plan.Scenario) []plan.Class {
+	mix := slices.Clone(sc.Mix)
+	for i, c := range mix {
+		if t, ok := r.calibrated[calKey{model, sc.Name, c.Name}]; ok {
+			mix[i].Target = t
+		}
+	}
+	return mix
+}

@@ -1,0 +1,120 @@
+package runner
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/concbench/concbench/plan"
+)
+
+// fakeCost is a server whose requests cost a fixed time per unit of a
+// parameter (linear) or double per unit (doubling), without running.
+type fakeCost struct {
+	param  string
+	perOne time.Duration // linear: cost of one unit
+	base   time.Duration // doubling: cost at v=0
+	double bool
+	calls  []int
+}
+
+func (f *fakeCost) measure(target string) (time.Duration, error) {
+	v, err := strconv.Atoi(param(target, f.param))
+	if err != nil {
+		return 0, fmt.Errorf("target %q: %v", target, err)
+	}
+	f.calls = append(f.calls, v)
+	if f.double {
+		return f.base << v, nil
+	}
+	return time.Duration(v) * f.perOne, nil
+}
+
+func TestSearchLinear(t *testing.T) {
+	tests := []struct {
+		name   string
+		perOne time.Duration
+		start  int
+		want   int
+	}{
+		{"Go-like 0.3µs per round", 300 * time.Nanosecond, 1000, 333333},
+		{"Lua-like 100µs per round", 100 * time.Microsecond, 1000, 1000},
+		{"V8-like 2µs per round", 2 * time.Microsecond, 1000, 50000},
+		{"bounded by MaxIters", time.Nanosecond, 1000, 100_000_000},
+	}
+	for _, tt := range tests {
+		f := &fakeCost{param: "iters", perOne: tt.perOne}
+		got, err := searchLinear("/cpu?iters=200000&chunk=100", "iters", tt.start, 100_000_000, 100*time.Millisecond, f.measure)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if v, _ := strconv.Atoi(param(got.target, "iters")); v != tt.want {
+			t.Errorf("%s: searchLinear chose %s (%s) after %v; want iters=%d", tt.name, got.target, got.took, f.calls, tt.want)
+		}
+		if param(got.target, "chunk") != "100" {
+			t.Errorf("%s: %s lost the other parameters", tt.name, got.target)
+		}
+		if len(f.calls) > calMaxSteps {
+			t.Errorf("%s: %d measurements; want at most %d", tt.name, len(f.calls), calMaxSteps)
+		}
+	}
+}
+
+func TestSearchDoubling(t *testing.T) {
+	tests := []struct {
+		name      string
+		base      time.Duration
+		start, hi int
+		want      int
+	}{
+		// 100 ms = base·2^n: base 100ms/2^20 ⇒ n=20 exactly.
+		{"from below", 100 * time.Millisecond >> 20, 14, 26, 20},
+		{"from above", 100 * time.Millisecond >> 10, 14, 26, 10},
+		{"closest by ratio", 70 * time.Millisecond >> 18, 14, 26, 19}, // 70 ms at 18, 140 ms at 19
+		{"bounded", time.Microsecond, 14, 16, 16},
+	}
+	for _, tt := range tests {
+		f := &fakeCost{param: "n", base: tt.base, double: true}
+		got, err := searchDoubling("/regex?n=20&engine=backtrack", "n", tt.start, tt.hi, 100*time.Millisecond, f.measure)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if v, _ := strconv.Atoi(param(got.target, "n")); v != tt.want {
+			t.Errorf("%s: searchDoubling chose %s (%s) after %v; want n=%d", tt.name, got.target, got.took, f.calls, tt.want)
+		}
+	}
+}
+
+func TestWithParam(t *testing.T) {
+	tests := []struct {
+		in, p string
+		v     int
+		want  string
+	}{
+		{"/cpu?iters=200000", "iters", 5, "/cpu?iters=5"},
+		{"/cpu?iters=1&chunk=10&defer=tick", "iters", 7, "/cpu?iters=7&chunk=10&defer=tick"},
+		{"/regex?engine=backtrack&n=20", "n", 18, "/regex?engine=backtrack&n=18"},
+		{"/cpu", "iters", 3, "/cpu?iters=3"},
+	}
+	for _, tt := range tests {
+		if got := withParam(tt.in, tt.p, tt.v); got != tt.want {
+			t.Errorf("withParam(%q, %q, %d) = %q; want %q", tt.in, tt.p, tt.v, got, tt.want)
+		}
+	}
+}
+
+// TestCalibrateClassFailure: a server that refuses the work leaves the plan's
+// target, with the server's answer as the note.
+func TestCalibrateClassFailure(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "regex: engine re2 is not available", http.StatusNotImplemented)
+	}))
+	defer srv.Close()
+	c := calibrateClass(t.Context(), srv.URL, plan.Class{Name: "bt", Target: "/regex?n=20&engine=backtrack", Calibrate: plan.Duration(100 * time.Millisecond)})
+	if c.Used != c.Target || c.MeasuredMs != 0 || c.Note == "" {
+		t.Errorf("calibrateClass against a failing server = %+v; want the plan's target, nothing measured, a note", c)
+	}
+}
