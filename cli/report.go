@@ -49,6 +49,9 @@ func cmdReport(_ context.Context, env *Env, args []string) error {
 		if err := rep.WriteTable(env.Stdout); err != nil {
 			return withCode(ExitError, err)
 		}
+		if rep.Fidelity != nil {
+			fmt.Fprintln(env.Stdout, rep.Fidelity.Line())
+		}
 	}
 	fmt.Fprintf(env.Stderr, "concbench: wrote %s, %s and %d charts\n",
 		filepath.Join(dir, reports.HTMLFile), reports.MarkdownFile, len(files)-2)

@@ -181,8 +181,12 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	if res == nil {
 		return err
 	}
-	writeReport(env, res.Dir, res.Run)
-	return runExit(env.Stdout, res, err)
+	fidelity := writeReport(env, res.Dir, res.Run)
+	err = runExit(env.Stdout, res, err)
+	if fidelity != "" { // the last line, where a script looks for it
+		fmt.Fprintln(env.Stdout, fidelity)
+	}
+	return err
 }
 
 // runExit prints the verdicts of a run and picks its exit code.
@@ -233,11 +237,12 @@ func splitList(s string) []string {
 
 // writeReport renders a run's report (charts, report.html, summary.md) and
 // prints its verdict table. The measurements are already saved: a report that
-// fails is a warning, and `concbench report DIR` can render it again.
-func writeReport(env *Env, dir string, r *result.Run) {
+// fails is a warning, and `concbench report DIR` can render it again. It
+// returns the report's "fidelity: N of M comparisons match" line, or "".
+func writeReport(env *Env, dir string, r *result.Run) string {
 	if len(r.Cells) == 0 {
 		fmt.Fprintln(env.Stdout, "no cell finished: no report")
-		return
+		return ""
 	}
 	rep, err := reports.Build(r)
 	if err == nil {
@@ -248,9 +253,13 @@ func writeReport(env *Env, dir string, r *result.Run) {
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "concbench: report: %v (results.json is complete; retry with 'concbench report %s')\n", err, dir)
-		return
+		return ""
 	}
 	fmt.Fprintf(env.Stdout, "report: %s\n", filepath.Join(dir, reports.HTMLFile))
+	if rep.Fidelity != nil {
+		return rep.Fidelity.Line()
+	}
+	return ""
 }
 
 // checkTargetFlag refuses a target off this machine unless allowed, and one

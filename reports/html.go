@@ -27,10 +27,13 @@ var htmlSource string
 //go:embed lessons.html.tmpl
 var lessonsSource string
 
-var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"color": func(key string) template.CSS { return template.CSS("background:" + plot.Color(key)) },
-	"num":   units.Num,
-}).Parse(htmlSource + lessonsSource))
+var htmlTemplate = template.Must(template.Must(template.New("report").Funcs(template.FuncMap{
+	"color":         func(key string) template.CSS { return template.CSS("background:" + plot.Color(key)) },
+	"num":           units.Num,
+	"ms":            units.Ms,
+	"fidelityRules": FidelityRules,
+	"verdictClass":  func(v string) string { return strings.ReplaceAll(v, " ", "-") },
+}).Parse(htmlSource + lessonsSource)).Parse(fidelityHTMLSource))
 
 // pinningText describes CPU pinning in a few words.
 // referencesText names the program behind each reference model:

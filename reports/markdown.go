@@ -79,6 +79,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 	}
 
+	r.writeFidelityMarkdown(b)
+
 	b.WriteString("\n## Findings\n")
 	for _, c := range r.Charts {
 		fmt.Fprintf(b, "\n### %s\n\n%s\n", mdEscape(c.Title), mdEscape(strings.Join(c.Sentences, " ")))

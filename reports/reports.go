@@ -52,6 +52,9 @@ type Report struct {
 	Advice    []Advice
 	// Lessons are the seeds' lessons checked against the run (lessons.go).
 	Lessons []Lesson
+	// Fidelity compares each Go model with its reference system (nil when
+	// the plan names no such pair).
+	Fidelity *Fidelity
 }
 
 // Scenario is one scenario of the run.
@@ -170,6 +173,7 @@ func Build(run *result.Run) (*Report, error) {
 	r.diagnose()
 	r.advise()
 	r.buildLessons()
+	r.Fidelity = r.buildFidelity()
 	return r, nil
 }
 

@@ -158,5 +158,5 @@ func (r *Report) WriteTable(w io.Writer) error {
 			return err
 		}
 	}
-	return nil
+	return r.writeFidelityText(w)
 }
