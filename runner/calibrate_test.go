@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,66 @@ func TestCalibrateClassFailure(t *testing.T) {
 	c := calibrateClass(t.Context(), srv.URL, plan.Class{Name: "bt", Target: "/regex?n=20&engine=backtrack", Calibrate: plan.Duration(100 * time.Millisecond)})
 	if c.Used != c.Target || c.MeasuredMs != 0 || c.Note == "" {
 		t.Errorf("calibrateClass against a failing server = %+v; want the plan's target, nothing measured, a note", c)
+	}
+}
+
+// TestRunCalibrates runs a plan with a calibrated class and a scenario for
+// one model only: the calibration is recorded per model and class, each
+// model's cells send the target it found, and the scenario limited to
+// goroutine has no thread cell.
+func TestRunCalibrates(t *testing.T) {
+	needBinary(t)
+	defer checkNoChildren(t)
+	src := `name: cal
+models: [goroutine, thread]
+duration: 500ms
+warmup: 0s
+timeout: 2s
+scenarios:
+  - name: mix
+    mix:
+      - {name: plain, target: /plain, weight: 9}
+      - {name: cpu, target: "/cpu?iters=50", weight: 1, heavy: true, calibrate: 5ms}
+    rates: [50]
+  - name: only-goroutine
+    models: [goroutine]
+    mix:
+      - {name: plain, target: /plain, weight: 1}
+    rates: [50]
+`
+	p, err := plan.Parse([]byte(src), "cal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := Run(t.Context(), Options{Plan: p, Binary: binary, OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Run.Calibrations) != 2 {
+		t.Fatalf("calibrations %+v; want one per model for class cpu", o.Run.Calibrations)
+	}
+	for _, c := range o.Run.Calibrations {
+		if c.Scenario != "mix" || c.Class != "cpu" || c.Param != "iters" || c.GoalMs != 5 || c.Note != "" || c.MeasuredMs <= 0 {
+			t.Errorf("calibration %+v; want mix/cpu scaled by iters to 5 ms, measured, no note", c)
+		}
+		// 50 rounds is microseconds on any server: the search went up.
+		if c.Used == c.Target {
+			t.Errorf("%s: calibration kept %s; want more rounds for a 5 ms request", c.Model, c.Used)
+		}
+	}
+	var ids []string
+	for _, c := range o.Run.Cells {
+		ids = append(ids, c.ID)
+		for _, cl := range c.Classes {
+			if cl.Name != "cpu" {
+				continue
+			}
+			if cal := o.Run.CalibrationFor(c.Model, c.Scenario, cl.Name); cal == nil || cl.Target != cal.Used {
+				t.Errorf("%s: class cpu sent %s; want the calibrated target %+v", c.ID, cl.Target, cal)
+			}
+		}
+	}
+	if want := "goroutine.mix.r50.1 thread.mix.r50.1 goroutine.only-goroutine.r50.1"; strings.Join(ids, " ") != want {
+		t.Errorf("cells %v; want %s", ids, want)
 	}
 }
