@@ -145,7 +145,18 @@ func (r *Report) buildFidelity() *Fidelity {
 				case gr == nil || g == nil:
 					f.add(r.notMeasured(pair, model, ref, name, "no cell of "+missing(model, g, ref, gr))...)
 				case notMeasurable(g) || notMeasurable(gr):
-					f.add(r.notMeasured(pair, model, ref, name, "the load generator limited every repetition of "+missing(model, boolGroup(notMeasurable(g)), ref, boolGroup(notMeasurable(gr))))...)
+					// The figures are shown, as measured, for what they
+					// are worth; they are not counted either way.
+					why := "the load generator limited every repetition of " + missing(model, boolGroup(notMeasurable(g)), ref, boolGroup(notMeasurable(gr)))
+					rows := compareGroups(pair, name, g, gr)
+					for i := range rows {
+						asMeasured := rows[i].Verdict
+						if rows[i].Verdict != Matches && rows[i].Reason != "" {
+							asMeasured += ", " + rows[i].Reason
+						}
+						rows[i].Verdict, rows[i].Reason = NotMeasured, why+" (as measured: "+asMeasured+")"
+					}
+					f.add(rows...)
 				default:
 					f.add(compareGroups(pair, name, g, gr)...)
 				}
