@@ -1,9 +1,12 @@
 package procstat
 
 import (
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParsePSS(t *testing.T) {
@@ -35,6 +38,9 @@ func TestPSSBelowRSSForACluster(t *testing.T) {
 			t.Skipf("cannot start sleep: %v", err)
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		// Read it once it runs sleep: between fork and exec it is a copy of
+		// this test process, whose pages move under the reads.
+		waitExec(t, cmd.Process.Pid, "sleep")
 		s, err := Read(cmd.Process.Pid)
 		if err != nil {
 			t.Fatal(err)
@@ -52,4 +58,19 @@ func TestPSSBelowRSSForACluster(t *testing.T) {
 	if pss >= rss {
 		t.Errorf("two processes of one binary: summed PSS %d, RSS %d; want PSS < RSS", pss, rss)
 	}
+}
+
+// waitExec waits until process pid runs the program named comm and sleeps
+// in it (state S): the loader has mapped what it maps, so RSS and PSS hold
+// still between the two reads.
+func waitExec(t *testing.T, pid int, comm string) {
+	t.Helper()
+	for range 1000 {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err == nil && strings.Contains(string(b), "("+comm+") S ") {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("process %d never ran %s", pid, comm)
 }
