@@ -4,7 +4,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/servers/eventloop"
 	"github.com/concbench/concbench/servers/servertest"
@@ -20,13 +19,5 @@ func TestMain(m *testing.M) {
 }
 
 func TestHostile(t *testing.T) {
-	servertest.Hostile(t, servertest.Launch, servertest.HostileOptions{HalfOpen: false})
-}
-
-func TestEdges(t *testing.T) {
-	srv, err := newHostile(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	servertest.Edges(t, servertest.Start(t, srv))
+	servertest.HostileSuite(t, newHostile, servertest.HostileOptions{HalfOpen: false})
 }

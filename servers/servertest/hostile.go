@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concbench/concbench/launch"
+	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -490,4 +492,19 @@ func hostileConns(t *testing.T, launch LaunchFunc, n int) {
 	if early {
 		t.Logf("opening %d connections took longer than the %s wait; the in-flight check may have seen answered requests", n, wait)
 	}
+}
+
+// HostileSuite runs the hostile-client suite (a server started by
+// ServeChild in a process of its own, see Launch) and the wire edge cases
+// against the model newServer builds: what each model's TestHostile calls.
+// Its TestMain must call ServeChild(newServer).
+func HostileSuite(t *testing.T, newServer NewFunc, o HostileOptions) {
+	t.Run("hostile", func(t *testing.T) { Hostile(t, Launch, o) })
+	t.Run("edges", func(t *testing.T) {
+		srv, err := newServer(servers.Config{Settings: launch.Settings{Addr: "127.0.0.1:0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		Edges(t, Start(t, srv))
+	})
 }
