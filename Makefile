@@ -21,8 +21,12 @@ build: ## build bin/concbench
 vet: ## go vet every package
 	$(GO) vet ./...
 
+# loadgen's live attacks judge their own validity (a starved generator fails
+# them), so they run alone, after the other packages, which run side by side
+# and load both CPUs with real servers.
 test: vet ## vet, then every test with the race detector (the CI gate)
-	$(GO) test -race -shuffle=on -timeout 8m ./...
+	$(GO) test -race -shuffle=on -timeout 8m $$($(GO) list ./... | grep -v '/loadgen$$')
+	$(GO) test -race -shuffle=on -timeout 4m ./loadgen
 
 fuzz: ## fuzz every parser for FUZZTIME each (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./workloads/

@@ -420,8 +420,17 @@ func TestMaxRequests(t *testing.T) {
 	if got := res.Window.End.Sub(res.Window.Start); got != 250*time.Millisecond || len(res.Timeline) != 1 {
 		t.Errorf("window %s, %d seconds; want 250ms (the 50 requests' share of the schedule), 1", got, len(res.Timeline))
 	}
-	if !res.Validity.Valid || res.SentRPS < 190 {
-		t.Errorf("validity %+v, sent %.1f; want valid, 200 req/s", res.Validity, res.SentRPS)
+	if res.SentRPS < 190 {
+		t.Errorf("sent %.1f; want 200 req/s", res.SentRPS)
+	}
+	// A 250 ms window makes its p99 stall its worst one: a GC or a
+	// preemption under -race is enough for the generator to judge itself
+	// generator-bound, rightly (attack retried it). Only a verdict against
+	// the server would be wrong here.
+	if v := res.Validity; v.Cause == result.CauseGenerator {
+		t.Logf("validity not checked: the generator judged itself bound on every attempt: %v", v.Reasons)
+	} else if !v.Valid {
+		t.Errorf("validity %+v; want valid", v)
 	}
 }
 
