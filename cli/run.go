@@ -28,7 +28,7 @@ import (
 	"github.com/concbench/concbench/units"
 )
 
-const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--profile-generator cpu,heap,goroutine] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--target http://HOST:PORT [--target-pid PID] [--target-name NAME]] [--allow-remote] [--generators N]"
+const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--profile-generator cpu,heap,goroutine,trace] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--target http://HOST:PORT [--target-pid PID] [--target-name NAME]] [--allow-remote] [--generators N]"
 
 // cmdRun runs a benchmark plan. Exit codes, most important first:
 // ExitInterrupted (130) when stopped, ExitSLO (4) when an SLO broke on a valid
@@ -47,7 +47,7 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	out := fs.String("out", runner.DefaultOutDir, "parent `directory` of the run's results directory <UTC timestamp>-<plan>/")
 	saveRaw := fs.Bool("save-raw", false, "also save every cell's raw results in vegeta's format (vegeta report/plot read them)")
 	profileList := fs.String("profile", "", "capture these `profiles` of every cell's server during its window, beside the results: cpu, heap, goroutine, mutex, block, trace, or all")
-	genProfileList := fs.String("profile-generator", "", "capture these `profiles` of the load generator itself during every cell's window, beside the results: cpu, heap, goroutine, or all")
+	genProfileList := fs.String("profile-generator", "", "capture these `profiles` of the load generator itself during every cell's window, beside the results: cpu, heap, goroutine, trace, or all")
 	serverCPUs := fs.String("server-cpus", "", "`CPUs` the servers run on, or none (default: the second available CPU, on 2 or more)")
 	loadgenCPUs := fs.String("loadgen-cpus", "", "`CPUs` the load generator runs on, or none (default: the first available CPU, on 2 or more)")
 	ceilingRPS := fs.Float64("ceiling", 0, "the generator's ceiling in `req/s`: cells offered above 70% of it are invalid (default: from OUT/"+ceiling.File+", written by concbench ceiling)")

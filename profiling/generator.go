@@ -8,9 +8,13 @@ package profiling
 //   - cpu: runtime/pprof's CPU profile over the window;
 //   - heap: the heap profile at the window's end, after a garbage collection
 //     (as /debug/pprof/heap?gc=1 takes it), so that in-use figures are current;
-//   - goroutine: the goroutines at the window's end.
+//   - goroutine: the goroutines at the window's end;
+//   - trace: runtime/trace over the window (`go tool trace`): what held the
+//     generator's Ps when its hiccup meter woke late — a CPU profile only
+//     shows where CPU went, not who waited.
 //
-// Files go beside the cell's as CELL.generator.KIND.pprof, listed in
+// Files go beside the cell's as CELL.generator.KIND.pprof (a trace:
+// CELL.generator.trace), listed in
 // Cell.Files as "profile:generator:KIND". Two heap profiles of one long cell
 // are not taken, but the heap profiles of two cells of different durations
 // diff with `go tool pprof -diff_base`. A capture that fails is a note in the
@@ -26,6 +30,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync"
@@ -33,7 +38,7 @@ import (
 )
 
 // GeneratorKinds are the kinds ParseGeneratorKinds accepts.
-var GeneratorKinds = []Kind{CPU, Heap, Goroutine}
+var GeneratorKinds = []Kind{CPU, Heap, Goroutine, Trace}
 
 // ParseGeneratorKinds parses the kinds of --profile-generator: a
 // comma-separated list of GeneratorKinds, or "all".
@@ -62,7 +67,7 @@ func GeneratorFileKind(kind Kind) string { return "profile:generator:" + string(
 
 // generatorFileName is the file a generator profile of cell is saved in.
 func generatorFileName(cell string, kind Kind) string {
-	return cell + ".generator." + string(kind) + ".pprof"
+	return fileName(cell+".generator", kind, -1)
 }
 
 // GeneratorCapture is the capture of the generator's profiles of one cell.
@@ -109,7 +114,7 @@ func (g *GeneratorCapture) capture(ctx context.Context, dir, cell string, kind K
 			return nil
 		}
 	}
-	if kind == CPU {
+	if kind == CPU || kind == Trace {
 		if err := wait(start); err != nil {
 			return err
 		}
@@ -126,6 +131,12 @@ func (g *GeneratorCapture) capture(ctx context.Context, dir, cell string, kind K
 		}
 		_ = wait(end) // stopped early with the cell: still a profile
 		pprof.StopCPUProfile()
+	case Trace:
+		if err := trace.Start(&buf); err != nil {
+			return err // another trace of this process is running
+		}
+		_ = wait(end)
+		trace.Stop()
 	case Heap:
 		runtime.GC()
 		if err := pprof.Lookup("heap").WriteTo(&buf, 0); err != nil {

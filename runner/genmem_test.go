@@ -141,8 +141,18 @@ func TestGeneratorFigures(t *testing.T) {
 			t.Errorf("no generator %s profile in %v; notes %q", k, c.Files, profileNotes(c))
 			continue
 		}
-		if want := c.ID + ".generator." + string(k) + ".pprof"; f != want {
+		want := c.ID + ".generator." + string(k) + ".pprof"
+		if k == profiling.Trace {
+			want = c.ID + ".generator.trace"
+		}
+		if f != want {
 			t.Errorf("generator %s profile in %s; want %s", k, f, want)
+		}
+		if k == profiling.Trace {
+			if err := profiling.CheckTrace(filepath.Join(o.Dir, f)); err != nil {
+				t.Errorf("generator trace: %v", err)
+			}
+			continue
 		}
 		prof, err := profiling.Read(filepath.Join(o.Dir, f))
 		if err != nil {

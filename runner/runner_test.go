@@ -290,7 +290,7 @@ func TestGeneratorBound(t *testing.T) {
 		// Far more than one CPU of generator can send, with connections to
 		// spare: the generator, not the pool, is the limit.
 		p := testPlan(t, []string{"goroutine"}, 300000)
-		if err := p.Apply(plan.Overrides{Warmup: plan.NoWarmup, MaxConns: 256}); err != nil {
+		if err := p.Apply(plan.Overrides{Warmup: plan.NoWarmup, MaxConns: 2048}); err != nil {
 			t.Fatal(err)
 		}
 		o, err := Run(context.Background(), Options{Plan: p, Binary: binary, OutDir: t.TempDir()})
