@@ -28,7 +28,7 @@ import (
 	"github.com/concbench/concbench/units"
 )
 
-const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--profile-generator cpu,heap,goroutine,trace] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--target http://HOST:PORT [--target-pid PID] [--target-name NAME]] [--allow-remote] [--generators N]"
+const runArgs = "[--plan FILE|NAME] [--models a,b] [--scenario NAME] [--rates 100,200] [--duration 5s] [--warmup 1s] [--reps N] [--retries N] [--out DIR] [--save-raw] [--profile cpu,heap,goroutine,mutex,block,trace] [--profile-generator cpu,heap,goroutine,trace] [--server-cpus 1 --loadgen-cpus 0] [--ceiling RPS] [--target http://HOST:PORT [--target-pid PID] [--target-name NAME]] [--allow-remote] [--generators N]"
 
 // cmdRun runs a benchmark plan. Exit codes, most important first:
 // ExitInterrupted (130) when stopped, ExitSLO (4) when an SLO broke on a valid
@@ -43,6 +43,7 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 	duration := fs.Duration("duration", 0, "measured window of every cell (default: the plan's)")
 	warmup := fs.Duration("warmup", 0, "warmup of every cell, not counted; 0 for none (default: the plan's)")
 	reps := fs.Int("reps", 0, "repetitions of every cell, interleaved (default: the plan's)")
+	retries := fs.Int("retries", 0, "rerun a cell found generator-bound for a transient reason (stalls, late sends) up to `N` times, keeping the discarded attempts in results.json; 0 for none (default: the plan's)")
 	maxConns := fs.Int("max-connections", 0, "the generator's connection pool of every cell (default: the plan's)")
 	out := fs.String("out", runner.DefaultOutDir, "parent `directory` of the run's results directory <UTC timestamp>-<plan>/")
 	saveRaw := fs.Bool("save-raw", false, "also save every cell's raw results in vegeta's format (vegeta report/plot read them)")
@@ -77,6 +78,14 @@ func cmdRun(ctx context.Context, env *Env, args []string) error {
 			o.Warmup = plan.NoWarmup
 		} else if *warmup < 0 {
 			return usageError("run: --warmup: %s must be ≥ 0", *warmup)
+		}
+	}
+	if set["retries"] {
+		o.Retries = *retries
+		if *retries == 0 {
+			o.Retries = plan.NoRetries
+		} else if *retries < 0 {
+			return usageError("run: --retries: %d must be ≥ 0", *retries)
 		}
 	}
 	if set["reps"] && *reps == 0 {
@@ -199,6 +208,16 @@ func runExit(w io.Writer, res *runner.Outcome, err error) error {
 	}
 	if res.SLOSkipped > 0 {
 		fmt.Fprintf(w, "%d SLO checks skipped (invalid cells, or classes without requests)\n", res.SLOSkipped)
+	}
+	retried, discarded := 0, 0
+	for _, c := range r.Cells {
+		if len(c.Discarded) > 0 {
+			retried++
+			discarded += len(c.Discarded)
+		}
+	}
+	if retried > 0 {
+		fmt.Fprintf(w, "%d cells retried: %d attempts discarded as generator-bound for transient reasons (stalls, late sends; kept in %s as discarded_attempts)\n", retried, discarded, result.FileName)
 	}
 	if res.Invalid > 0 {
 		fmt.Fprintf(w, "%d of %d cells invalid: their figures describe the load generator or a failed server, not the model (reasons in %s)\n", res.Invalid, len(r.Cells), result.FileName)

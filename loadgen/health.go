@@ -9,6 +9,10 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/concbench/concbench/cpuset"
+	"github.com/concbench/concbench/procstat"
+	"github.com/concbench/concbench/result"
 )
 
 // Generator is the load generator's own health over the measured window: the
@@ -50,6 +54,13 @@ type Generator struct {
 	// EMFILE, ENFILE, ENOBUFS); ExhaustionSample is the first one's text.
 	ExhaustionErrors int64
 	ExhaustionSample string
+	// StealShare is the share of the window the hypervisor ran something
+	// else on the CPUs the generator may use while they had work (the steal
+	// column of /proc/stat; 0 on bare metal): stalls the process cannot see
+	// in its own CPU time, and the usual cause of hiccups on a VM whose host
+	// is busy. StealCPUs are those CPUs.
+	StealShare float64
+	StealCPUs  []int
 }
 
 // healthSnap is a reading of the process's CPU time and GC counters.
@@ -60,6 +71,7 @@ type healthSnap struct {
 	gcCycles uint64
 	pauses   *metrics.Float64Histogram
 	sched    *metrics.Float64Histogram
+	cpuTimes map[int]procstat.CPUTimes // nil when /proc/stat is unreadable
 }
 
 const (
@@ -82,6 +94,7 @@ func takeHealth() healthSnap {
 	}
 	s.pauses = copyHist(sample[1].Value)
 	s.sched = copyHist(sample[2].Value)
+	s.cpuTimes, _ = procstat.ReadCPUTimes()
 	return s
 }
 
@@ -148,6 +161,12 @@ func generatorHealth(g *Generator, from, to healthSnap) {
 	g.GCPauses, g.GCPauseTotal, g.GCPauseMax = int64(n), seconds(sum), seconds(mx)
 	_, _, p99, mx := histDelta(from.sched, to.sched)
 	g.SchedLatencyP99, g.SchedLatencyMax = seconds(p99), seconds(mx)
+	if from.cpuTimes != nil && to.cpuTimes != nil {
+		if cpus, err := cpuset.Available(); err == nil {
+			g.StealCPUs = cpus
+			g.StealShare = procstat.StealShare(from.cpuTimes, to.cpuTimes, cpus)
+		}
+	}
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * 1e9) }
@@ -212,4 +231,32 @@ func (m *hiccupMeter) setWindow(start, end time.Time) {
 func (m *hiccupMeter) finish() *hdr.Histogram {
 	close(m.stop)
 	return <-m.done
+}
+
+// Health is the generator's health as results.json records it (per cell, and
+// per shard of a sharded cell).
+func (r *Result) Health() result.GeneratorHealth {
+	g := r.Generator
+	msr := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+	return result.GeneratorHealth{
+		CPUs:                g.CPUs,
+		CPUPct:              math.Round(g.CPUPercent*10) / 10,
+		CPUShare:            math.Round(g.CPUShare*1000) / 1000,
+		GCCycles:            g.GCCycles,
+		GCPauses:            g.GCPauses,
+		GCPauseTotalMs:      msr(g.GCPauseTotal),
+		GCPauseMaxMs:        msr(g.GCPauseMax),
+		HiccupP99Ms:         msr(g.HiccupP99),
+		HiccupMaxMs:         msr(g.HiccupMax),
+		SchedLatencyP99Ms:   msr(g.SchedLatencyP99),
+		SchedLatencyMaxMs:   msr(g.SchedLatencyMax),
+		InvoluntarySwitches: g.InvoluntarySwitches,
+		StealPct:            math.Round(g.StealShare*1000) / 10,
+		StealCPUs:           g.StealCPUs,
+		WarmupRequests:      g.WarmupRequests,
+		ExhaustionErrors:    g.ExhaustionErrors,
+		PeakInFlight:        r.PeakInFlight,
+		PoolFull:            r.PoolFull,
+		DispatchLagP99Ms:    r.DispatchLag.P99,
+	}
 }

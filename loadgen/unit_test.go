@@ -183,6 +183,12 @@ func TestJudge(t *testing.T) {
 		if wantCause := map[bool]string{true: "", false: result.CauseGenerator}[tt.valid]; v.Cause != wantCause {
 			t.Errorf("%s: cause %q; want %q", tt.name, v.Cause, wantCause)
 		}
+		// Only the machine's state (a, b, e) is worth a rerun; the
+		// configuration (c, d, f) would flag it again.
+		wantTransient := !tt.valid && strings.HasPrefix(tt.name, "(a)") || strings.HasPrefix(tt.name, "(b)") && !tt.valid || strings.HasPrefix(tt.name, "(e)")
+		if v.Transient != wantTransient {
+			t.Errorf("%s: transient %t; want %t", tt.name, v.Transient, wantTransient)
+		}
 		if tt.reason == "" {
 			if len(v.Reasons) != 0 {
 				t.Errorf("%s: reasons %q; want none", tt.name, v.Reasons)
@@ -197,14 +203,31 @@ func TestJudge(t *testing.T) {
 		}
 	}
 
+	// Stalls while the host stole the generator's CPU name the hypervisor;
+	// stalls without steal do not.
+	in := ok
+	in.gen.HiccupP99, in.gen.HiccupMax = 8*time.Millisecond, 12*time.Millisecond
+	in.gen.StealShare, in.gen.StealCPUs = 0.21, []int{0}
+	if v := judge(in); v.Valid || !v.Transient || !strings.Contains(v.Reasons[0], "by the hypervisor: it stole 21.0% of CPU(s) 0") ||
+		!strings.Contains(v.Reasons[len(v.Reasons)-1], "host steal 21.0% of CPU(s) 0") {
+		t.Errorf("stalls with 21%% steal: %+v; want the hypervisor named, in the verdict and the evidence", v)
+	}
+	in.gen.StealShare = 0.005
+	if v := judge(in); v.Valid || strings.Contains(v.Reasons[0], "hypervisor") {
+		t.Errorf("stalls with 0.5%% steal: %q; want no hypervisor named", v.Reasons)
+	}
+
 	// (d) is a fact of the configuration: it holds when nothing was measured
 	// too, after (f).
-	in := ok
+	in = ok
 	in.measured, in.due, in.stop, in.ceiling = 0, 0, "context", 1200
 	v := judge(in)
 	if v.Valid || v.Cause != result.CauseGenerator || len(v.Reasons) != 2 ||
 		!strings.Contains(v.Reasons[0], "nothing was measured") || !strings.Contains(v.Reasons[1], "83% of this generator's ceiling of 1200 req/s") {
 		t.Errorf("judge(%+v) = %+v; want generator-bound for (f), then (d)", in, v)
+	}
+	if v.Transient {
+		t.Errorf("(f) then (d): transient; want not (a rerun would fail alike)")
 	}
 }
 

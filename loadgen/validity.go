@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/concbench/concbench/result"
@@ -57,19 +59,26 @@ func isSaturated(poolFull float64) bool { return poolFull >= SaturatedShare }
 // of what the attack measured and of its configuration (rate, ceiling).
 func judge(in verdictInput) result.Validity {
 	v := result.Validity{Valid: true}
+	// A flag of the machine's state (a, b, e) may not recur on a rerun; one
+	// of the configuration (c, d, f) will.
+	permanent := false
 	bound := func(format string, args ...any) {
 		v.Invalidate(result.CauseGenerator, "Generator-bound: "+fmt.Sprintf(format, args...))
+	}
+	fixed := func(format string, args ...any) {
+		bound(format, args...)
+		permanent = true
 	}
 	// (d) depends on the configuration alone, so it holds whether or not
 	// anything was measured.
 	overCeiling := func() {
 		if in.ceiling > 0 && in.offered > GeneratorBoundFraction*in.ceiling { // (d)
-			bound("offered %.0f req/s is %.0f%% of this generator's ceiling of %.0f req/s, above the %.0f%% limit.",
+			fixed("offered %.0f req/s is %.0f%% of this generator's ceiling of %.0f req/s, above the %.0f%% limit.",
 				in.offered, 100*in.offered/in.ceiling, in.ceiling, 100*GeneratorBoundFraction)
 		}
 	}
 	if in.measured <= 0 || in.due == 0 { // (f)
-		bound("nothing was measured: the attack stopped (%s) before its measured window began.", in.stop)
+		fixed("nothing was measured: the attack stopped (%s) before its measured window began.", in.stop)
 		overCeiling()
 		return v
 	}
@@ -92,7 +101,7 @@ func judge(in verdictInput) result.Validity {
 			ms(in.lagP99), MaxDispatchLagP99, pool)
 	}
 	if in.gen.ExhaustionErrors > 0 { // (c)
-		bound("%d requests failed because the generator ran out of local ports or file descriptors, e.g. %q.",
+		fixed("%d requests failed because the generator ran out of local ports or file descriptors, e.g. %q.",
 			in.gen.ExhaustionErrors, in.gen.ExhaustionSample)
 	}
 	overCeiling()
@@ -100,15 +109,16 @@ func judge(in verdictInput) result.Validity {
 		bound("the generator process used %.0f%% of its %d CPU(s) during the window, at or above %.0f%%.",
 			100*in.gen.CPUShare, in.gen.CPUs, 100*MaxGeneratorCPUShare)
 	} else if in.gen.HiccupP99 >= MaxHiccupP99 {
-		bound("the generator stalled %.2f ms or more for 1%% of the window (hiccup p99; max %.2f ms), at or above %s: it was starved of CPU.",
-			ms(in.gen.HiccupP99), ms(in.gen.HiccupMax), MaxHiccupP99)
+		bound("the generator stalled %.2f ms or more for 1%% of the window (hiccup p99; max %.2f ms), at or above %s: it was starved of CPU%s.",
+			ms(in.gen.HiccupP99), ms(in.gen.HiccupMax), MaxHiccupP99, stealClause(in.gen))
 	}
 	if !v.Valid {
+		v.Transient = !permanent
 		g := in.gen
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
-			"Evidence: generator CPU %.0f%% of %d CPU(s), %d involuntary context switches; stalls p99 %.2f ms, max %.2f ms; goroutine scheduling latency p99 ≤ %.2f ms, max ≤ %.2f ms; %d GC pauses totalling %.2f ms, longest ≤ %.2f ms; %d requests due in the window never sent; %s.",
+			"Evidence: generator CPU %.0f%% of %d CPU(s), %d involuntary context switches; stalls p99 %.2f ms, max %.2f ms; goroutine scheduling latency p99 ≤ %.2f ms, max ≤ %.2f ms; %d GC pauses totalling %.2f ms, longest ≤ %.2f ms; host steal %.1f%% of CPU(s) %s; %d requests due in the window never sent; %s.",
 			100*g.CPUShare, g.CPUs, g.InvoluntarySwitches, ms(g.HiccupP99), ms(g.HiccupMax), ms(g.SchedLatencyP99), ms(g.SchedLatencyMax),
-			g.GCPauses, ms(g.GCPauseTotal), ms(g.GCPauseMax), in.missed, pool))
+			g.GCPauses, ms(g.GCPauseTotal), ms(g.GCPauseMax), 100*g.StealShare, cpuList(g.StealCPUs), in.missed, pool))
 		return v
 	}
 	if saturated { // (g)
@@ -124,4 +134,32 @@ func judge(in verdictInput) result.Validity {
 			float64(in.answers)/secs, 100*float64(in.answers)/float64(in.due), in.offered, 100*float64(in.sent)/float64(in.due), in.errors))
 	}
 	return v
+}
+
+// StealNoticeable is the host steal (share of the generator's CPUs' time)
+// from which a stall verdict names the hypervisor as the likely thief: on
+// the VM this was built on an idle host stole under 1 %, a busy one 10–30 %
+// of a CPU in slices of ~10 ms, and the generator's own trace showed its
+// socket reads "taking" 10–20 ms with nothing else in the process running.
+const StealNoticeable = 0.02
+
+// stealClause says who took the CPU when the host's steal is noticeable.
+func stealClause(g Generator) string {
+	if g.StealShare < StealNoticeable {
+		return ""
+	}
+	return fmt.Sprintf(" — by the hypervisor: it stole %.1f%% of CPU(s) %s during the window (/proc/stat steal), a busy host rather than the generator's own work; rerun when the host is quieter",
+		100*g.StealShare, cpuList(g.StealCPUs))
+}
+
+// cpuList prints CPU numbers as "0,1", or "?" when unknown.
+func cpuList(cpus []int) string {
+	if len(cpus) == 0 {
+		return "?"
+	}
+	parts := make([]string, len(cpus))
+	for i, c := range cpus {
+		parts[i] = strconv.Itoa(c)
+	}
+	return strings.Join(parts, ",")
 }

@@ -35,6 +35,14 @@ type Plan struct {
 	Warmup   Duration `json:"warmup" yaml:"warmup"`
 	// Reps repeats every cell, interleaved (all cells once, then again), for a spread.
 	Reps int `json:"reps" yaml:"reps"`
+	// Retries reruns a cell that came out generator-bound for a transient
+	// reason — the generator stalled or sent late, a state of the machine
+	// (on a VM, a busy host stealing CPU) rather than of the configuration —
+	// up to this many times, right away. Every discarded attempt stays in
+	// results.json (discarded_attempts) with its reasons, and the kept cell
+	// says it was retried. 0 (the default) keeps the first attempt, whatever
+	// it measured.
+	Retries int `json:"retries,omitempty" yaml:"retries,omitempty"`
 	// MaxConnections bounds the load generator's connection pool (default 64).
 	MaxConnections int `json:"max_connections,omitempty" yaml:"max_connections,omitempty"`
 	// Timeout bounds each request (default 10s); a request past it is an error.

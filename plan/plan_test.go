@@ -140,6 +140,8 @@ func TestParseBad(t *testing.T) {
 		{"scenario duration", strings.Replace(base, "rates: [100]", "rates: [100]\n    duration: 1h", 1), "plan q: scenarios[0].duration: 1h0m0s out of range [500ms, 30m0s]"},
 		{"timeout", base + "timeout: 2m\n", "plan q: timeout: 2m0s out of range [10ms, 1m0s]"},
 		{"reps", base + "reps: -1\n", "plan q: reps: -1 out of range [1, 100]"},
+		{"retries", base + "retries: 6\n", "plan q: retries: 6 out of range [0, 5]"},
+		{"retries negative", base + "retries: -1\n", "plan q: retries: -1 out of range [0, 5]"},
 		{"connections", base + "max_connections: 20000\n", "plan q: max_connections: 20000 out of range [1, 10000]"},
 		{"server setting", base + "server: {workers: -2}\n", "plan q: server.workers: -2 out of range [0, 1024] (0: the model's default)"},
 		{"cluster balance", base + "server: {balance: hash}\n", `plan q: server.balance: "hash" is not one of rr, reuseport`},
@@ -312,12 +314,12 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Overrides{Rates: []float64{10, 20}, Duration: time.Second, Warmup: NoWarmup, Reps: 2, MaxConns: 4}
+	o := Overrides{Rates: []float64{10, 20}, Duration: time.Second, Warmup: NoWarmup, Reps: 2, Retries: 3, MaxConns: 4}
 	if err := p.Apply(o); err != nil {
 		t.Fatalf("Apply(%+v) = %v", o, err)
 	}
 	s := p.Scenarios[0]
-	if len(s.Rates) != 2 || s.Duration.D() != time.Second || s.Warmup != 0 || s.MaxConnections != 4 || p.Reps != 2 || p.NumCells() != 4 {
+	if len(s.Rates) != 2 || s.Duration.D() != time.Second || s.Warmup != 0 || s.MaxConnections != 4 || p.Reps != 2 || p.Retries != 3 || p.NumCells() != 4 {
 		t.Errorf("after Apply: plan %+v", p)
 	}
 	bad := []struct {
@@ -329,6 +331,7 @@ func TestApply(t *testing.T) {
 		{Overrides{Rates: []float64{-1}}, "--rates: -1 out of range (0, 1e+06]"},
 		{Overrides{Duration: time.Millisecond}, "--duration: 1ms out of range [500ms, 30m0s]"},
 		{Overrides{Reps: 1000}, "--reps: 1000 out of range [1, 100]"},
+		{Overrides{Retries: 6}, "--retries: 6 out of range [0, 5]"},
 	}
 	for _, tt := range bad {
 		q := p

@@ -28,6 +28,7 @@ const (
 	MinTimeout        = 10 * time.Millisecond
 	MaxTimeout        = 60 * time.Second
 	MaxReps           = 100
+	MaxRetries        = 5
 	MaxMaxConnections = 10000
 	MaxRate           = 1e6
 	MaxWeight         = 1_000_000
@@ -124,6 +125,9 @@ func (p *Plan) Validate() error {
 	}
 	if p.Reps < 1 || p.Reps > MaxReps {
 		return fieldError("reps", "%d out of range [1, %d]", p.Reps, MaxReps)
+	}
+	if p.Retries < 0 || p.Retries > MaxRetries {
+		return fieldError("retries", "%d out of range [0, %d]", p.Retries, MaxRetries)
 	}
 	if err := checkConns("max_connections", p.MaxConnections); err != nil {
 		return err
@@ -376,8 +380,12 @@ type Overrides struct {
 	Duration  time.Duration // every scenario's measured window
 	Warmup    time.Duration // every scenario's warmup (use NoWarmup for none)
 	Reps      int
+	Retries   int // NoRetries for none (a zero Retries keeps the plan's)
 	MaxConns  int // every scenario's connection pool
 }
+
+// NoRetries asks Overrides for no retries (a zero Retries keeps the plan's).
+const NoRetries = -1
 
 // NoWarmup asks Overrides for no warmup at all (a zero Warmup keeps the plan's).
 const NoWarmup = time.Duration(-1)
@@ -469,6 +477,12 @@ func (p *Plan) Apply(o Overrides) error {
 	if o.Reps != 0 {
 		p.Reps = o.Reps
 	}
+	switch {
+	case o.Retries == NoRetries:
+		p.Retries = 0
+	case o.Retries != 0:
+		p.Retries = o.Retries
+	}
 	if o.MaxConns != 0 {
 		p.MaxConnections = o.MaxConns
 	}
@@ -518,6 +532,9 @@ func (o Overrides) check() error {
 	}
 	if o.Reps != 0 && (o.Reps < 1 || o.Reps > MaxReps) {
 		return overrideErr("reps", "%d out of range [1, %d]", o.Reps, MaxReps)
+	}
+	if o.Retries != 0 && o.Retries != NoRetries && (o.Retries < 0 || o.Retries > MaxRetries) {
+		return overrideErr("retries", "%d out of range [0, %d]", o.Retries, MaxRetries)
 	}
 	if o.MaxConns != 0 && (o.MaxConns < 1 || o.MaxConns > MaxMaxConnections) {
 		return overrideErr("max-connections", "%d out of range [1, %d]", o.MaxConns, MaxMaxConnections)

@@ -177,6 +177,10 @@ type Cell struct {
 	Server stats.Snapshot `json:"server"`
 	// Generator is the load generator's own memory over the window.
 	Generator Generator `json:"generator"`
+	// Discarded are earlier attempts at this cell, rerun because they came
+	// out generator-bound for a transient reason (plan.Plan.Retries), oldest
+	// first; their files were overwritten by the kept attempt's.
+	Discarded []Attempt `json:"discarded_attempts,omitempty"`
 	// Timeline has one entry per second of the measured window.
 	Timeline []Second `json:"timeline"`
 	// Files maps a kind ("hgrm:CLASS", "hlog:CLASS", "raw", "profile:cpu", ...)
@@ -238,16 +242,24 @@ type GeneratorHealth struct {
 	CPUPct              float64 `json:"cpu_pct"`
 	CPUShare            float64 `json:"cpu_share"`
 	GCCycles            int64   `json:"gc_cycles"`
+	GCPauses            int64   `json:"gc_pauses"`
+	GCPauseTotalMs      float64 `json:"gc_pause_total_ms"`
 	GCPauseMaxMs        float64 `json:"gc_pause_max_ms"`
 	HiccupP99Ms         float64 `json:"hiccup_p99_ms"`
 	HiccupMaxMs         float64 `json:"hiccup_max_ms"`
 	SchedLatencyP99Ms   float64 `json:"sched_latency_p99_ms"`
+	SchedLatencyMaxMs   float64 `json:"sched_latency_max_ms"`
 	InvoluntarySwitches int64   `json:"involuntary_switches"`
-	WarmupRequests      int64   `json:"warmup_requests"`
-	ExhaustionErrors    int64   `json:"exhaustion_errors,omitempty"`
-	PeakInFlight        int     `json:"peak_in_flight"`
-	PoolFull            float64 `json:"pool_full"`
-	DispatchLagP99Ms    float64 `json:"dispatch_lag_p99_ms"`
+	// StealPct is the share of the window (%) a hypervisor took the
+	// generator's CPUs (StealCPUs) away while they had work: /proc/stat's
+	// steal column, 0 on bare metal.
+	StealPct         float64 `json:"steal_pct"`
+	StealCPUs        []int   `json:"steal_cpus,omitempty"`
+	WarmupRequests   int64   `json:"warmup_requests"`
+	ExhaustionErrors int64   `json:"exhaustion_errors,omitempty"`
+	PeakInFlight     int     `json:"peak_in_flight"`
+	PoolFull         float64 `json:"pool_full"`
+	DispatchLagP99Ms float64 `json:"dispatch_lag_p99_ms"`
 }
 
 // Class is one traffic class of a cell.
@@ -353,6 +365,20 @@ type Validity struct {
 	Cause string `json:"cause,omitempty"`
 	// Reasons explain every flag, one sentence each.
 	Reasons []string `json:"reasons,omitempty"`
+	// Transient is set on a generator-bound cell whose every generator flag
+	// came from the machine's state during the window (the generator stalled,
+	// sent late or too little), none from the configuration (a rate near the
+	// generator's ceiling, a pool too small, ports exhausted): a rerun may
+	// measure the server (see plan.Plan.Retries). Any later Invalidate clears
+	// it.
+	Transient bool `json:"transient,omitempty"`
+}
+
+// Attempt is a discarded attempt at a cell: what made it invalid, and the
+// generator's health then.
+type Attempt struct {
+	Validity  Validity         `json:"validity"`
+	Generator *GeneratorHealth `json:"generator,omitempty"`
 }
 
 // The causes of an invalid cell (Validity.Cause).
@@ -366,6 +392,7 @@ const (
 // failed, the cause stays CauseServer.
 func (v *Validity) Invalidate(cause, reason string) {
 	v.Valid = false
+	v.Transient = false
 	if v.Cause != CauseServer {
 		v.Cause = cause
 	}
@@ -410,6 +437,10 @@ type Generator struct {
 	HeapEndBytes   int64 `json:"heap_end_bytes"`
 	RSSStartBytes  int64 `json:"rss_start_bytes"`
 	RSSEndBytes    int64 `json:"rss_end_bytes"`
+	// Health is the generator's CPU, stalls, GC and the host's steal over the
+	// window: the evidence the generator-bound rules judged (absent in files
+	// written before it existed, and for merged shards: see Cell.Shards).
+	Health *GeneratorHealth `json:"health,omitempty"`
 }
 
 // Second is one second of a cell's measured window.

@@ -220,8 +220,15 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	cell.Resources = smp.resources(ws, we, cell.Requests)
 	smp.joinTimeline(cell.Timeline, ws)
 	cell.Generator = gm.window(ws, we)
+	if len(shards) == 0 { // a merged cell's health is per shard (cell.Shards)
+		h := res.Health()
+		cell.Generator.Health = &h
+	}
 	gm.joinTimeline(cell.Timeline, ws)
 	v := res.Validity
+	if r.opts.verdict != nil {
+		r.opts.verdict(cell.ID, &v)
+	}
 	// The server's figures of the window: from the last /stats reading
 	// answered before it to the first one asked for after it.
 	start, end, notes := smp.windowStats(ws, we)

@@ -109,8 +109,12 @@ type Options struct {
 	Terminal bool
 
 	// Test hooks.
-	attack    func(context.Context, loadgen.Config) (*loadgen.Result, error)
-	cellDone  func(i int, c result.Cell)
+	attack   func(context.Context, loadgen.Config) (*loadgen.Result, error)
+	cellDone func(i int, c result.Cell)
+	// verdict, when set, sees (and may change) the generator's verdict of
+	// every attempt at a cell before the orchestrator's rules: tests force
+	// a transient generator-bound attempt with it.
+	verdict   func(id string, v *result.Validity)
 	pprofAddr func(reported string) string // the address profiles are fetched from
 }
 
@@ -241,6 +245,13 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			label += fmt.Sprintf(" rep %d", spec.rep)
 		}
 		cell, err := r.runCell(ctx, spec, label)
+		for try := 1; err == nil && try <= p.Retries && retryable(cell); try++ {
+			r.prog.logf("%s — retry %d of %d", cellLine(label, cell), try, p.Retries)
+			discarded := append(cell.Discarded, result.Attempt{Validity: cell.Validity, Generator: cell.Generator.Health})
+			cell, err = r.runCell(ctx, spec, fmt.Sprintf("%s retry %d", label, try))
+			cell.Discarded = discarded
+			cell.Validity.Reasons = append(cell.Validity.Reasons, retriedNote(discarded))
+		}
 		if err != nil {
 			runErr = err
 			break
@@ -449,4 +460,24 @@ func errorKinds(classes []result.Class) string {
 		return "no error kind recorded"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// retryable reports whether a cell is worth running again under
+// plan.Plan.Retries: generator-bound for transient reasons only.
+func retryable(c result.Cell) bool {
+	v := c.Validity
+	return !v.Valid && v.Cause == result.CauseGenerator && v.Transient
+}
+
+// retriedNote is the kept attempt's note about the ones discarded before it.
+func retriedNote(discarded []result.Attempt) string {
+	parts := make([]string, len(discarded))
+	for i, a := range discarded {
+		parts[i] = fmt.Sprintf("attempt %d", i+1)
+		if g := a.Generator; g != nil {
+			parts[i] += fmt.Sprintf(" (generator stalls p99 %.2f ms, dispatch lag p99 %.2f ms, host steal %.1f%%)", g.HiccupP99Ms, g.DispatchLagP99Ms, g.StealPct)
+		}
+	}
+	return fmt.Sprintf("Retried: earlier attempts came out generator-bound for transient reasons and were discarded (kept in discarded_attempts): %s; these figures are attempt %d's.",
+		strings.Join(parts, "; "), len(discarded)+1)
 }

@@ -422,3 +422,71 @@ func TestPinning(t *testing.T) {
 		t.Errorf("GOMAXPROCS after the run = %d; want %d back", runtime.GOMAXPROCS(0), procs)
 	}
 }
+
+// TestRetries: a cell the generator's verdict calls generator-bound for a
+// transient reason is rerun up to plan.Retries times, the discarded attempts
+// kept in results.json; a permanent reason is not rerun. (Which verdicts are
+// transient is loadgen's TestJudge; here the verdict is forced.)
+func TestRetries(t *testing.T) {
+	needBinary(t)
+	defer checkNoChildren(t)
+	for _, tt := range []struct {
+		name      string
+		flagged   int  // attempts the hook flags generator-bound
+		transient bool // ... for a transient reason
+		attempts  int  // attempts expected
+		valid     bool // the kept one
+	}{
+		{"recovers", 1, true, 2, true},
+		{"gives up after the retries", 5, true, 3, false},
+		{"permanent reasons are not retried", 5, false, 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPlan(t, []string{"goroutine"}, 50)
+			p.Retries = 2
+			opts := Options{Plan: p, Binary: binary, OutDir: t.TempDir()}
+			attempts := 0
+			opts.verdict = func(id string, v *result.Validity) {
+				attempts++
+				if attempts <= tt.flagged {
+					v.Invalidate(result.CauseGenerator, fmt.Sprintf("Generator-bound: forced, attempt %d.", attempts))
+					v.Transient = tt.transient
+				}
+			}
+			o, err := Run(context.Background(), opts)
+			if err != nil && tt.valid {
+				t.Fatal(err)
+			}
+			if attempts != tt.attempts {
+				t.Errorf("%d attempts; want %d", attempts, tt.attempts)
+			}
+			r, err := result.Load(o.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Cells) != 1 {
+				t.Fatalf("%d cells in results.json; want 1", len(r.Cells))
+			}
+			c := r.Cells[0]
+			if c.Validity.Valid != tt.valid {
+				t.Errorf("kept attempt valid %t; want %t (%q)", c.Validity.Valid, tt.valid, c.Validity.Reasons)
+			}
+			if len(c.Discarded) != tt.attempts-1 {
+				t.Fatalf("%d discarded attempts in results.json; want %d", len(c.Discarded), tt.attempts-1)
+			}
+			for i, a := range c.Discarded {
+				if a.Validity.Valid || !a.Validity.Transient || len(a.Validity.Reasons) == 0 ||
+					!strings.Contains(a.Validity.Reasons[0], fmt.Sprintf("forced, attempt %d.", i+1)) || a.Generator == nil || a.Generator.CPUs == 0 {
+					t.Errorf("discarded attempt %d: %+v; want attempt %d's forced verdict and the generator's health", i+1, a, i+1)
+				}
+			}
+			retried := strings.Contains(strings.Join(c.Validity.Reasons, " "), "Retried: earlier attempts came out generator-bound")
+			if retried != (tt.attempts > 1) {
+				t.Errorf("kept attempt's reasons %q: retried note %t; want %t", c.Validity.Reasons, retried, tt.attempts > 1)
+			}
+			if c.Generator.Health == nil || c.Generator.Health.CPUs == 0 {
+				t.Errorf("kept attempt: no generator health in results.json: %+v", c.Generator)
+			}
+		})
+	}
+}

@@ -7,12 +7,16 @@
 # Every server runs alone on SERVER_CPU (taskset), wrk on CLIENT_CPU, one
 # `wrk -t1 -c64 -dDURATION` per server. The bare servers (internal/bare, built
 # as bin/barehello) answer every request with the bytes the models send for
-# /plain, keep-alive, no pipelining. Runs are interleaved — bare, model, bare,
-# model … — for ROUNDS rounds, so that load from elsewhere on the machine
-# falls on both sides alike; the table gives the median req/s of each side and
-# their ratio (model ÷ bare), plus the range of the per-round ratios, and the
-# ratio of requests per CPU-second the server used, which a busy machine
-# (other processes on the server CPU) disturbs far less than req/s.
+# /plain, keep-alive, no pipelining. Runs are interleaved in pairs — bare then
+# model in odd rounds, model then bare in even ones (ABBA) — for ROUNDS
+# rounds, so that load from elsewhere on the machine falls on both sides
+# alike; the table gives the median req/s of each side, the median of the
+# per-round ratios (model ÷ bare, the two runs of a pair back to back) and
+# their range, and the same for requests per CPU-second the server used,
+# which a busy machine (other processes on the server CPU) disturbs far less
+# than req/s. On this project's VM the host stole 10–30 % of a CPU at times
+# (the steal column of /proc/stat), and a server's req/s moved ×2 between
+# rounds: pairing is what makes a 10 % question answerable.
 #
 # Why a script and not a concbench mode: wrk is an outside program, the bare
 # servers must not be models the catalog (and so `concbench serve`, plans and
@@ -20,7 +24,7 @@
 # reading wrk's summary line.
 #
 # Environment (the Makefile passes its variables of the same names):
-#   ROUNDS=N          interleaved rounds (default 3, at least 2)
+#   ROUNDS=N          interleaved rounds (default 5, at least 2)
 #   DURATION=5s       wrk's duration per run
 #   MODELS="..."      model:library pairs (default: every Go model, cluster
 #                     with --procs 1 since it has one CPU)
@@ -32,7 +36,7 @@
 set -euo pipefail
 
 GO=${GO:-go}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -134,9 +138,21 @@ for r in $(seq "$ROUNDS"); do
 		lib=${pair#*:}
 		extra=()
 		[ "$model" = cluster ] && extra=(--procs 1)
-		measure "bare-$lib" bin/barehello -lib "$lib" -addr 127.0.0.1:0
-		bare_rate=$rate bare_eff=$eff
-		measure "$model" bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
+		# Odd rounds run the bare server first, even rounds the model first
+		# (ABBA): whatever the machine does to the second run of a pair — a
+		# warmer cache, a host that has started to steal CPU — falls on both
+		# sides alike over two rounds.
+		if [ $((r % 2)) -eq 1 ]; then
+			measure "bare-$lib" bin/barehello -lib "$lib" -addr 127.0.0.1:0
+			bare_rate=$rate bare_eff=$eff
+			measure "$model" bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
+		else
+			measure "$model" bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
+			model_rate=$rate model_eff=$eff
+			measure "bare-$lib" bin/barehello -lib "$lib" -addr 127.0.0.1:0
+			bare_rate=$rate bare_eff=$eff
+			rate=$model_rate eff=$model_eff
+		fi
 		echo "$model $lib $rate $bare_rate $eff $bare_eff" >>"$work/samples"
 	done
 done
@@ -158,11 +174,15 @@ END {
 		split(order[k], mp, ":"); m = mp[1]
 		if (!(m in n)) continue
 		for (i = 1; i <= n[m]; i++) { mm[i] = M[m, i]; bb[i] = B[m, i]; rr[i] = R[m, i]; ee[i] = E[m, i]; ff[i] = F[m, i] }
-		mmed = median(mm, n[m]); bmed = median(bb, n[m]); emed = median(ee, n[m]); fmed = median(ff, n[m])
+		for (i = 1; i <= n[m]; i++) qq[i] = (ff[i] > 0 ? ee[i] / ff[i] : 0)
 		lo = rr[1]; hi = rr[1]; for (i = 2; i <= n[m]; i++) { if (rr[i] < lo) lo = rr[i]; if (rr[i] > hi) hi = rr[i] }
-		printf "| %s | %.1fk | %s | %.1fk | %.2f | %.2f–%.2f | %.2f |\n", m, mmed/1000, lib[m], bmed/1000, mmed/bmed, lo, hi, (fmed > 0 ? emed/fmed : 0)
+		mmed = median(mm, n[m]); bmed = median(bb, n[m]); rmed = median(rr, n[m]); qmed = median(qq, n[m])
+		printf "| %s | %.1fk | %s | %.1fk | %.2f | %.2f–%.2f | %.2f |\n", m, mmed/1000, lib[m], bmed/1000, rmed, lo, hi, qmed
 	}
-	printf "\nmedians of %d interleaved rounds; load average at the end: %s\n", n[m], load
+	printf "\nreq/s: medians of %d interleaved rounds (ABBA order); ratio: the median of the\n", n[m]
+	printf "per-round ratios, each of a model and its bare library measured back to back,\n"
+	printf "which a machine whose speed drifts between rounds (a VM whose host steals CPU)\n"
+	printf "disturbs far less than a ratio of medians; load average at the end: %s\n", load
 	printf "req/CPU-s: requests per CPU-second the server used (user + system), which\n"
 	printf "load from other processes on the server CPU disturbs far less than req/s.\n"
 }' "$work/samples"

@@ -67,7 +67,6 @@ func Cell(id string, sh loadgen.Shard, cfg loadgen.Config, res *loadgen.Result, 
 		c.Timeline = []result.Second{}
 	}
 	host, _ := os.Hostname()
-	g := res.Generator
 	s := result.Shard{
 		Index:        sh.Index,
 		Count:        sh.Count,
@@ -80,22 +79,7 @@ func Cell(id string, sh loadgen.Shard, cfg loadgen.Config, res *loadgen.Result, 
 		Validity:     res.Validity,
 		WindowStart:  res.Window.Start.UTC(),
 		WindowEnd:    res.Window.End.UTC(),
-		Generator: result.GeneratorHealth{
-			CPUs:                g.CPUs,
-			CPUPct:              g.CPUPercent,
-			CPUShare:            g.CPUShare,
-			GCCycles:            g.GCCycles,
-			GCPauseMaxMs:        ms(g.GCPauseMax),
-			HiccupP99Ms:         ms(g.HiccupP99),
-			HiccupMaxMs:         ms(g.HiccupMax),
-			SchedLatencyP99Ms:   ms(g.SchedLatencyP99),
-			InvoluntarySwitches: g.InvoluntarySwitches,
-			WarmupRequests:      g.WarmupRequests,
-			ExhaustionErrors:    g.ExhaustionErrors,
-			PeakInFlight:        res.PeakInFlight,
-			PoolFull:            res.PoolFull,
-			DispatchLagP99Ms:    res.DispatchLag.P99,
-		},
+		Generator:    res.Health(),
 	}
 	if !res.Window.Start.IsZero() {
 		c.MeasuredSec = math.Round(res.Window.End.Sub(res.Window.Start).Seconds()*1000) / 1000
