@@ -1,10 +1,12 @@
 package procstat
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"slices"
+	"syscall"
 	"testing"
 )
 
@@ -30,6 +32,32 @@ func TestTreeAndAlive(t *testing.T) {
 	}
 	if tree := Tree(os.Getpid()); slices.Contains(tree, pid) {
 		t.Errorf("Tree(self) = %v still holds reaped child %d", tree, pid)
+	}
+}
+
+// TestTreeGrandchild: a child's child is in the tree too (a cluster's
+// supervisor under a wrapper, a user's server started by a shell).
+func TestTreeGrandchild(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sleep 30 & echo $!; wait")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start sh: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var grandchild int
+	if _, err := fmt.Fscan(out, &grandchild); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+	tree := Tree(os.Getpid())
+	if !slices.Contains(tree, cmd.Process.Pid) || !slices.Contains(tree, grandchild) {
+		t.Errorf("Tree(self) = %v; want child %d and grandchild %d in it", tree, cmd.Process.Pid, grandchild)
+	}
+	if got := Tree(cmd.Process.Pid); len(got) != 2 || got[0] != cmd.Process.Pid || got[1] != grandchild {
+		t.Errorf("Tree(child) = %v; want [%d %d]", got, cmd.Process.Pid, grandchild)
 	}
 }
 

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -22,10 +23,11 @@ type procSample struct {
 	at      time.Time
 	cpu     map[int]float64 // CPU seconds so far, per pid
 	rss     int64           // summed over the processes: shared pages count in each
-	pss     int64           // summed PSS: shared pages count once (0: unreadable)
+	pss     int64           // summed PSS: shared pages count once (0: unreadable, or not read: see pssEvery)
 	threads int
 	vol     int64
 	invol   int64
+	ctx     bool // vol and invol were read (see ctxInterval)
 }
 
 // statsSample is one /stats reading: asked for at at, answered at replied.
@@ -57,6 +59,31 @@ type sampler struct {
 	stats  []statsSample // in the order they were asked for
 	pids   []int         // the latest /stats pids (cluster children)
 	pidsAt time.Time     // when the reading of pids was asked for
+
+	ctxAt   time.Time     // the last reading of context switches (sampleProcs only)
+	threads int           // the server's threads at the last reading (sampleProcs only)
+	pssAt   time.Time     // the last reading of PSS (sampleProcs only)
+	pssCost time.Duration // how long it took
+}
+
+// pssEvery is how long the sampler waits between two readings of PSS that
+// took cost: every sample while it is cheap, else 200 times its cost (at most
+// 0.5 % of the generator's CPU). smaps_rollup is one system call that walks
+// every mapping: 0.3 ms for a small server, 5.5 ms for the thread model's
+// 1,100 thread stacks — a system call that long holds the generator's only
+// P, and four a second stalled its pacing.
+func pssEvery(cost time.Duration) time.Duration {
+	return max(SampleEvery, 200*cost)
+}
+
+// ctxInterval is how long the sampler waits between two readings of a
+// server's context switches, which costs one /proc file per thread (about
+// 20 µs each here): every sample up to 64 threads, then 1 ms per thread, so
+// that the reading takes at most ~2 % of the generator's CPU — at 1,100
+// threads, reading them every 250 ms took a third of it and stalled the
+// generator (dispatch lag p99 ~30 ms in thread io-wait).
+func ctxInterval(threads int) time.Duration {
+	return max(SampleEvery, time.Duration(threads)*time.Millisecond)
 }
 
 func startSampler(srv *server) *sampler {
@@ -154,6 +181,9 @@ func (s *sampler) sampleProcs(context.Context) {
 		}
 	}
 	ps := procSample{at: time.Now(), cpu: make(map[int]float64, len(pids))}
+	ps.ctx = s.threads <= 64 || ps.at.Sub(s.ctxAt) >= ctxInterval(s.threads)
+	readPSS := ps.at.Sub(s.pssAt) >= pssEvery(s.pssCost)
+	var pssCost time.Duration
 	for _, pid := range pids {
 		r, err := procstat.Read(pid)
 		if err != nil {
@@ -161,16 +191,29 @@ func (s *sampler) sampleProcs(context.Context) {
 		}
 		ps.cpu[pid] = r.UserSec + r.SysSec
 		ps.rss += r.RSSBytes
-		if pss, err := procstat.PSS(pid); err == nil {
-			ps.pss += pss
+		if readPSS {
+			t := time.Now()
+			if pss, err := procstat.PSS(pid); err == nil {
+				ps.pss += pss
+			}
+			pssCost += time.Since(t)
 		}
 		ps.threads += r.Threads
-		vol, invol := procstat.CtxSwitches(pid)
-		ps.vol += vol
-		ps.invol += invol
+		if ps.ctx {
+			vol, invol := procstat.CtxSwitches(pid)
+			ps.vol += vol
+			ps.invol += invol
+		}
 	}
 	if len(ps.cpu) == 0 {
 		return
+	}
+	s.threads = ps.threads
+	if ps.ctx {
+		s.ctxAt = ps.at
+	}
+	if readPSS {
+		s.pssAt, s.pssCost = ps.at, pssCost
 	}
 	s.mu.Lock()
 	s.keep(&ps, nil)
@@ -267,12 +310,15 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 		return r
 	}
 	a, b := s.procs[first], s.procs[last]
-	var rssSum, pssSum int64
+	var rssSum, pssSum, pssN int64
 	for i := first; i <= last; i++ {
 		p := s.procs[i]
 		r.Samples++
 		rssSum += p.rss
-		pssSum += p.pss
+		if p.pss > 0 {
+			pssSum += p.pss
+			pssN++
+		}
 		r.PeakRSSBytes = max(r.PeakRSSBytes, p.rss)
 		r.PeakPSSBytes = max(r.PeakPSSBytes, p.pss)
 		r.PeakThreads = max(r.PeakThreads, p.threads)
@@ -284,7 +330,9 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 		}
 	}
 	r.MeanRSSBytes = rssSum / int64(r.Samples)
-	r.MeanPSSBytes = pssSum / int64(r.Samples)
+	if pssN > 0 {
+		r.MeanPSSBytes = pssSum / pssN
+	}
 	dt := b.at.Sub(a.at).Seconds()
 	rate := cpuBetween(a, b) / dt // cores busy on average
 	r.MeanCPUPct = 100 * rate
@@ -293,8 +341,20 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 	if requests > 0 {
 		r.CPUPer1kReqMs = r.CPUSeconds * 1e3 / (float64(requests) / 1e3)
 	}
-	r.VoluntaryCtx = max(b.vol-a.vol, 0)
-	r.InvolCtx = max(b.invol-a.invol, 0)
+	// Context switches were read at some samples only (ctxInterval): take
+	// the readings bracketing the window and scale their difference to it.
+	var withCtx []procSample
+	for _, p := range s.procs {
+		if p.ctx {
+			withCtx = append(withCtx, p)
+		}
+	}
+	if c0, c1 := bracket(withCtx, func(p procSample) time.Time { return p.at }, start, end); c0 >= 0 && c1 > c0 {
+		ca, cb := withCtx[c0], withCtx[c1]
+		scale := end.Sub(start).Seconds() / cb.at.Sub(ca.at).Seconds()
+		r.VoluntaryCtx = int64(math.Round(float64(max(cb.vol-ca.vol, 0)) * scale))
+		r.InvolCtx = int64(math.Round(float64(max(cb.invol-ca.invol, 0)) * scale))
+	}
 	return r
 }
 

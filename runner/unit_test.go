@@ -140,7 +140,7 @@ func TestResources(t *testing.T) {
 	// Two processes; the second is born mid-window (a restarted cluster child).
 	for i := 0; i <= 8; i++ {
 		ps := procSample{at: t0.Add(time.Duration(i) * 250 * time.Millisecond), cpu: map[int]float64{1: 0.1 * float64(i)},
-			rss: int64(10+i) << 20, threads: 5 + i%2, vol: int64(100 * i), invol: int64(10 * i)}
+			rss: int64(10+i) << 20, threads: 5 + i%2, vol: int64(100 * i), invol: int64(10 * i), ctx: true}
 		if i >= 4 {
 			ps.cpu[2] = 0.05 * float64(i-3)
 		}
@@ -153,6 +153,24 @@ func TestResources(t *testing.T) {
 	}
 	if r.PeakRSSBytes != 18<<20 || r.PeakThreads != 6 || r.VoluntaryCtx != 800 || r.InvolCtx != 80 {
 		t.Errorf("resources = %+v", r)
+	}
+	// Context switches read at two samples only (a server with many
+	// threads: ctxInterval), 1 s apart inside the 2 s window: their
+	// difference is scaled to the window.
+	for i := range s.procs {
+		s.procs[i].ctx = i == 2 || i == 6
+	}
+	if r := s.resources(t0, t0.Add(2*time.Second), 1000); r.VoluntaryCtx != 800 || r.InvolCtx != 80 {
+		t.Errorf("context switches read at 0.5 s and 1.5 s: voluntary %d, involuntary %d; want 800, 80 (scaled to the window)", r.VoluntaryCtx, r.InvolCtx)
+	}
+	for i := range s.procs {
+		s.procs[i].ctx = i == 3
+	}
+	if r := s.resources(t0, t0.Add(2*time.Second), 1000); r.VoluntaryCtx != 0 || r.InvolCtx != 0 {
+		t.Errorf("one reading of context switches: %d, %d; want none", r.VoluntaryCtx, r.InvolCtx)
+	}
+	if ctxInterval(10) != SampleEvery || ctxInterval(1100) != 1100*time.Millisecond {
+		t.Errorf("ctxInterval(10) = %s, ctxInterval(1100) = %s; want %s, 1.1s", ctxInterval(10), ctxInterval(1100), SampleEvery)
 	}
 	tl := []result.Second{{T: 0}, {T: 1}}
 	s.joinTimeline(tl, t0)
