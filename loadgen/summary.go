@@ -110,6 +110,7 @@ func (r *recorder) result() (*Result, error) {
 			Target:       mc.Target,
 			Weight:       mc.Weight,
 			Heavy:        mc.Heavy,
+			Bounded:      mc.Bounded,
 			Requests:     c.requests,
 			OK:           c.ok,
 			Errors:       c.requests - c.ok,

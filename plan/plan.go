@@ -94,6 +94,11 @@ type Class struct {
 	// Heavy marks the class that does the expensive work; reports read the
 	// others as victims.
 	Heavy bool `json:"heavy,omitempty" yaml:"heavy,omitempty"`
+	// Bounded marks a class whose requests are meant to fail fast: work cut
+	// off by its own timeout (a regex match with timeout_ms), the damage
+	// bounded. Its failures are counted and shown as for any class, but do
+	// not stop a model from counting as keeping up.
+	Bounded bool `json:"bounded,omitempty" yaml:"bounded,omitempty"`
 	// Calibrate, when set on a /cpu or backtracking /regex class, asks the
 	// runner to scale the class's work (iters, or n) per model before the
 	// cells so that one request takes about this long on that server: a

@@ -247,6 +247,7 @@ type ClassFigures struct {
 	Name, Target string
 	Weight       int
 	Heavy        bool
+	Bounded      bool // meant to fail fast: not held against keeping up
 	// Response counts from the intended send time (the headline); Service from
 	// the actual send.
 	Response, Service Percentiles
@@ -352,21 +353,38 @@ func (g *Group) Validity() string {
 // offered rate as successful answers, and of every class's requests, was not
 // over capacity, and its server did not fail in any repetition.
 func (g *Group) KeptUp() bool {
-	if g.Invalid || g.ServerFailed() || g.OverCapacity || !g.Goodput.OK() || g.Goodput.Med < KeptFraction*g.Rate {
+	if g.Invalid || g.ServerFailed() || g.OverCapacity || !g.Goodput.OK() || g.Goodput.Med < KeptFraction*g.Rate*g.unboundedShare() {
 		return false
 	}
 	return g.LaggingClass() == ""
 }
 
 // LaggingClass names the first class that delivered less than KeptFraction
-// of its requests as successful answers, or "".
+// of its requests as successful answers, or "". Bounded classes, meant to
+// fail fast, do not lag.
 func (g *Group) LaggingClass() string {
 	for _, cf := range g.Classes {
-		if cf.Delivered.OK() && cf.Delivered.Med < KeptFraction {
+		if !cf.Bounded && cf.Delivered.OK() && cf.Delivered.Med < KeptFraction {
 			return cf.Name
 		}
 	}
 	return ""
+}
+
+// unboundedShare is the share of the mix's weight in classes that are not
+// Bounded: the part of the offered rate that should come back successful.
+func (g *Group) unboundedShare() float64 {
+	var all, unbounded int
+	for _, cf := range g.Classes {
+		all += cf.Weight
+		if !cf.Bounded {
+			unbounded += cf.Weight
+		}
+	}
+	if all == 0 {
+		return 1
+	}
+	return float64(unbounded) / float64(all)
 }
 
 // KeptFraction is the share of the offered rate a group must deliver as
@@ -429,7 +447,7 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 		victims, heavies = victims[:0], heavies[:0]
 		for _, cl := range c.Classes {
 			if g.Class(cl.Name) == nil {
-				g.Classes = append(g.Classes, ClassFigures{Name: cl.Name, Target: cl.Target, Weight: cl.Weight, Heavy: cl.Heavy})
+				g.Classes = append(g.Classes, ClassFigures{Name: cl.Name, Target: cl.Target, Weight: cl.Weight, Heavy: cl.Heavy, Bounded: cl.Bounded})
 				if cl.Heavy {
 					g.HeavyNames = append(g.HeavyNames, cl.Name)
 				} else {

@@ -257,6 +257,11 @@ func (r *Report) advise() {
 				}
 			default:
 				top := slices.MaxFunc(valid, func(a, b *Group) int { return cmp.Compare(a.Goodput.Med, b.Goodput.Med) })
+				if lag := top.LaggingClass(); lag != "" && !top.OverCapacity && top.Goodput.Med >= KeptFraction*top.Rate*top.unboundedShare() {
+					a.Text = fmt.Sprintf("No model delivered %s of every class's requests as successful answers at %s: even %s, with the most answers (%s), delivered %s of its %s requests.%s",
+						units.Share(KeptFraction), at, top.Model, units.Rate(top.Goodput.Med), units.Share(top.Class(lag).Delivered.Med), lag, failedText)
+					break
+				}
 				a.Text = fmt.Sprintf("No model delivered %s of the offered %s as successful answers; the most was %s (%s).%s",
 					units.Share(KeptFraction), at, top.Model, units.Rate(top.Goodput.Med), failedText)
 			}

@@ -261,7 +261,7 @@ func (r *Report) buildScenarios() {
 		if byName[c.Scenario] == nil {
 			s := &Scenario{Name: c.Scenario}
 			for _, cl := range c.Classes {
-				s.Mix = append(s.Mix, plan.Class{Name: cl.Name, Target: cl.Target, Weight: cl.Weight, Heavy: cl.Heavy})
+				s.Mix = append(s.Mix, plan.Class{Name: cl.Name, Target: cl.Target, Weight: cl.Weight, Heavy: cl.Heavy, Bounded: cl.Bounded})
 			}
 			add(s)
 		}

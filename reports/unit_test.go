@@ -451,6 +451,35 @@ func TestAllFailedClassNotRecommended(t *testing.T) {
 	}
 }
 
+// TestBoundedClassFailing: a class meant to fail fast (a regex cut off by
+// its timeout) fails on every model; that does not stop a model from keeping
+// up, nor the advice from naming one, while an unbounded class that fails
+// still does.
+func TestBoundedClassFailing(t *testing.T) {
+	r, err := Build(causeRun(func(c *result.Cell) {
+		n := c.Classes[0].Requests / 100
+		f := result.Latency{Count: n, P50: 50, P90: 50, P99: 51, Max: 52}
+		c.Classes = append(c.Classes, result.Class{Name: "cut", Target: "/cut", Weight: 1, Heavy: true, Bounded: true,
+			Requests: n, Errors: n, ErrorsByKind: map[string]int64{"status_5xx": n}, Failed: &f})
+		c.Requests += n
+		c.Errors += n
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := r.Group("cluster", "mix", 500)
+	if !g.KeptUp() || g.LaggingClass() != "" {
+		t.Errorf("cluster: kept up %t, lagging class %q; want true, none (the failing class is bounded)", g.KeptUp(), g.LaggingClass())
+	}
+	named := false
+	for _, a := range r.Advice {
+		named = named || a.Best != ""
+	}
+	if !named {
+		t.Errorf("no advice names a model: %+v", r.Advice)
+	}
+}
+
 // TestPooledReps: the headline figures of repetitions are those of their
 // pooled histograms — the p99 of every value, not the median of p99s, and
 // the max of every value, not the median of maxima — with the repetitions'

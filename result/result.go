@@ -268,6 +268,8 @@ type Class struct {
 	Target string `json:"target"`
 	Weight int    `json:"weight"`
 	Heavy  bool   `json:"heavy,omitempty"`
+	// Bounded: the plan's class is meant to fail fast (plan.Class.Bounded).
+	Bounded bool `json:"bounded,omitempty"`
 
 	Requests int64 `json:"requests"`
 	OK       int64 `json:"ok"`

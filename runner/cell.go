@@ -346,7 +346,14 @@ func cellLine(label string, c result.Cell) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s, %d errors", label, units.Rate(c.AchievedRPS), c.Errors)
 	for _, cl := range c.Classes {
-		fmt.Fprintf(&b, ", p99 %s %s", cl.Name, units.Ms(cl.Response.P99))
+		switch {
+		case cl.Response.Count > 0:
+			fmt.Fprintf(&b, ", p99 %s %s", cl.Name, units.Ms(cl.Response.P99))
+		case cl.Failed != nil && cl.Failed.Count > 0: // no success: no response time to show
+			fmt.Fprintf(&b, ", %s all %d failed (p99 %s)", cl.Name, cl.Errors, units.Ms(cl.Failed.P99))
+		default:
+			fmt.Fprintf(&b, ", %s none measured", cl.Name)
+		}
 	}
 	if c.Resources.Samples > 0 {
 		fmt.Fprintf(&b, ", CPU %.0f%%, RSS %s", c.Resources.MeanCPUPct, units.Bytes(float64(c.Resources.PeakRSSBytes)))

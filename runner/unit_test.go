@@ -410,3 +410,22 @@ func TestJudgePoolBound(t *testing.T) {
 		}
 	}
 }
+
+// TestCellLine: a class without a successful answer shows its failures, not
+// a p99 of 0 ms.
+func TestCellLine(t *testing.T) {
+	c := result.Cell{AchievedRPS: 100, Errors: 5, Classes: []result.Class{
+		{Name: "plain", Response: result.Latency{Count: 90, P99: 1.5}},
+		{Name: "cut", Errors: 5, Failed: &result.Latency{Count: 5, P99: 62}},
+		{Name: "idle"},
+	}}
+	got := cellLine("[1/1] m s 100/s", c)
+	for _, want := range []string{"p99 plain 1.50 ms", "cut all 5 failed (p99 62.0 ms)", "idle none measured"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("cellLine = %q; want %q in it", got, want)
+		}
+	}
+	if strings.Contains(got, "p99 cut") {
+		t.Errorf("cellLine = %q: a p99 for a class without successes", got)
+	}
+}
