@@ -296,6 +296,9 @@ func (r *Report) advise() {
 			fmt.Fprintf(&b, " and heavy p99 %s", msText(best.Heavy.P99))
 		}
 		b.WriteString(".")
+		if best.Victim.P99.Few {
+			b.WriteString(" The cheap requests were too few for a p99 that can be shown: this ranking is indicative only; run the scenario longer or faster.")
+		}
 		var ties []string
 		var tiedGroups []*Group
 		byBand := false // some tie was judged on a single repetition
