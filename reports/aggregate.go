@@ -302,6 +302,10 @@ type Group struct {
 
 	Achieved, Goodput, ErrorRate       Stat
 	PeakRSS, PeakThreads, PeakInFlight Stat
+	// IdleRSS and IdleThreads are the server's figures before the cell's
+	// first request; RSSGrowth and ThreadGrowth the peak above them (NaN
+	// when the idle figures were not read).
+	IdleRSS, IdleThreads, RSSGrowth, ThreadGrowth Stat
 	CPUPer1k                           Stat
 	Victim, Heavy                      Percentiles
 	VictimNames, HeavyNames            []string
@@ -436,6 +440,20 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 	g.NotSampled = len(used) > 0 && !slices.ContainsFunc(used, func(c *result.Cell) bool { return c.Resources.Samples > 0 })
 	g.PeakRSS = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.PeakRSSBytes)) })
 	g.PeakThreads = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.PeakThreads)) })
+	g.IdleRSS = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.IdleRSSBytes)) })
+	g.IdleThreads = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.IdleThreads)) })
+	g.RSSGrowth = statBy(used, func(c *result.Cell) float64 {
+		if c.Resources.IdleRSSBytes <= 0 || c.Resources.PeakRSSBytes <= 0 {
+			return math.NaN()
+		}
+		return float64(max(c.Resources.PeakRSSBytes-c.Resources.IdleRSSBytes, 0))
+	})
+	g.ThreadGrowth = statBy(used, func(c *result.Cell) float64 {
+		if c.Resources.IdleThreads <= 0 || c.Resources.PeakThreads <= 0 {
+			return math.NaN()
+		}
+		return float64(max(c.Resources.PeakThreads-c.Resources.IdleThreads, 0))
+	})
 	g.PeakInFlight = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.PeakInFlight)) })
 	g.CPUPer1k = statBy(used, func(c *result.Cell) float64 { return positive(c.Resources.CPUPer1kReqMs) })
 

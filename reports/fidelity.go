@@ -26,9 +26,21 @@ const (
 	// it, the generator's ~1 ms timer grain and the machine's noise decide).
 	FidelityLatencyFactor  = 2.0
 	FidelityLatencyFloorMs = 5.0
-	// FidelityResourceFactor: peak RSS and peak OS threads match within this
-	// factor either way.
+	// FidelityResourceFactor: the growth of RSS and of OS threads under load
+	// (peak minus the idle reading before the cell's first request) match
+	// within this factor either way, or when both grew less than
+	// FidelityRSSFloor and FidelityThreadFloor. Growth, not the peak: what a
+	// runtime holds before any request is not the concurrency model's cost
+	// (idle, node-loop holds ~50 MiB of V8 to eventloop's ~20 MiB, and
+	// Apache's worker MPM creates its 256 threads at start), what load adds
+	// is. The peaks are shown beside.
 	FidelityResourceFactor = 2.0
+	// FidelityRSSFloor: growths both under 16 MiB match (V8's young
+	// generation alone takes up to 16 MiB as it warms up).
+	FidelityRSSFloor = 16 << 20
+	// FidelityThreadFloor: growths both under 4 threads match (runtimes
+	// start a few helper threads lazily).
+	FidelityThreadFloor = 4
 	// FidelityErrorFactor and FidelityErrorFloor: the error share (503s of a
 	// full queue included) matches within this factor, or when both are
 	// under the floor.
@@ -47,8 +59,8 @@ const (
 	FigureCheapP99   = "cheap p99"
 	FigureHeavyP99   = "heavy p99"
 	FigureDiagnosis  = "diagnosis"
-	FigurePeakRSS    = "peak RSS"
-	FigurePeakThread = "peak threads"
+	FigurePeakRSS    = "RSS growth"
+	FigurePeakThread = "thread growth"
 	FigureErrors     = "errors"
 )
 
@@ -97,10 +109,10 @@ func (f *Fidelity) Line() string {
 // FidelityRules states the tolerances in one sentence.
 func FidelityRules() string {
 	return fmt.Sprintf("A figure matches when cheap and heavy p99 are within ×%s (or both under %s), the diagnosis is the same "+
-		"(blocked: cheap p99 ≥ %s of heavy p50), peak RSS and peak threads are within ×%s, and errors within ×%s (or both under %s); "+
+		"(blocked: cheap p99 ≥ %s of heavy p50), the growth of RSS and of threads under load (peak minus idle) is within ×%s (or both under %s and %d threads), and errors within ×%s (or both under %s); "+
 		"ratio = reference ÷ Go model.",
 		units.Num(FidelityLatencyFactor), floorMs(), units.Share(BlockedVictimShare),
-		units.Num(FidelityResourceFactor), units.Num(FidelityErrorFactor), floorPct())
+		units.Num(FidelityResourceFactor), units.MiB(FidelityRSSFloor), FidelityThreadFloor, units.Num(FidelityErrorFactor), floorPct())
 }
 
 // floorMs and floorPct are the floors as written: "5 ms", "1 %".
@@ -280,19 +292,31 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 		}
 		rows = append(rows, x)
 	}
-	resource := func(fig string, a, b Stat, format func(float64) string) {
+	// resource compares growths a and b (of g and gr), showing each as
+	// "+growth (peak P)".
+	resource := func(fig string, a, b, peakA, peakB Stat, floor float64, format func(float64) string) {
 		x := row(fig)
-		x.ModelValue, x.RefValue = statWith(a, format), statWith(b, format)
-		if !a.OK() || !b.OK() {
-			x.Verdict, x.Reason = NotMeasured, "not sampled for "+missing(g.Model, boolGroup(!a.OK()), gr.Model, boolGroup(!b.OK()))
-		} else {
+		show := func(grow, peak Stat) string {
+			if !grow.OK() {
+				return statWith(peak, format) + " peak, idle not read"
+			}
+			return "+" + statWith(grow, format) + " (peak " + statWith(peak, format) + ")"
+		}
+		x.ModelValue, x.RefValue = show(a, peakA), show(b, peakB)
+		switch {
+		case !a.OK() || !b.OK():
+			x.Verdict, x.Reason = NotMeasured, "idle or peak not sampled for "+missing(g.Model, boolGroup(!a.OK()), gr.Model, boolGroup(!b.OK()))
+		case a.Med < floor && b.Med < floor:
+			x.Ratio = ratioText(b.Med, a.Med)
+			x.Verdict, x.Reason = Matches, "both grew under "+format(floor)
+		default:
 			x.Ratio = ratioText(b.Med, a.Med)
 			x.Verdict, x.Reason = factorVerdict(a.Med, b.Med, FidelityResourceFactor, g.Model, gr.Model)
 		}
 		rows = append(rows, x)
 	}
-	resource(FigurePeakRSS, g.PeakRSS, gr.PeakRSS, func(v float64) string { return units.MiB(v) })
-	resource(FigurePeakThread, g.PeakThreads, gr.PeakThreads, func(v float64) string { return units.Num(math.Round(v)) })
+	resource(FigurePeakRSS, g.RSSGrowth, gr.RSSGrowth, g.PeakRSS, gr.PeakRSS, FidelityRSSFloor, func(v float64) string { return units.MiB(v) })
+	resource(FigurePeakThread, g.ThreadGrowth, gr.ThreadGrowth, g.PeakThreads, gr.PeakThreads, FidelityThreadFloor, func(v float64) string { return units.Num(math.Round(v)) })
 
 	x := row(FigureErrors)
 	x.ModelValue, x.RefValue = errorsText(g), errorsText(gr)

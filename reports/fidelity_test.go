@@ -100,7 +100,14 @@ func fidelityRun() *result.Run {
 					c.Errors += x.Errors
 				}
 				c.AchievedRPS = float64(c.Requests) / 2
-				c.Resources = result.Resources{Samples: 8, PeakRSSBytes: int64(f.rssMiB * slow * (1 << 20)), PeakThreads: f.threads}
+				// Idle: the runtime before load (V8's ~48 MiB, a Go
+				// model's ~10 MiB), the threads the model starts with.
+				idle := 10.0
+				if strings.HasPrefix(m, "node-") {
+					idle = 48
+				}
+				c.Resources = result.Resources{Samples: 8, PeakRSSBytes: int64(f.rssMiB * slow * (1 << 20)), PeakThreads: f.threads,
+					IdleRSSBytes: int64(idle * (1 << 20)), IdleThreads: min(f.threads, 12)}
 				if f.generatorBound {
 					c.Validity.Invalidate(result.CauseGenerator, "generator-bound: the generator stalled 40 ms or more for 1% of the window")
 				}
@@ -171,7 +178,10 @@ func TestFidelityVerdicts(t *testing.T) {
 	}{
 		{"eventloop ↔ node-loop", "cpu-mix", FigureCheapP99, Matches},   // 96 vs 88 ms
 		{"eventloop ↔ node-loop", "cpu-mix", FigureDiagnosis, Matches},  // both blocked
-		{"eventloop ↔ node-loop", "cpu-mix", FigurePeakRSS, Differs},    // 12 vs 58 MiB
+		{"eventloop ↔ node-loop", "cpu-mix", FigurePeakRSS, Matches},    // peaks 12 vs 58 MiB, growths 2 vs 10
+		{"eventloop ↔ node-loop", "io-wait", FigurePeakRSS, Differs},    // growths 5 vs 18 MiB
+		{"thread ↔ apache-worker", "io-wait", FigurePeakRSS, NotMeasured},
+		{"offload ↔ node-pool", "cpu-mix", FigurePeakThread, Matches}, // neither grew
 		{"offload ↔ node-pool", "cpu-mix", FigureCheapP99, Differs},     // 37.9 vs 4.1 ms
 		{"offload ↔ node-pool", "cpu-mix", FigureDiagnosis, Matches},    // neither blocked by the rule
 		{"offload ↔ node-pool", "io-wait", FigureCheapP99, NotMeasured}, // node-pool generator-bound

@@ -426,6 +426,14 @@ type Resources struct {
 	// counts them in every process. 0 when smaps_rollup could not be read.
 	PeakPSSBytes int64 `json:"peak_pss_bytes,omitempty"`
 	MeanPSSBytes int64 `json:"mean_pss_bytes,omitempty"`
+
+	// IdleRSSBytes and IdleThreads are the server's first reading of the
+	// cell, once it answered its health check and before any request of
+	// the cell (warmup included): what the runtime costs before load (V8's
+	// heap, Apache's pre-created threads). 0 when not read (files written
+	// before they existed).
+	IdleRSSBytes int64 `json:"idle_rss_bytes,omitempty"`
+	IdleThreads  int   `json:"idle_threads,omitempty"`
 }
 
 // Generator is the load generator's process (the concbench run process:

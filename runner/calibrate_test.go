@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/workloads"
 )
 
 // fakeCost is a server whose requests cost a fixed time per unit of a
@@ -48,15 +50,21 @@ func TestSearchLinear(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f := &fakeCost{param: "iters", perOne: tt.perOne}
-		got, err := searchLinear("/cpu?iters=200000&chunk=100", "iters", tt.start, 100_000_000, 100*time.Millisecond, f.measure)
+		target := "/cpu?iters=200000&chunk=100" // 2000 chunks
+		got, err := searchLinear(itersTarget(target, workloads.Request{Iters: 200000, Chunk: 100}), tt.start, 100_000_000, 100*time.Millisecond, f.measure)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
 		if v, _ := strconv.Atoi(param(got.target, "iters")); v != tt.want {
 			t.Errorf("%s: searchLinear chose %s (%s) after %v; want iters=%d", tt.name, got.target, got.took, f.calls, tt.want)
 		}
-		if param(got.target, "chunk") != "100" {
-			t.Errorf("%s: %s lost the other parameters", tt.name, got.target)
+		// The number of chunks stays the plan's: each chunk takes the same
+		// time on every server.
+		if want := strconv.Itoa(max(1, int(math.Round(float64(tt.want)/2000)))); param(got.target, "chunk") != want {
+			t.Errorf("%s: %s; want chunk=%s (2000 chunks, as written)", tt.name, got.target, want)
+		}
+		if u := itersTarget("/cpu?iters=5000", workloads.Request{Iters: 5000})(7); u != "/cpu?iters=7" {
+			t.Errorf("itersTarget of an unchunked hash = %s; want /cpu?iters=7", u)
 		}
 		if len(f.calls) > calMaxSteps {
 			t.Errorf("%s: %d measurements; want at most %d", tt.name, len(f.calls), calMaxSteps)

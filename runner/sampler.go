@@ -64,6 +64,16 @@ type sampler struct {
 	threads int           // the server's threads at the last reading (sampleProcs only)
 	pssAt   time.Time     // the last reading of PSS (sampleProcs only)
 	pssCost time.Duration // how long it took
+
+	attackAt time.Time // when the cell's first request was due (see attacking)
+}
+
+// attacking records that the cell's requests start now: readings taken
+// before are the server's idle figures.
+func (s *sampler) attacking(at time.Time) {
+	s.mu.Lock()
+	s.attackAt = at
+	s.mu.Unlock()
 }
 
 // pssEvery is how long the sampler waits between two readings of PSS that
@@ -95,6 +105,7 @@ func startSampler(srv *server) *sampler {
 	}
 	s.spool = sp
 	if srv.pid > 0 { // an attached target without --target-pid: no process to read
+		s.sampleProcs(ctx) // the idle reading, before any request (resources)
 		s.wg.Go(func() { s.loop(ctx, s.sampleProcs) })
 	}
 	if srv.spec.stats {
@@ -310,6 +321,11 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 		return r
 	}
 	a, b := s.procs[first], s.procs[last]
+	// The sampler's first reading comes before the attack starts (it is
+	// started on a healthy server, before the warmup): the idle figures.
+	if p0 := s.procs[0]; p0.at.Before(s.attackAt) {
+		r.IdleRSSBytes, r.IdleThreads = p0.rss, p0.threads
+	}
 	var rssSum, pssSum, pssN int64
 	for i := first; i <= last; i++ {
 		p := s.procs[i]

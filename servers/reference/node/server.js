@@ -41,6 +41,16 @@ const { Worker, isMainThread, parentPort, workerData } = require('worker_threads
 // RegExp with the 'l' flag is built; the flag is process-wide, so worker
 // threads see it too.
 v8.setFlagsFromString('--enable-experimental-regexp-engine');
+// V8 interprets a regexp's bytecode the first time it runs and compiles it to
+// machine code from the second run on ("tier-up"): measured here, the first
+// match of ^(a+)+$ on 22 a's took 215 ms, the next ones 31 ms. Every
+// worker_threads isolate tiers up on its own, and a concbench cell is a few
+// seconds on a fresh server: with 4 workers on one CPU, node-pool's heavy
+// matches took 2.5 s (p50) where a long-running server, and Go's regexp2,
+// take ~100 ms. Compiling at once measures the steady state a production
+// server is in; the cold first match is a start-up cost, not a concurrency
+// model's.
+v8.setFlagsFromString('--no-regexp-tier-up');
 
 // ---- The route table's constants (workloads/routes.go, response.go) ----
 
