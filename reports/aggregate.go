@@ -306,13 +306,13 @@ type Group struct {
 	// first request; RSSGrowth and ThreadGrowth the peak above them (NaN
 	// when the idle figures were not read).
 	IdleRSS, IdleThreads, RSSGrowth, ThreadGrowth Stat
-	CPUPer1k                           Stat
-	Victim, Heavy                      Percentiles
-	VictimNames, HeavyNames            []string
-	Classes                            []ClassFigures
-	Loop                               *LoopFigures
-	Pool                               *PoolFigures
-	GOMAXPROCS                         int
+	CPUPer1k                                      Stat
+	Victim, Heavy                                 Percentiles
+	VictimNames, HeavyNames                       []string
+	Classes                                       []ClassFigures
+	Loop                                          *LoopFigures
+	Pool                                          *PoolFigures
+	GOMAXPROCS                                    int
 	// NotSampled is set when no used repetition sampled the server's
 	// processes (an attached target without its pid): RSS, threads and CPU
 	// are unknown, not zero.

@@ -21,7 +21,8 @@ var fidelityHTMLSource string
 // it stands beside (catalog.Entry.Beside) on a figure when the two are within
 // them (README, "Fidelity").
 const (
-	// FidelityLatencyFactor: a p99 (cheap or heavy) matches within this
+	// FidelityLatencyFactor: a latency (cheap p99, heavy p50: a heavy class
+	// has tens of requests, too few for a p99) matches within this
 	// factor either way, or when both are under FidelityLatencyFloorMs (below
 	// it, the generator's ~1 ms timer grain and the machine's noise decide).
 	FidelityLatencyFactor  = 2.0
@@ -38,9 +39,10 @@ const (
 	// FidelityRSSFloor: growths both under 16 MiB match (V8's young
 	// generation alone takes up to 16 MiB as it warms up).
 	FidelityRSSFloor = 16 << 20
-	// FidelityThreadFloor: growths both under 4 threads match (runtimes
-	// start a few helper threads lazily).
-	FidelityThreadFloor = 4
+	// FidelityThreadFloor: growths both under 8 threads match (runtimes
+	// start helper threads lazily: Go a few per process for system calls,
+	// and a cluster has several processes).
+	FidelityThreadFloor = 8
 	// FidelityErrorFactor and FidelityErrorFloor: the error share (503s of a
 	// full queue included) matches within this factor, or when both are
 	// under the floor.
@@ -57,7 +59,7 @@ const (
 // The figures a pair is compared on, in the order rows show them.
 const (
 	FigureCheapP99   = "cheap p99"
-	FigureHeavyP99   = "heavy p99"
+	FigureHeavyP50   = "heavy p50"
 	FigureDiagnosis  = "diagnosis"
 	FigurePeakRSS    = "RSS growth"
 	FigurePeakThread = "thread growth"
@@ -108,7 +110,7 @@ func (f *Fidelity) Line() string {
 
 // FidelityRules states the tolerances in one sentence.
 func FidelityRules() string {
-	return fmt.Sprintf("A figure matches when cheap and heavy p99 are within ×%s (or both under %s), the diagnosis is the same "+
+	return fmt.Sprintf("A figure matches when cheap p99 and heavy p50 are within ×%s (or both under %s), the diagnosis is the same "+
 		"(blocked: cheap p99 ≥ %s of heavy p50), the growth of RSS and of threads under load (peak minus idle) is within ×%s (or both under %s and %d threads), and errors within ×%s (or both under %s); "+
 		"ratio = reference ÷ Go model.",
 		units.Num(FidelityLatencyFactor), floorMs(), units.Share(BlockedVictimShare),
@@ -220,7 +222,7 @@ func missing(model string, g *Group, ref string, gr *Group) string {
 // notMeasured is every figure of a pair in one scenario, not measured.
 func (r *Report) notMeasured(pair, model, ref, scenario, why string) []FidelityRow {
 	var rows []FidelityRow
-	for _, fig := range []string{FigureCheapP99, FigureHeavyP99, FigureDiagnosis, FigurePeakRSS, FigurePeakThread, FigureErrors} {
+	for _, fig := range []string{FigureCheapP99, FigureHeavyP50, FigureDiagnosis, FigurePeakRSS, FigurePeakThread, FigureErrors} {
 		if !r.scenarioHas(scenario, fig) {
 			continue
 		}
@@ -233,7 +235,7 @@ func (r *Report) notMeasured(pair, model, ref, scenario, why string) []FidelityR
 // scenarioHas reports whether a scenario's mix has the classes a figure
 // needs (heavy p99 and the diagnosis need a heavy class and a cheap one).
 func (r *Report) scenarioHas(scenario, fig string) bool {
-	if fig != FigureHeavyP99 && fig != FigureDiagnosis {
+	if fig != FigureHeavyP50 && fig != FigureDiagnosis {
 		return true
 	}
 	name, _, _ := strings.Cut(scenario, " at ")
@@ -246,7 +248,7 @@ func (r *Report) scenarioHas(scenario, fig string) bool {
 			}
 		}
 	}
-	return heavy && (cheap || fig == FigureHeavyP99)
+	return heavy && (cheap || fig == FigureHeavyP50)
 }
 
 // compareGroups compares one pair in one scenario, figure by figure.
@@ -261,6 +263,8 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 		switch {
 		case !a.OK() || !b.OK():
 			x.Verdict, x.Reason = NotMeasured, "no answer of this class in "+missing(g.Model, boolGroup(!a.OK()), gr.Model, boolGroup(!b.OK()))
+		case a.Few || b.Few:
+			x.Verdict, x.Reason = NotMeasured, "too few answers for this quantile in "+missing(g.Model, boolGroup(a.Few), gr.Model, boolGroup(b.Few))
 		case a.Med < FidelityLatencyFloorMs && b.Med < FidelityLatencyFloorMs:
 			x.Ratio = ratioText(b.Med, a.Med)
 			x.Verdict, x.Reason = Matches, "both under "+floorMs()
@@ -275,7 +279,7 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 		latency(FigureCheapP99, g.Victim.P99, gr.Victim.P99)
 	}
 	if hasHeavy {
-		latency(FigureHeavyP99, g.Heavy.P99, gr.Heavy.P99)
+		latency(FigureHeavyP50, g.Heavy.P50, gr.Heavy.P50)
 	}
 	if hasCheap && hasHeavy {
 		x := row(FigureDiagnosis)

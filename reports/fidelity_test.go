@@ -29,7 +29,7 @@ func fidelityRun() *result.Run {
 	p := plan.Plan{
 		Name: "fidelity", Description: "synthetic fidelity run for the reports tests",
 		Models:   []string{"eventloop", "node-loop", "offload", "node-pool", "thread", "apache-worker"},
-		Duration: d("2s"), Warmup: d("500ms"), Reps: 2, MaxConnections: 64, Timeout: d("5s"),
+		Duration: d("6s"), Warmup: d("500ms"), Reps: 2, MaxConnections: 64, Timeout: d("5s"),
 		Scenarios: []plan.Scenario{
 			{Name: "cpu-mix", Mix: []plan.Class{{Name: "plain", Target: "/plain", Weight: 98},
 				{Name: "cpu", Target: "/cpu?iters=300000", Weight: 2, Heavy: true, Calibrate: d("100ms")}}, Rates: []float64{200}},
@@ -79,9 +79,10 @@ func fidelityRun() *result.Run {
 					continue
 				}
 				c := result.Cell{ID: fmt.Sprintf("%s.%s.r%g.%d", m, s.Name, s.Rates[0], rep), Model: m, Scenario: s.Name, Rep: rep, Rate: s.Rates[0],
-					DurationSec: 2, WarmupSec: 0.5, Validity: result.Validity{Valid: true}}
+					DurationSec: 6, WarmupSec: 0.5, Validity: result.Validity{Valid: true}}
 				for _, cl := range s.Mix {
-					n := int64(s.Rates[0] * 2 * float64(cl.Weight) / float64(mixTotal(s.Mix)))
+					// 6 s: enough cheap answers per repetition (≥ 1000) for a p99.
+					n := int64(s.Rates[0] * 6 * float64(cl.Weight) / float64(mixTotal(s.Mix)))
 					x := result.Class{Name: cl.Name, Target: cl.Target, Weight: cl.Weight, Heavy: cl.Heavy, Requests: n}
 					p99, p50 := f.cheapP99*slow, f.cheapP99*slow/4
 					if cl.Heavy {
@@ -99,7 +100,7 @@ func fidelityRun() *result.Run {
 					c.OK += x.OK
 					c.Errors += x.Errors
 				}
-				c.AchievedRPS = float64(c.Requests) / 2
+				c.AchievedRPS = float64(c.Requests) / 6
 				// Idle: the runtime before load (V8's ~48 MiB, a Go
 				// model's ~10 MiB), the threads the model starts with.
 				idle := 10.0
@@ -176,12 +177,12 @@ func TestFidelityVerdicts(t *testing.T) {
 	tests := []struct {
 		pair, scenario, figure, verdict string
 	}{
-		{"eventloop ↔ node-loop", "cpu-mix", FigureCheapP99, Matches},   // 96 vs 88 ms
-		{"eventloop ↔ node-loop", "cpu-mix", FigureDiagnosis, Matches},  // both blocked
-		{"eventloop ↔ node-loop", "cpu-mix", FigurePeakRSS, Matches},    // peaks 12 vs 58 MiB, growths 2 vs 10
-		{"eventloop ↔ node-loop", "io-wait", FigurePeakRSS, Differs},    // growths 5 vs 18 MiB
+		{"eventloop ↔ node-loop", "cpu-mix", FigureCheapP99, Matches},  // 96 vs 88 ms
+		{"eventloop ↔ node-loop", "cpu-mix", FigureDiagnosis, Matches}, // both blocked
+		{"eventloop ↔ node-loop", "cpu-mix", FigurePeakRSS, Matches},   // peaks 12 vs 58 MiB, growths 2 vs 10
+		{"eventloop ↔ node-loop", "io-wait", FigurePeakRSS, Differs},   // growths 5 vs 18 MiB
 		{"thread ↔ apache-worker", "io-wait", FigurePeakRSS, NotMeasured},
-		{"offload ↔ node-pool", "cpu-mix", FigurePeakThread, Matches}, // neither grew
+		{"offload ↔ node-pool", "cpu-mix", FigurePeakThread, Matches},   // neither grew
 		{"offload ↔ node-pool", "cpu-mix", FigureCheapP99, Differs},     // 37.9 vs 4.1 ms
 		{"offload ↔ node-pool", "cpu-mix", FigureDiagnosis, Matches},    // neither blocked by the rule
 		{"offload ↔ node-pool", "io-wait", FigureCheapP99, NotMeasured}, // node-pool generator-bound
