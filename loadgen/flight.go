@@ -21,6 +21,45 @@ type flight struct {
 	fullSince time.Time     // when n reached bound; zero while below
 	full      time.Duration // time at bound within the window
 	handed    uint64        // requests handed to the client so far
+	// spans are the latest stretches at bound, oldest first: between
+	// maxSpans and 2·maxSpans once any was dropped (dropped), all of them
+	// before (see overlapsFull).
+	spans   []span
+	dropped bool
+}
+
+// span is a stretch of time the pool was full.
+type span struct{ from, to time.Time }
+
+// maxSpans bounds the stretches at bound kept for overlapsFull: a pool
+// flapping at its bound thousands of times a second keeps only the latest
+// (the older half is dropped when 2·maxSpans are held).
+const maxSpans = 4096
+
+// overlapsFull reports whether the pool was full at some moment of [from,
+// to]: a request due at from and sent at to may have waited for a
+// connection. A stretch older than every one kept counts as full (the
+// request is not blamed on the generator). Safe for concurrent use.
+func (f *flight) overlapsFull(from, to time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.fullSince.IsZero() && !f.fullSince.After(to) {
+		return true
+	}
+	if f.dropped && (len(f.spans) == 0 || from.Before(f.spans[0].from)) {
+		return true
+	}
+	// The newest stretches are the likeliest to overlap: search backwards.
+	for i := len(f.spans) - 1; i >= 0; i-- {
+		s := f.spans[i]
+		if s.to.Before(from) {
+			return false
+		}
+		if !s.from.After(to) {
+			return true
+		}
+	}
+	return false
 }
 
 func newFlight(bound int) *flight { return &flight{bound: bound} }
@@ -53,16 +92,24 @@ func (f *flight) inc() {
 func (f *flight) dec() {
 	f.mu.Lock()
 	if f.n == f.bound {
-		f.addFull(time.Now())
+		f.addFull(time.Now(), true)
 	}
 	f.n--
 	f.mu.Unlock()
 }
 
-// addFull adds the part of [fullSince, now] inside the window. f.mu is held.
-func (f *flight) addFull(now time.Time) {
+// addFull adds the part of [fullSince, now] inside the window, and (keep)
+// the whole stretch to spans. f.mu is held.
+func (f *flight) addFull(now time.Time, keep bool) {
 	from, to := f.fullSince, now
 	f.fullSince = time.Time{}
+	if keep && !from.IsZero() {
+		if len(f.spans) == 2*maxSpans {
+			f.spans = append(f.spans[:0], f.spans[maxSpans:]...)
+			f.dropped = true
+		}
+		f.spans = append(f.spans, span{from, to})
+	}
 	if from.IsZero() || f.start.IsZero() {
 		return
 	}
@@ -85,7 +132,7 @@ func (f *flight) stats() (n, peak int, full time.Duration) {
 	full = f.full
 	if !f.fullSince.IsZero() {
 		since := f.fullSince
-		f.addFull(time.Now())
+		f.addFull(time.Now(), false)
 		full, f.full = f.full, full
 		f.fullSince = since
 	}

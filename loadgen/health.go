@@ -258,5 +258,6 @@ func (r *Result) Health() result.GeneratorHealth {
 		PeakInFlight:        r.PeakInFlight,
 		PoolFull:            r.PoolFull,
 		DispatchLagP99Ms:    r.DispatchLag.P99,
+		FreeLagP99Ms:        r.FreeLag.P99,
 	}
 }

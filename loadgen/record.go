@@ -49,6 +49,7 @@ type recorder struct {
 
 	classes []*classRec
 	lag     *hdr.Histogram // dispatch lag of every measured request
+	freeLag *hdr.Histogram // ... of those that found a connection free (see flight.overlapsFull)
 	scratch *hdr.Histogram // merges a second's classes for the timeline
 
 	// The window's ticks are [first, last): those due in (w, w+d] (see
@@ -131,6 +132,7 @@ func newRecorder(cfg *Config, urls []string, fl *flight, sinks ...sink) *recorde
 		byURL:   make(map[string]int, len(urls)),
 		sinks:   sinks,
 		lag:     newHist(),
+		freeLag: newHist(),
 		scratch: newHist(),
 		w:       cfg.Warmup,
 		d:       cfg.Duration,
@@ -323,6 +325,9 @@ func (r *recorder) add(res *vegeta.Result) {
 		_ = c.fail.RecordValue(resp)
 	}
 	_ = r.lag.RecordValue(r.micros(lag))
+	if !r.fl.overlapsFull(intended, res.Timestamp) {
+		_ = r.freeLag.RecordValue(r.micros(lag))
+	}
 	rec.class, rec.resp, rec.intended = ci, resp, intended
 
 	sec := r.sec(r.secondOf(intended))

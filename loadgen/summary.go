@@ -135,6 +135,7 @@ func (r *recorder) result() (*Result, error) {
 		out.Errors += rc.Errors
 	}
 	out.DispatchLag = summary(r.lag)
+	out.FreeLag = summary(r.freeLag)
 	out.Censored, out.NeverSent, out.Drained, out.Clamped = censored, neverSent, r.drained, r.clamped
 	var due int64
 	if measured > 0 {

@@ -159,6 +159,12 @@ func TestJudge(t *testing.T) {
 		{"(b) late, pool free", func(v *verdictInput) { v.lagP99 = 25 * time.Millisecond }, false, false, "dispatch lag p99 was 25.00 ms"},
 		{"(b) a moment at the bound does not excuse lag", func(v *verdictInput) { v.lagP99, v.poolFull, v.peak = 25*time.Millisecond, 0.002, 64 }, false, false, "dispatch lag p99"},
 		{"(b) not applied when the pool is saturated", func(v *verdictInput) { v.lagP99, v.poolFull = 25*time.Millisecond, 0.5 }, true, true, "Over capacity"},
+		{"(b) the requests that found a connection free were late too", func(v *verdictInput) {
+			v.lagP99, v.poolFull, v.peak, v.freeP99, v.freeN = 25*time.Millisecond, 0.02, 64, 15*time.Millisecond, 5000
+		}, false, false, "dispatch lag p99 of the 5000 requests that found a connection free was 15.00 ms"},
+		{"(b) too few found a connection free for a p99", func(v *verdictInput) {
+			v.lagP99, v.poolFull, v.peak, v.freeP99, v.freeN = 25*time.Millisecond, 0.5, 64, 15*time.Millisecond, 200
+		}, true, true, "Over capacity"},
 		{"(c) port exhaustion", func(v *verdictInput) {
 			v.gen.ExhaustionErrors, v.gen.ExhaustionSample = 3, "connect: cannot assign requested address"
 		}, false, false, "3 requests failed because the generator ran out of local ports"},

@@ -20,6 +20,8 @@ type verdictInput struct {
 	answers  int64         // answers with a status received during the window
 	errors   int64
 	lagP99   time.Duration
+	freeP99  time.Duration // lag p99 of the requests that found a connection free
+	freeN    int64
 	poolFull float64 // share of the window with every connection busy
 	peak     int
 	maxConns int
@@ -38,6 +40,8 @@ func (r *Result) verdictInput(measured time.Duration, due, answers int64, ceilin
 		answers:  answers,
 		errors:   r.Errors,
 		lagP99:   time.Duration(r.DispatchLag.P99 * 1e6),
+		freeP99:  time.Duration(r.FreeLag.P99 * 1e6),
+		freeN:    r.FreeLag.Count,
 		poolFull: r.PoolFull,
 		peak:     r.PeakInFlight,
 		maxConns: r.MaxConnections,
@@ -96,9 +100,16 @@ func judge(in verdictInput) result.Validity {
 		bound("sent %.0f req/s, %.1f%% of the %.0f offered (%d requests for %d due), though %s.",
 			float64(in.sent)/secs, 100*float64(in.sent)/float64(in.due), in.offered, in.sent, in.due, pool)
 	}
-	if in.lagP99 > MaxDispatchLagP99 && !saturated { // (b)
+	switch {
+	case in.lagP99 > MaxDispatchLagP99 && !saturated: // (b)
 		bound("dispatch lag p99 was %.2f ms, above %s, though %s.",
 			ms(in.lagP99), MaxDispatchLagP99, pool)
+	case saturated && in.freeP99 > MaxDispatchLagP99 && in.freeN >= int64(result.MinSamples(0.99)):
+		// (b), per request: a pool full for part of the window excuses
+		// the lag of the requests that waited for a connection, not of
+		// those that found one free.
+		bound("dispatch lag p99 of the %d requests that found a connection free was %.2f ms, above %s (%s at other times).",
+			in.freeN, ms(in.freeP99), MaxDispatchLagP99, pool)
 	}
 	if in.gen.ExhaustionErrors > 0 { // (c)
 		fixed("%d requests failed because the generator ran out of local ports or file descriptors, e.g. %q.",

@@ -260,6 +260,10 @@ type GeneratorHealth struct {
 	PeakInFlight     int     `json:"peak_in_flight"`
 	PoolFull         float64 `json:"pool_full"`
 	DispatchLagP99Ms float64 `json:"dispatch_lag_p99_ms"`
+	// FreeLagP99Ms is the dispatch lag p99 of the requests that found a
+	// connection free (the pool was not full between their intended and
+	// actual send): the generator's own lateness.
+	FreeLagP99Ms float64 `json:"free_lag_p99_ms"`
 }
 
 // Class is one traffic class of a cell.
