@@ -129,6 +129,37 @@ measure() {
 	printf '  %-14s %9.0f req/s %9.0f req/cpu-s\n' "$name" "$rate" "$eff" >&2
 }
 
+# procs_of MODEL EXTRA...: the GOMAXPROCS the model runs with on one CPU
+# (its /stats "gomaxprocs", set by its policy: servers/models/procs.go). The
+# bare server of its library runs with the same, so that the ratio measures
+# the harness's bookkeeping, not the model's scheduling policy: thread runs 8
+# Ps on one CPU so that the kernel time-slices its request threads as it does
+# Apache's, which costs a bare fasthttp as much (async preemption was 10 % of
+# its CPU profile at 8 Ps, none at 1).
+procs_of() {
+	start bin/concbench serve --model "$@" --addr 127.0.0.1:0
+	local body
+	exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}"
+	printf 'GET /stats HTTP/1.0\r\nHost: x\r\n\r\n' >&3
+	body=$(cat <&3)
+	exec 3<&-
+	stop
+	procs=$(printf '%s' "$body" | grep -o '"gomaxprocs": *[0-9]*' | grep -o '[0-9]*$' | head -1)
+	if [ -z "$procs" ]; then
+		echo "bench-overhead: no gomaxprocs in $1's /stats" >&2
+		exit 1
+	fi
+}
+
+declare -A bare_procs
+for pair in $MODELS; do
+	model=${pair%%:*}
+	extra=()
+	[ "$model" = cluster ] && extra=(--procs 1)
+	procs_of "$model" "${extra[@]}"
+	bare_procs[$model]=$procs
+done
+
 echo "bench-overhead: $ROUNDS rounds, wrk -t1 -c64 -d$DURATION on CPU $CLIENT_CPU, servers on CPU $SERVER_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 : >"$work/samples"
 for r in $(seq "$ROUNDS"); do
@@ -143,17 +174,17 @@ for r in $(seq "$ROUNDS"); do
 		# warmer cache, a host that has started to steal CPU — falls on both
 		# sides alike over two rounds.
 		if [ $((r % 2)) -eq 1 ]; then
-			measure "bare-$lib" bin/barehello -lib "$lib" -addr 127.0.0.1:0
+			measure "bare-$lib" env GOMAXPROCS="${bare_procs[$model]}" bin/barehello -lib "$lib" -addr 127.0.0.1:0
 			bare_rate=$rate bare_eff=$eff
 			measure "$model" bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
 		else
 			measure "$model" bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
 			model_rate=$rate model_eff=$eff
-			measure "bare-$lib" bin/barehello -lib "$lib" -addr 127.0.0.1:0
+			measure "bare-$lib" env GOMAXPROCS="${bare_procs[$model]}" bin/barehello -lib "$lib" -addr 127.0.0.1:0
 			bare_rate=$rate bare_eff=$eff
 			rate=$model_rate eff=$model_eff
 		fi
-		echo "$model $lib $rate $bare_rate $eff $bare_eff" >>"$work/samples"
+		echo "$model $lib $rate $bare_rate $eff $bare_eff ${bare_procs[$model]}" >>"$work/samples"
 	done
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -165,11 +196,11 @@ function median(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
 	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 }
-{ m = $1; n[m]++; lib[m] = $2; M[m, n[m]] = $3; B[m, n[m]] = $4; R[m, n[m]] = $3 / $4
+{ m = $1; n[m]++; lib[m] = $2; procs[m] = $7; M[m, n[m]] = $3; B[m, n[m]] = $4; R[m, n[m]] = $3 / $4
   E[m, n[m]] = $5; F[m, n[m]] = $6 }
 END {
 	np = split(pairs, order, " ")
-	printf "\n| model | req/s | bare library | req/s | ratio | per-round ratios | req/CPU-s ratio |\n|---|---|---|---|---|---|---|\n"
+	printf "\n| model | req/s | bare library (GOMAXPROCS) | req/s | ratio | per-round ratios | req/CPU-s ratio |\n|---|---|---|---|---|---|---|\n"
 	for (k = 1; k <= np; k++) {
 		split(order[k], mp, ":"); m = mp[1]
 		if (!(m in n)) continue
@@ -177,12 +208,14 @@ END {
 		for (i = 1; i <= n[m]; i++) qq[i] = (ff[i] > 0 ? ee[i] / ff[i] : 0)
 		lo = rr[1]; hi = rr[1]; for (i = 2; i <= n[m]; i++) { if (rr[i] < lo) lo = rr[i]; if (rr[i] > hi) hi = rr[i] }
 		mmed = median(mm, n[m]); bmed = median(bb, n[m]); rmed = median(rr, n[m]); qmed = median(qq, n[m])
-		printf "| %s | %.1fk | %s | %.1fk | %.2f | %.2f–%.2f | %.2f |\n", m, mmed/1000, lib[m], bmed/1000, rmed, lo, hi, qmed
+		printf "| %s | %.1fk | %s (%s) | %.1fk | %.2f | %.2f–%.2f | %.2f |\n", m, mmed/1000, lib[m], procs[m], bmed/1000, rmed, lo, hi, qmed
 	}
 	printf "\nreq/s: medians of %d interleaved rounds (ABBA order); ratio: the median of the\n", n[m]
 	printf "per-round ratios, each of a model and its bare library measured back to back,\n"
 	printf "which a machine whose speed drifts between rounds (a VM whose host steals CPU)\n"
 	printf "disturbs far less than a ratio of medians; load average at the end: %s\n", load
+	printf "bare library (GOMAXPROCS): each bare server runs with the GOMAXPROCS of its model\n"
+	printf "(its policy, read from its /stats), so the ratio measures the harness alone.\n"
 	printf "req/CPU-s: requests per CPU-second the server used (user + system), which\n"
 	printf "load from other processes on the server CPU disturbs far less than req/s.\n"
 }' "$work/samples"
