@@ -48,10 +48,10 @@ bench: build ## run the default plan (quick: every model × 8 scenarios, ~4-5 mi
 # bench-overhead: each model's /plain peak beside a bare hello server on its
 # library (gnet, fasthttp, net/http), wrk -t1 -c64, server and wrk pinned to
 # one CPU each, interleaved rounds; prints model, req/s, bare library, req/s,
-# ratio (median of per-round ratios, ABBA). Skipped (exit 0) without wrk. ROUNDS=5 DURATION=5s.
-ROUNDS ?= 5
+# ratio (median of per-round ratios, ABBA). Skipped (exit 0) without wrk. ROUNDS=6 DURATION=5s.
+ROUNDS ?= 6
 .PHONY: bench-overhead
-bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~5 min): make bench-overhead [ROUNDS=5] [DURATION=5s]
+bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~6 min): make bench-overhead [ROUNDS=6] [DURATION=5s]
 	ROUNDS='$(ROUNDS)' DURATION='$(if $(filter file,$(origin DURATION)),5s,$(DURATION))' GO='$(GO)' scripts/bench-overhead.sh
 
 # fidelity: the built-in fidelity plan, each Go model beside the real system it

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"sort"
 	"sync"
 	"time"
 )
@@ -49,17 +50,10 @@ func (f *flight) overlapsFull(from, to time.Time) bool {
 	if f.dropped && (len(f.spans) == 0 || from.Before(f.spans[0].from)) {
 		return true
 	}
-	// The newest stretches are the likeliest to overlap: search backwards.
-	for i := len(f.spans) - 1; i >= 0; i-- {
-		s := f.spans[i]
-		if s.to.Before(from) {
-			return false
-		}
-		if !s.from.After(to) {
-			return true
-		}
-	}
-	return false
+	// Stretches are disjoint and in order: the first one ending at or after
+	// from is the only candidate.
+	i := sort.Search(len(f.spans), func(i int) bool { return !f.spans[i].to.Before(from) })
+	return i < len(f.spans) && !f.spans[i].from.After(to)
 }
 
 func newFlight(bound int) *flight { return &flight{bound: bound} }

@@ -238,7 +238,13 @@ func (m *hiccupMeter) finish() *hdr.Histogram {
 func (r *Result) Health() result.GeneratorHealth {
 	g := r.Generator
 	msr := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+	var steal *float64
+	if len(g.StealCPUs) > 0 {
+		pct := math.Round(g.StealShare*1000) / 10
+		steal = &pct
+	}
 	return result.GeneratorHealth{
+		StealPct:            steal,
 		CPUs:                g.CPUs,
 		CPUPct:              math.Round(g.CPUPercent*10) / 10,
 		CPUShare:            math.Round(g.CPUShare*1000) / 1000,
@@ -251,7 +257,6 @@ func (r *Result) Health() result.GeneratorHealth {
 		SchedLatencyP99Ms:   msr(g.SchedLatencyP99),
 		SchedLatencyMaxMs:   msr(g.SchedLatencyMax),
 		InvoluntarySwitches: g.InvoluntarySwitches,
-		StealPct:            math.Round(g.StealShare*1000) / 10,
 		StealCPUs:           g.StealCPUs,
 		WarmupRequests:      g.WarmupRequests,
 		ExhaustionErrors:    g.ExhaustionErrors,

@@ -191,7 +191,9 @@ func TestJudge(t *testing.T) {
 		}
 		// Only the machine's state (a, b, e) is worth a rerun; the
 		// configuration (c, d, f) would flag it again.
-		wantTransient := !tt.valid && strings.HasPrefix(tt.name, "(a)") || strings.HasPrefix(tt.name, "(b)") && !tt.valid || strings.HasPrefix(tt.name, "(e)")
+		// A generator whose own work filled its CPUs is not either, without
+		// host steal.
+		wantTransient := !tt.valid && strings.HasPrefix(tt.name, "(a)") || strings.HasPrefix(tt.name, "(b)") && !tt.valid || strings.HasPrefix(tt.name, "(e) generator starved")
 		if v.Transient != wantTransient {
 			t.Errorf("%s: transient %t; want %t", tt.name, v.Transient, wantTransient)
 		}
@@ -221,6 +223,13 @@ func TestJudge(t *testing.T) {
 	in.gen.StealShare = 0.005
 	if v := judge(in); v.Valid || strings.Contains(v.Reasons[0], "hypervisor") {
 		t.Errorf("stalls with 0.5%% steal: %q; want no hypervisor named", v.Reasons)
+	}
+	// A generator whose CPUs were full is worth a rerun only when the host
+	// took part of them.
+	in = ok
+	in.gen.CPUShare, in.gen.StealShare = 0.95, 0.2
+	if v := judge(in); v.Valid || !v.Transient {
+		t.Errorf("CPU full with 20%% steal: %+v; want generator-bound, transient", v)
 	}
 
 	// (d) is a fact of the configuration: it holds when nothing was measured

@@ -117,7 +117,13 @@ func judge(in verdictInput) result.Validity {
 	}
 	overCeiling()
 	if in.gen.CPUs > 0 && in.gen.CPUShare >= MaxGeneratorCPUShare { // (e)
-		bound("the generator process used %.0f%% of its %d CPU(s) during the window, at or above %.0f%%.",
+		// The generator's own work filled its CPUs: a rate too high for it,
+		// which a rerun repeats — unless the host was stealing the CPU.
+		flag := fixed
+		if in.gen.StealShare >= StealNoticeable {
+			flag = bound
+		}
+		flag("the generator process used %.0f%% of its %d CPU(s) during the window, at or above %.0f%%.",
 			100*in.gen.CPUShare, in.gen.CPUs, 100*MaxGeneratorCPUShare)
 	} else if in.gen.HiccupP99 >= MaxHiccupP99 {
 		bound("the generator stalled %.2f ms or more for 1%% of the window (hiccup p99; max %.2f ms), at or above %s: it was starved of CPU%s.",
@@ -127,9 +133,9 @@ func judge(in verdictInput) result.Validity {
 		v.Transient = !permanent
 		g := in.gen
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
-			"Evidence: generator CPU %.0f%% of %d CPU(s), %d involuntary context switches; stalls p99 %.2f ms, max %.2f ms; goroutine scheduling latency p99 ≤ %.2f ms, max ≤ %.2f ms; %d GC pauses totalling %.2f ms, longest ≤ %.2f ms; host steal %.1f%% of CPU(s) %s; %d requests due in the window never sent; %s.",
+			"Evidence: generator CPU %.0f%% of %d CPU(s), %d involuntary context switches; stalls p99 %.2f ms, max %.2f ms; goroutine scheduling latency p99 ≤ %.2f ms, max ≤ %.2f ms; %d GC pauses totalling %.2f ms, longest ≤ %.2f ms; host steal %s; %d requests due in the window never sent; %s.",
 			100*g.CPUShare, g.CPUs, g.InvoluntarySwitches, ms(g.HiccupP99), ms(g.HiccupMax), ms(g.SchedLatencyP99), ms(g.SchedLatencyMax),
-			g.GCPauses, ms(g.GCPauseTotal), ms(g.GCPauseMax), 100*g.StealShare, cpuList(g.StealCPUs), in.missed, pool))
+			g.GCPauses, ms(g.GCPauseTotal), ms(g.GCPauseMax), stealText(g), in.missed, pool))
 		return v
 	}
 	if saturated { // (g)
@@ -173,4 +179,13 @@ func cpuList(cpus []int) string {
 		parts[i] = strconv.Itoa(c)
 	}
 	return strings.Join(parts, ",")
+}
+
+// stealText is the evidence's account of host steal: "12.0% of CPU(s) 0",
+// or "not read" when /proc/stat or the affinity could not be read.
+func stealText(g Generator) string {
+	if len(g.StealCPUs) == 0 {
+		return "not read"
+	}
+	return fmt.Sprintf("%.1f%% of CPU(s) %s", 100*g.StealShare, cpuList(g.StealCPUs))
 }

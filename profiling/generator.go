@@ -123,6 +123,18 @@ func (g *GeneratorCapture) capture(ctx context.Context, dir, cell string, kind K
 		// worth a snapshot: take it now.
 		_ = wait(end)
 	}
+	name := generatorFileName(cell, kind)
+	final := filepath.Join(dir, name)
+	tmp := final + ".part"
+	if kind == Trace {
+		// Streamed to its file: a trace held in the generator's heap would
+		// grow it by megabytes a second and show in its memory figures.
+		if err := traceTo(tmp, func() { _ = wait(end) }); err != nil {
+			_ = os.Remove(tmp)
+			return err
+		}
+		return g.keep(tmp, final, name, kind)
+	}
 	var buf bytes.Buffer
 	switch kind {
 	case CPU:
@@ -131,12 +143,6 @@ func (g *GeneratorCapture) capture(ctx context.Context, dir, cell string, kind K
 		}
 		_ = wait(end) // stopped early with the cell: still a profile
 		pprof.StopCPUProfile()
-	case Trace:
-		if err := trace.Start(&buf); err != nil {
-			return err // another trace of this process is running
-		}
-		_ = wait(end)
-		trace.Stop()
 	case Heap:
 		runtime.GC()
 		if err := pprof.Lookup("heap").WriteTo(&buf, 0); err != nil {
@@ -151,13 +157,15 @@ func (g *GeneratorCapture) capture(ctx context.Context, dir, cell string, kind K
 			return err
 		}
 	}
-	name := generatorFileName(cell, kind)
-	final := filepath.Join(dir, name)
-	tmp := final + ".part"
 	if err := save(tmp, &buf, kind); err != nil {
 		_ = os.Remove(tmp)
 		return err
 	}
+	return g.keep(tmp, final, name, kind)
+}
+
+// keep renames a checked capture into place and lists it.
+func (g *GeneratorCapture) keep(tmp, final, name string, kind Kind) error {
 	if err := os.Rename(tmp, final); err != nil {
 		_ = os.Remove(tmp)
 		return err
@@ -166,6 +174,25 @@ func (g *GeneratorCapture) capture(ctx context.Context, dir, cell string, kind K
 	g.files[GeneratorFileKind(kind)] = name
 	g.mu.Unlock()
 	return nil
+}
+
+// traceTo writes this process's runtime trace to path while during runs,
+// and checks it.
+func traceTo(path string, during func()) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := trace.Start(f); err != nil {
+		_ = f.Close()
+		return err // another trace of this process is running
+	}
+	during()
+	trace.Stop()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return CheckTrace(path)
 }
 
 // Wait ends the captures (a CPU profile still running stops now; snapshots

@@ -364,15 +364,35 @@ func (g *Group) KeptUp() bool {
 }
 
 // LaggingClass names the first class that delivered less than KeptFraction
-// of its requests as successful answers, or "". Bounded classes, meant to
-// fail fast, do not lag.
+// of its requests as successful answers, or "". A bounded class, meant to
+// fail fast, does not lag while its failures came within its timeout.
 func (g *Group) LaggingClass() string {
 	for _, cf := range g.Classes {
-		if !cf.Bounded && cf.Delivered.OK() && cf.Delivered.Med < KeptFraction {
+		if g.failsFast(cf) {
+			continue
+		}
+		if cf.Delivered.OK() && cf.Delivered.Med < KeptFraction {
 			return cf.Name
 		}
 	}
 	return ""
+}
+
+// failsFast reports whether cf is a Bounded class whose failures were the
+// fast ones it is meant to have: its target sets a timeout (timeout_ms), and
+// its failed requests' p99 stayed within it plus LessonTimeoutSlackMs (or
+// none failed). Failures of another kind — a refused connection, a
+// generator timeout — still count against keeping up.
+func (g *Group) failsFast(cf ClassFigures) bool {
+	if !cf.Bounded {
+		return false
+	}
+	q, ok := parseRequest(cf.Target)
+	if !ok || q.Timeout == 0 {
+		return false
+	}
+	p99 := failedP99(g, cf.Name)
+	return math.IsNaN(p99) || p99 <= float64(q.Timeout.Milliseconds())+LessonTimeoutSlackMs
 }
 
 // unboundedShare is the share of the mix's weight in classes that are not
@@ -381,7 +401,7 @@ func (g *Group) unboundedShare() float64 {
 	var all, unbounded int
 	for _, cf := range g.Classes {
 		all += cf.Weight
-		if !cf.Bounded {
+		if !g.failsFast(cf) {
 			unbounded += cf.Weight
 		}
 	}

@@ -288,7 +288,7 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 		x.ModelValue, x.RefValue = blockedText(ba), blockedText(bb)
 		switch {
 		case whyA == "" || whyB == "":
-			x.Verdict, x.Reason = NotMeasured, "no cheap or heavy answer to judge by"
+			x.Verdict, x.Reason = NotMeasured, "too few cheap or heavy answers to judge by"
 		case ba == bb:
 			x.Verdict, x.Reason = Matches, g.Model+": "+whyA+"; "+gr.Model+": "+whyB
 		default:
@@ -362,8 +362,8 @@ func factorVerdict(a, b, f float64, model, ref string) (string, string) {
 
 // blocked applies the diagnosis rule to a group; why is "" when it cannot.
 func blocked(g *Group) (bool, string) {
-	if !g.Victim.P99.OK() || !g.Heavy.P50.OK() {
-		return false, ""
+	if !g.Victim.P99.OK() || !g.Heavy.P50.OK() || g.Victim.P99.Few || g.Heavy.P50.Few {
+		return false, "" // a quantile too few answers support decides nothing
 	}
 	cheap, heavy := g.Victim.P99.Med, g.Heavy.P50.Med
 	b := cheap >= BlockedVictimShare*heavy
@@ -431,8 +431,11 @@ var fidelityHeader = []string{"pair", "scenario", "figure", "Go model", "referen
 
 func (x FidelityRow) cells() []string {
 	v := x.Verdict
-	if x.Verdict != Matches && x.Reason != "" {
+	switch {
+	case x.Verdict != Matches && x.Reason != "":
 		v += ": " + x.Reason
+	case strings.HasPrefix(x.Reason, "both "): // a floor, not the ratio, made it match
+		v += " (" + x.Reason + ")"
 	}
 	return []string{x.Pair, x.Scenario, x.Figure, x.ModelValue, x.RefValue, x.Ratio, v}
 }

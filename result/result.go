@@ -252,14 +252,14 @@ type GeneratorHealth struct {
 	InvoluntarySwitches int64   `json:"involuntary_switches"`
 	// StealPct is the share of the window (%) a hypervisor took the
 	// generator's CPUs (StealCPUs) away while they had work: /proc/stat's
-	// steal column, 0 on bare metal.
-	StealPct         float64 `json:"steal_pct"`
-	StealCPUs        []int   `json:"steal_cpus,omitempty"`
-	WarmupRequests   int64   `json:"warmup_requests"`
-	ExhaustionErrors int64   `json:"exhaustion_errors,omitempty"`
-	PeakInFlight     int     `json:"peak_in_flight"`
-	PoolFull         float64 `json:"pool_full"`
-	DispatchLagP99Ms float64 `json:"dispatch_lag_p99_ms"`
+	// steal column, 0 on bare metal; absent when it could not be read.
+	StealPct         *float64 `json:"steal_pct,omitempty"`
+	StealCPUs        []int    `json:"steal_cpus,omitempty"`
+	WarmupRequests   int64    `json:"warmup_requests"`
+	ExhaustionErrors int64    `json:"exhaustion_errors,omitempty"`
+	PeakInFlight     int      `json:"peak_in_flight"`
+	PoolFull         float64  `json:"pool_full"`
+	DispatchLagP99Ms float64  `json:"dispatch_lag_p99_ms"`
 	// FreeLagP99Ms is the dispatch lag p99 of the requests that found a
 	// connection free (the pool was not full between their intended and
 	// actual send): the generator's own lateness.

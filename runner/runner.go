@@ -475,7 +475,11 @@ func retriedNote(discarded []result.Attempt) string {
 	for i, a := range discarded {
 		parts[i] = fmt.Sprintf("attempt %d", i+1)
 		if g := a.Generator; g != nil {
-			parts[i] += fmt.Sprintf(" (generator stalls p99 %.2f ms, dispatch lag p99 %.2f ms, host steal %.1f%%)", g.HiccupP99Ms, g.DispatchLagP99Ms, g.StealPct)
+			steal := "not read"
+			if g.StealPct != nil {
+				steal = fmt.Sprintf("%.1f%%", *g.StealPct)
+			}
+			parts[i] += fmt.Sprintf(" (generator stalls p99 %.2f ms, dispatch lag p99 %.2f ms, host steal %s)", g.HiccupP99Ms, g.DispatchLagP99Ms, steal)
 		}
 	}
 	return fmt.Sprintf("Retried: earlier attempts came out generator-bound for transient reasons and were discarded (kept in discarded_attempts): %s; these figures are attempt %d's.",

@@ -323,7 +323,7 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 	a, b := s.procs[first], s.procs[last]
 	// The sampler's first reading comes before the attack starts (it is
 	// started on a healthy server, before the warmup): the idle figures.
-	if p0 := s.procs[0]; p0.at.Before(s.attackAt) {
+	if p0 := s.procs[0]; p0.at.Before(s.attackAt) && !s.srv.spec.attach { // an attached target has served before
 		r.IdleRSSBytes, r.IdleThreads = p0.rss, p0.threads
 	}
 	var rssSum, pssSum, pssN int64

@@ -24,7 +24,8 @@
 # reading wrk's summary line.
 #
 # Environment (the Makefile passes its variables of the same names):
-#   ROUNDS=N          interleaved rounds (default 5, at least 2)
+#   ROUNDS=N          interleaved rounds (default 6, at least 2; even, so
+#                     that ABBA puts each side first equally often)
 #   DURATION=5s       wrk's duration per run
 #   MODELS="..."      model:library pairs (default: every Go model, cluster
 #                     with --procs 1 since it has one CPU)
@@ -36,7 +37,7 @@
 set -euo pipefail
 
 GO=${GO:-go}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-6}
 DURATION=${DURATION:-5s}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -144,7 +145,7 @@ procs_of() {
 	body=$(cat <&3)
 	exec 3<&-
 	stop
-	procs=$(printf '%s' "$body" | grep -o '"gomaxprocs": *[0-9]*' | grep -o '[0-9]*$' | head -1)
+	procs=$(printf '%s' "$body" | grep -o '"gomaxprocs": *[0-9]*' | grep -o '[0-9]*$' | head -1 || true)
 	if [ -z "$procs" ]; then
 		echo "bench-overhead: no gomaxprocs in $1's /stats" >&2
 		exit 1
