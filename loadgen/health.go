@@ -60,7 +60,7 @@ type Generator struct {
 	// in its own CPU time, and the usual cause of hiccups on a VM whose host
 	// is busy. StealCPUs are those CPUs.
 	StealShare float64
-	StealCPUs  []int
+	StealCPUs  cpuset.Set
 }
 
 // healthSnap is a reading of the process's CPU time and GC counters.
@@ -257,7 +257,7 @@ func (r *Result) Health() result.GeneratorHealth {
 		SchedLatencyP99Ms:   msr(g.SchedLatencyP99),
 		SchedLatencyMaxMs:   msr(g.SchedLatencyMax),
 		InvoluntarySwitches: g.InvoluntarySwitches,
-		StealCPUs:           g.StealCPUs,
+		StealCPUs:           []int(g.StealCPUs),
 		WarmupRequests:      g.WarmupRequests,
 		ExhaustionErrors:    g.ExhaustionErrors,
 		PeakInFlight:        r.PeakInFlight,

@@ -2,8 +2,6 @@ package loadgen
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/concbench/concbench/result"
@@ -166,19 +164,7 @@ func stealClause(g Generator) string {
 		return ""
 	}
 	return fmt.Sprintf(" — by the hypervisor: it stole %.1f%% of CPU(s) %s during the window (/proc/stat steal), a busy host rather than the generator's own work; rerun when the host is quieter",
-		100*g.StealShare, cpuList(g.StealCPUs))
-}
-
-// cpuList prints CPU numbers as "0,1", or "?" when unknown.
-func cpuList(cpus []int) string {
-	if len(cpus) == 0 {
-		return "?"
-	}
-	parts := make([]string, len(cpus))
-	for i, c := range cpus {
-		parts[i] = strconv.Itoa(c)
-	}
-	return strings.Join(parts, ",")
+		100*g.StealShare, g.StealCPUs)
 }
 
 // stealText is the evidence's account of host steal: "12.0% of CPU(s) 0",
@@ -187,5 +173,5 @@ func stealText(g Generator) string {
 	if len(g.StealCPUs) == 0 {
 		return "not read"
 	}
-	return fmt.Sprintf("%.1f%% of CPU(s) %s", 100*g.StealShare, cpuList(g.StealCPUs))
+	return fmt.Sprintf("%.1f%% of CPU(s) %s", 100*g.StealShare, g.StealCPUs)
 }

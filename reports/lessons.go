@@ -406,14 +406,7 @@ func failedP99(g *Group, class string) float64 {
 			}
 		}
 	}
-	if len(p99s) == 0 {
-		return math.NaN()
-	}
-	slices.Sort(p99s)
-	if n := len(p99s); n%2 == 0 {
-		return (p99s[n/2-1] + p99s[n/2]) / 2
-	}
-	return p99s[len(p99s)/2]
+	return statOf(p99s).Med // NaN when none failed
 }
 
 func (r *Report) poolRestores(cpu *Scenario) part {
