@@ -46,13 +46,14 @@ bench: build ## run the default plan (quick: every model × 8 scenarios, ~4-5 mi
 	if [ $$rc -eq 3 ]; then exit 0; else exit $$rc; fi
 
 # bench-overhead: each model's /plain peak beside a bare hello server on its
-# library (gnet, fasthttp, net/http), wrk -t1 -c64, server and wrk pinned to
-# one CPU each, interleaved rounds; prints model, req/s, bare library, req/s,
-# ratio (median of per-round ratios, ABBA). Skipped (exit 0) without wrk. ROUNDS=6 DURATION=5s.
-ROUNDS ?= 6
+# library (gnet, fasthttp, net/http), wrk -t1 -c64, servers and wrk pinned to
+# one CPU each; both servers stay up and wrk loads them in turn, PAIRS pairs of
+# DURATION in ABBA order; prints per model the median of the pair ratios with
+# its 95 % CI, and an A/A control row. Skipped (exit 0) without wrk.
+PAIRS ?= 30
 .PHONY: bench-overhead
-bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~6 min): make bench-overhead [ROUNDS=6] [DURATION=5s]
-	ROUNDS='$(ROUNDS)' DURATION='$(if $(filter file,$(origin DURATION)),5s,$(DURATION))' GO='$(GO)' scripts/bench-overhead.sh
+bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~8 min): make bench-overhead [PAIRS=30] [DURATION=1s]
+	PAIRS='$(PAIRS)' DURATION='$(if $(filter file,$(origin DURATION)),1s,$(DURATION))' GO='$(GO)' scripts/bench-overhead.sh
 
 # fidelity: the built-in fidelity plan, each Go model beside the real system it
 # stands for (Node.js, Apache httpd; scripts/install-references.sh installs

@@ -4,19 +4,26 @@
 # (routing, counters, thread watching, strict framing, response writing) costs
 # a model at its peak.
 #
-# Every server runs alone on SERVER_CPU (taskset), wrk on CLIENT_CPU, one
-# `wrk -t1 -c64 -dDURATION` per server. The bare servers (internal/bare, built
-# as bin/barehello) answer every request with the bytes the models send for
-# /plain, keep-alive, no pipelining. Runs are interleaved in pairs — bare then
-# model in odd rounds, model then bare in even ones (ABBA) — for ROUNDS
-# rounds, so that load from elsewhere on the machine falls on both sides
-# alike; the table gives the median req/s of each side, the median of the
-# per-round ratios (model ÷ bare, the two runs of a pair back to back) and
-# their range, and the same for requests per CPU-second the server used,
-# which a busy machine (other processes on the server CPU) disturbs far less
-# than req/s. On this project's VM the host stole 10–30 % of a CPU at times
-# (the steal column of /proc/stat), and a server's req/s moved ×2 between
-# rounds: pairing is what makes a 10 % question answerable.
+# Method. For each model, the model and a bare hello server on its library
+# (internal/bare, built as bin/barehello: the bytes the models send for
+# /plain, keep-alive, no pipelining) are both started, pinned to SERVER_CPU,
+# and both stay up. wrk -t1 -c64 on CLIENT_CPU then loads them in turn, one
+# DURATION each, for PAIRS pairs in ABBA order (bare then model, model then
+# bare, ...): each pair's ratio (model ÷ bare) comes from two runs seconds
+# apart, on warm servers. The table gives the median of the PAIRS ratios and
+# its 95 % confidence interval (distribution-free: order statistics of the
+# binomial, as for any median), the median req/s of each side, and the same
+# ratio for requests per CPU-second the server used (user + system, its
+# children included), which CPU taken by other processes disturbs less.
+#
+# Why pairs this short: on this project's VM the host steals CPU and slows it
+# in phases of seconds to minutes (a server's req/s moved ×4 between phases,
+# /proc/stat's steal column showed 5–15 % of a CPU), so runs minutes apart
+# measure the machine, not the server. Earlier versions (fresh servers per
+# run, 5 s runs, 6 rounds) gave 0.84–0.94 for the same model on the same
+# commit. The first row is a control: the bare net/http server against a
+# second copy of itself (A/A), whose ratio should be 1 — how far it is from 1,
+# and its interval, is what the method can resolve on this machine that day.
 #
 # Why a script and not a concbench mode: wrk is an outside program, the bare
 # servers must not be models the catalog (and so `concbench serve`, plans and
@@ -24,11 +31,11 @@
 # reading wrk's summary line.
 #
 # Environment (the Makefile passes its variables of the same names):
-#   ROUNDS=N          interleaved rounds (default 6, at least 2; even, so
-#                     that ABBA puts each side first equally often)
-#   DURATION=5s       wrk's duration per run
+#   PAIRS=N           pairs per model (default 30, at least 6)
+#   DURATION=1s       wrk's duration per run (whole seconds: wrk's grain)
 #   MODELS="..."      model:library pairs (default: every Go model, cluster
 #                     with --procs 1 since it has one CPU)
+#   CONTROL=nethttp   the library of the A/A control row ("" for none)
 #   SERVER_CPU=1 CLIENT_CPU=0
 #   GO                the go command (default: go)
 #
@@ -37,11 +44,12 @@
 set -euo pipefail
 
 GO=${GO:-go}
-ROUNDS=${ROUNDS:-6}
-DURATION=${DURATION:-5s}
+PAIRS=${PAIRS:-30}
+DURATION=${DURATION:-1s}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 MODELS=${MODELS:-"eventloop:gnet offload:gnet cluster:gnet thread:fasthttp goroutine:nethttp"}
+CONTROL=${CONTROL-nethttp}
 
 for tool in wrk taskset; do
 	if ! command -v "$tool" >/dev/null; then
@@ -49,85 +57,81 @@ for tool in wrk taskset; do
 		exit 0
 	fi
 done
-if [ "$ROUNDS" -lt 2 ]; then
-	echo "bench-overhead: ROUNDS must be at least 2 (interleaving needs two)" >&2
+if [ "$PAIRS" -lt 6 ]; then
+	echo "bench-overhead: PAIRS must be at least 6 (a median's 95 % interval needs them)" >&2
 	exit 2
 fi
 
 cd "$(dirname "$0")/.."
 mkdir -p bin
-"$GO" build -o bin/concbench . 
+"$GO" build -o bin/concbench .
 "$GO" build -o bin/barehello ./internal/cmd/barehello
 
 work=$(mktemp -d)
-server_pid=
+pids=()
 cleanup() {
-	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	stop_all
 	rm -rf "$work"
+}
+stop_all() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
 }
 trap cleanup EXIT
 
-# start CMD...: starts a server pinned to SERVER_CPU, waits for its
-# "listening on ADDR" line, sets server_pid and addr.
+# start NAME CMD...: starts a server pinned to SERVER_CPU, waits for its
+# "listening on ADDR" line, sets pid and addr.
 start() {
-	: >"$work/out"
-	taskset -c "$SERVER_CPU" "$@" >"$work/out" 2>"$work/err" &
-	server_pid=$!
+	local name=$1
+	shift
+	: >"$work/$name.out"
+	taskset -c "$SERVER_CPU" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+	pid=$!
+	pids+=("$pid")
 	addr=
 	for _ in $(seq 100); do
-		addr=$(sed -n 's/^listening on //p' "$work/out")
+		addr=$(sed -n 's/^listening on //p' "$work/$name.out")
 		[ -n "$addr" ] && return 0
-		kill -0 "$server_pid" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "bench-overhead: $* did not start:" >&2
-	cat "$work/err" >&2
+	cat "$work/$name.err" >&2
 	exit 1
 }
 
-stop() {
-	kill "$server_pid" 2>/dev/null || true
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
-
-# cpu_ticks: CPU time (user + system, in clock ticks) used so far by the
+# cpu_ticks PID: CPU time (user + system, in clock ticks) used so far by the
 # server and its children (the cluster's child processes).
 cpu_ticks() {
-	local pids=$server_pid
-	pids="$pids $(cat /proc/"$server_pid"/task/*/children 2>/dev/null || true)"
 	local total=0 p t
-	for p in $pids; do
+	for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null || true); do
 		t=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{ print $12 + $13 }') || t=0
 		total=$((total + ${t:-0}))
 	done
 	echo "$total"
 }
 
-# measure NAME CMD...: one wrk run against /plain of a fresh server; sets rate
-# (req/s) and eff (requests per CPU-second of the server).
-measure() {
-	local name=$1
-	shift
-	start "$@"
-	# A short warm-up, not measured: connections, the Date cache, page faults.
-	taskset -c "$CLIENT_CPU" wrk -t1 -c64 -d1s "http://$addr/plain" >/dev/null
-	local t0 t1 out
-	t0=$(cpu_ticks)
-	out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c64 -d"$DURATION" "http://$addr/plain" | awk '
+# steal_ticks: the steal column of SERVER_CPU's line in /proc/stat.
+steal_ticks() { awk -v c="cpu$SERVER_CPU" '$1 == c { print $9 }' /proc/stat; }
+
+# run ADDR PID DUR: one wrk run against /plain; prints "REQ/S REQUESTS
+# CPU_TICKS STEAL_TICKS".
+run() {
+	local c0 s0 out
+	c0=$(cpu_ticks "$2")
+	s0=$(steal_ticks)
+	out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c64 -d"$3" "http://$1/plain" | awk '
 		/Non-2xx or 3xx responses/ { bad = 1 }
 		/Socket errors/ { bad = 1 }
 		/ requests in / { n = $1 }
 		/^Requests\/sec:/ { rate = $2 }
 		END { if (bad || rate == "") exit 1; print rate, n }') || {
-		echo "bench-overhead: wrk against $name failed or saw errors" >&2
+		echo "bench-overhead: wrk against $1 failed or saw errors" >&2
 		exit 1
 	}
-	t1=$(cpu_ticks)
-	stop
-	rate=${out% *}
-	eff=$(awk -v n="${out#* }" -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { print (d > 0 ? n * hz / d : 0) }')
-	printf '  %-14s %9.0f req/s %9.0f req/cpu-s\n' "$name" "$rate" "$eff" >&2
+	echo "$out $(($(cpu_ticks "$2") - c0)) $(($(steal_ticks) - s0))"
 }
 
 # procs_of MODEL EXTRA...: the GOMAXPROCS the model runs with on one CPU
@@ -138,13 +142,13 @@ measure() {
 # Apache's, which costs a bare fasthttp as much (async preemption was 10 % of
 # its CPU profile at 8 Ps, none at 1).
 procs_of() {
-	start bin/concbench serve --model "$@" --addr 127.0.0.1:0
+	start probe bin/concbench serve --model "$@" --addr 127.0.0.1:0
 	local body
 	exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}"
 	printf 'GET /stats HTTP/1.0\r\nHost: x\r\n\r\n' >&3
 	body=$(cat <&3)
 	exec 3<&-
-	stop
+	stop_all
 	procs=$(printf '%s' "$body" | grep -o '"gomaxprocs": *[0-9]*' | grep -o '[0-9]*$' | head -1 || true)
 	if [ -z "$procs" ]; then
 		echo "bench-overhead: no gomaxprocs in $1's /stats" >&2
@@ -152,71 +156,90 @@ procs_of() {
 	fi
 }
 
-declare -A bare_procs
-for pair in $MODELS; do
-	model=${pair%%:*}
+rows=()
+[ -n "$CONTROL" ] && rows+=("A/A:$CONTROL")
+rows+=($MODELS)
+
+echo "bench-overhead: $PAIRS ABBA pairs of wrk -t1 -c64 -d$DURATION per row on CPU $CLIENT_CPU, servers on CPU $SERVER_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+: >"$work/samples"
+for row in "${rows[@]}"; do
+	model=${row%%:*}
+	lib=${row#*:}
 	extra=()
 	[ "$model" = cluster ] && extra=(--procs 1)
-	procs_of "$model" "${extra[@]}"
-	bare_procs[$model]=$procs
-done
-
-echo "bench-overhead: $ROUNDS rounds, wrk -t1 -c64 -d$DURATION on CPU $CLIENT_CPU, servers on CPU $SERVER_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-: >"$work/samples"
-for r in $(seq "$ROUNDS"); do
-	echo "round $r" >&2
-	for pair in $MODELS; do
-		model=${pair%%:*}
-		lib=${pair#*:}
-		extra=()
-		[ "$model" = cluster ] && extra=(--procs 1)
-		# Odd rounds run the bare server first, even rounds the model first
-		# (ABBA): whatever the machine does to the second run of a pair — a
-		# warmer cache, a host that has started to steal CPU — falls on both
-		# sides alike over two rounds.
-		if [ $((r % 2)) -eq 1 ]; then
-			measure "bare-$lib" env GOMAXPROCS="${bare_procs[$model]}" bin/barehello -lib "$lib" -addr 127.0.0.1:0
-			bare_rate=$rate bare_eff=$eff
-			measure "$model" bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
+	if [ "$model" = A/A ]; then
+		procs=1
+		start bare env GOMAXPROCS=1 bin/barehello -lib "$lib" -addr 127.0.0.1:0
+		bare_pid=$pid bare_addr=$addr
+		start model env GOMAXPROCS=1 bin/barehello -lib "$lib" -addr 127.0.0.1:0
+	else
+		procs_of "$model" "${extra[@]}"
+		start bare env GOMAXPROCS="$procs" bin/barehello -lib "$lib" -addr 127.0.0.1:0
+		bare_pid=$pid bare_addr=$addr
+		start model bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
+	fi
+	model_pid=$pid model_addr=$addr
+	# Warm-up, not measured: connections, the Date cache, page faults, heaps.
+	run "$bare_addr" "$bare_pid" 2s >/dev/null
+	run "$model_addr" "$model_pid" 2s >/dev/null
+	for i in $(seq "$PAIRS"); do
+		# Odd pairs run the bare server first, even ones the model (ABBA):
+		# whatever the machine does to the second run of a pair falls on
+		# both sides alike.
+		if [ $((i % 2)) -eq 1 ]; then
+			b=$(run "$bare_addr" "$bare_pid" "$DURATION")
+			m=$(run "$model_addr" "$model_pid" "$DURATION")
 		else
-			measure "$model" bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
-			model_rate=$rate model_eff=$eff
-			measure "bare-$lib" env GOMAXPROCS="${bare_procs[$model]}" bin/barehello -lib "$lib" -addr 127.0.0.1:0
-			bare_rate=$rate bare_eff=$eff
-			rate=$model_rate eff=$model_eff
+			m=$(run "$model_addr" "$model_pid" "$DURATION")
+			b=$(run "$bare_addr" "$bare_pid" "$DURATION")
 		fi
-		echo "$model $lib $rate $bare_rate $eff $bare_eff ${bare_procs[$model]}" >>"$work/samples"
+		echo "$model $lib $procs $m $b" >>"$work/samples"
 	done
+	stop_all
+	printf '  %-10s done (load average %s)\n' "$model" "$(cut -d' ' -f1 /proc/loadavg)" >&2
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# Each round wrote "MODEL LIB MODEL_RATE BARE_RATE MODEL_EFF BARE_EFF" per
-# pair: medians per model, and the range of the per-round ratios.
-awk -v pairs="$MODELS" -v load="$load_end" '
-function median(a, n,    i, j, t) {
+# Each pair wrote "MODEL LIB PROCS  M_RATE M_N M_CPU M_STEAL  B_RATE B_N B_CPU B_STEAL".
+awk -v rows="${rows[*]}" -v load="$load_end" -v pairs="$PAIRS" -v dur="$DURATION" '
+function sort(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
-	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 }
-{ m = $1; n[m]++; lib[m] = $2; procs[m] = $7; M[m, n[m]] = $3; B[m, n[m]] = $4; R[m, n[m]] = $3 / $4
-  E[m, n[m]] = $5; F[m, n[m]] = $6 }
+function median(a, n) { sort(a, n); return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+# ci sets lo and hi to the order statistics bounding the median with 95 %
+# confidence (normal approximation of the binomial, ranks clamped to 1..n);
+# a must be sorted.
+function ci(a, n,    j, k) {
+	j = int((n - 1.96 * sqrt(n)) / 2); if (j < 1) j = 1
+	k = int(1 + (n + 1.96 * sqrt(n)) / 2 + 0.999999); if (k > n) k = n
+	lo = a[j]; hi = a[k]
+}
+{ m = $1; n[m]++; lib[m] = $2; procs[m] = $3; k = n[m]
+  MR[m, k] = $4; BR[m, k] = $8; R[m, k] = $4 / $8
+  ME = ($6 > 0 ? $5 / $6 : 0); BE = ($10 > 0 ? $9 / $10 : 0); E[m, k] = (BE > 0 ? ME / BE : 0)
+  cpu[m] += $6 + $10; steal[m] += $7 + $11 }
 END {
-	np = split(pairs, order, " ")
-	printf "\n| model | req/s | bare library (GOMAXPROCS) | req/s | ratio | per-round ratios | req/CPU-s ratio |\n|---|---|---|---|---|---|---|\n"
-	for (k = 1; k <= np; k++) {
-		split(order[k], mp, ":"); m = mp[1]
+	nr = split(rows, order, " ")
+	printf "\n| model | req/s | bare library (GOMAXPROCS) | req/s | ratio | 95 %% CI | req/CPU-s ratio | 95 %% CI | steal |\n|---|---|---|---|---|---|---|---|---|\n"
+	worst = ""
+	for (r = 1; r <= nr; r++) {
+		split(order[r], mp, ":"); m = mp[1]
 		if (!(m in n)) continue
-		for (i = 1; i <= n[m]; i++) { mm[i] = M[m, i]; bb[i] = B[m, i]; rr[i] = R[m, i]; ee[i] = E[m, i]; ff[i] = F[m, i] }
-		for (i = 1; i <= n[m]; i++) qq[i] = (ff[i] > 0 ? ee[i] / ff[i] : 0)
-		lo = rr[1]; hi = rr[1]; for (i = 2; i <= n[m]; i++) { if (rr[i] < lo) lo = rr[i]; if (rr[i] > hi) hi = rr[i] }
-		mmed = median(mm, n[m]); bmed = median(bb, n[m]); rmed = median(rr, n[m]); qmed = median(qq, n[m])
-		printf "| %s | %.1fk | %s (%s) | %.1fk | %.2f | %.2f–%.2f | %.2f |\n", m, mmed/1000, lib[m], procs[m], bmed/1000, rmed, lo, hi, qmed
+		c = n[m]
+		for (i = 1; i <= c; i++) { mm[i] = MR[m, i]; bb[i] = BR[m, i]; rr[i] = R[m, i]; ee[i] = E[m, i] }
+		mmed = median(mm, c); bmed = median(bb, c)
+		rmed = median(rr, c); ci(rr, c); rlo = lo; rhi = hi
+		emed = median(ee, c); ci(ee, c); elo = lo; ehi = hi
+		st = (cpu[m] + steal[m] > 0 ? 100 * steal[m] / (cpu[m] + steal[m]) : 0)
+		printf "| %s | %.1fk | %s (%s) | %.1fk | %.2f | %.2f–%.2f | %.2f | %.2f–%.2f | %.0f %% |\n", m, mmed/1000, lib[m], procs[m], bmed/1000, rmed, rlo, rhi, emed, elo, ehi, st
+		if (m != "A/A" && (worst == "" || rmed < wv)) { worst = m; wv = rmed }
 	}
-	printf "\nreq/s: medians of %d interleaved rounds (ABBA order); ratio: the median of the\n", n[m]
-	printf "per-round ratios, each of a model and its bare library measured back to back,\n"
-	printf "which a machine whose speed drifts between rounds (a VM whose host steals CPU)\n"
-	printf "disturbs far less than a ratio of medians; load average at the end: %s\n", load
-	printf "bare library (GOMAXPROCS): each bare server runs with the GOMAXPROCS of its model\n"
-	printf "(its policy, read from its /stats), so the ratio measures the harness alone.\n"
-	printf "req/CPU-s: requests per CPU-second the server used (user + system), which\n"
-	printf "load from other processes on the server CPU disturbs far less than req/s.\n"
+	printf "\nratio: the median of %d per-pair ratios (model ÷ bare), each pair two wrk runs of\n", pairs
+	printf "%s back to back against two warm servers, in ABBA order; 95 %% CI: the interval of\n", dur
+	printf "that median from order statistics. req/CPU-s: requests per CPU-second the server\n"
+	printf "used (user + system). steal: CPU the host took from the server CPU during the runs,\n"
+	printf "as a share of that CPU (/proc/stat). A/A: the bare net/http server against a second\n"
+	printf "copy of itself, the method'"'"'s own error. bare library (GOMAXPROCS): each bare server\n"
+	printf "runs with its model'"'"'s GOMAXPROCS (from its /stats). Load average at the end: %s\n", load
+	if (worst != "") printf "lowest model ratio: %s %.2f\n", worst, wv
 }' "$work/samples"

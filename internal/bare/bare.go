@@ -4,8 +4,12 @@
 // (Server, Content-Type, Content-Length, Date) and body, keep-alive. They are
 // the "bare library" rows of `make bench-overhead`: what a model could reach
 // if the harness cost nothing, so that the ratio model ÷ bare is the harness's
-// own cost. They are not models: no route table, no /stats, no timeouts, no
-// strict framing, and the catalog does not list them.
+// own cost. Each runs its library as its model configures it — the same
+// engine options (gnet), buffers, limits and timeouts (fasthttp, net/http:
+// the models' own constructors, with the default settings) — since those are
+// the library's costs of serving safely, not the harness's. They are not
+// models: no route table, no /stats, no strict framing, no counters, and the
+// catalog does not list them.
 package bare
 
 import (
@@ -22,7 +26,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/concbench/concbench/launch"
+	"github.com/concbench/concbench/servers"
+	"github.com/concbench/concbench/servers/goroutine"
 	"github.com/concbench/concbench/servers/httpwire"
+	"github.com/concbench/concbench/servers/thread"
 	"github.com/concbench/concbench/workloads"
 )
 
@@ -47,21 +54,31 @@ func Serve(ctx context.Context, lib, addr string, ready func(net.Addr)) error {
 	return fmt.Errorf("bare: unknown library %q (one of gnet, fasthttp, nethttp)", lib)
 }
 
-// serveNetHTTP: the goroutine model's headers, written the way its write does.
+// defaults is the models' configuration with every default setting.
+func defaults() (servers.Config, error) {
+	return servers.Config{}.WithDefaults()
+}
+
+// serveNetHTTP: the goroutine model's net/http server and headers, written
+// the way its write does.
 func serveNetHTTP(ctx context.Context, addr string, ready func(net.Addr)) error {
+	cfg, err := defaults()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	length := strconv.Itoa(len(workloads.PlainBody))
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	hs := goroutine.NewHTTPServer(cfg, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h.Set("Server", "concbench")
 		h.Set("Content-Type", workloads.TextPlain)
 		h.Set("Content-Length", length)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(workloads.PlainBody)
-	})}
+	}))
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -72,17 +89,22 @@ func serveNetHTTP(ctx context.Context, addr string, ready func(net.Addr)) error 
 	return nil
 }
 
-// serveFasthttp: the thread model's headers (fasthttp adds Server and Date).
+// serveFasthttp: the thread model's fasthttp server and headers (fasthttp
+// adds Server and Date).
 func serveFasthttp(ctx context.Context, addr string, ready func(net.Addr)) error {
+	cfg, err := defaults()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	fs := &fasthttp.Server{Name: "concbench", Handler: func(c *fasthttp.RequestCtx) {
+	fs := thread.NewFasthttpServer(cfg, func(c *fasthttp.RequestCtx) {
 		c.SetStatusCode(http.StatusOK)
 		c.SetContentType(workloads.TextPlain)
 		c.SetBody(workloads.PlainBody)
-	}}
+	})
 	if ready != nil {
 		ready(ln.Addr())
 	}

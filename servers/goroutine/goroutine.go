@@ -75,14 +75,7 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 	defer watch.Wait()
 	defer stopWatch()
 
-	hs := &http.Server{
-		Handler:           http.HandlerFunc(s.handle),
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ReadHeaderTimeout: s.cfg.HeadersTimeout,
-		ReadTimeout:       s.cfg.RequestTimeout,
-		IdleTimeout:       s.cfg.KeepAliveTimeout,
-		ErrorLog:          slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelWarn),
-	}
+	hs := NewHTTPServer(s.cfg, http.HandlerFunc(s.handle))
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(servers.StrictListener(servers.RetryListener(ln, s.cfg.Log))) }()
 	s.cfg.Log.Info("serving", "model", Model, "addr", ln.Addr().String())
@@ -105,6 +98,23 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 		return err
 	}
 	return nil
+}
+
+// NewHTTPServer returns the net/http server the model runs, serving h: its
+// limits and timeouts from cfg (which must have its defaults). The bare
+// net/http server of `make bench-overhead` (internal/bare) runs the same, so
+// that the model's ratio to it is the cost of the model's own code (routing,
+// counters, strict framing, response writing), not of the library settings
+// that protect it from slow clients.
+func NewHTTPServer(cfg servers.Config, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadHeaderTimeout: cfg.HeadersTimeout,
+		ReadTimeout:       cfg.RequestTimeout,
+		IdleTimeout:       cfg.KeepAliveTimeout,
+		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+	}
 }
 
 // handle serves one request on the connection's goroutine.

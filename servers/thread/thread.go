@@ -109,35 +109,10 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 	defer stopWatch()
 
 	var conns connSet
-	fs := &fasthttp.Server{
-		Handler:      s.handle,
-		ErrorHandler: s.handleError,
-		Name:         "concbench",
-		// The model's own limit is MaxThreads; fasthttp's per-connection
-		// limit is left at its (high) default so it never answers 503 first.
-		Concurrency:    fasthttp.DefaultConcurrency,
-		ReadBufferSize: ReadBufferSize,
-		ReadTimeout:    s.cfg.HeadersTimeout,
-		IdleTimeout:    s.cfg.KeepAliveTimeout,
-		// Only a request with a body reads on after its header block, and
-		// moving the deadline is a timer change per request (~3 % of CPU
-		// on /plain at the peak, issue 15): a request without a body
-		// keeps the header's deadline, which nothing reads under.
-		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-			if n := h.ContentLength(); n > 0 || n == -1 { // -1: chunked
-				return fasthttp.RequestConfig{ReadTimeout: s.cfg.RequestTimeout}
-			}
-			return fasthttp.RequestConfig{}
-		},
-		// fasthttp's default is 4 MiB, buffered per connection.
-		MaxRequestBodySize: servers.MaxBodyBytes,
-		CloseOnShutdown:    true,
-		// Answer after the full request is read, but never parse forms or
-		// keep bodies: no route reads one.
-		DisablePreParseMultipartForm: true,
-		ConnState:                    conns.track,
-		Logger:                       logger{s.cfg.Log},
-	}
+	fs := NewFasthttpServer(s.cfg, s.handle)
+	fs.ErrorHandler = s.handleError
+	fs.ConnState = conns.track
+	fs.Logger = logger{s.cfg.Log}
 	served := make(chan error, 1)
 	go func() { served <- fs.Serve(servers.StrictListener(servers.RetryListener(ln, s.cfg.Log))) }()
 	s.cfg.Log.Info("serving", "model", Model, "addr", ln.Addr().String(), "max_threads", s.cfg.MaxThreads)
@@ -161,6 +136,42 @@ func (s *Server) Serve(ctx context.Context, ready func(net.Addr)) error {
 	// yet; closing it here makes fs.Serve return in every case.
 	_ = ln.Close()
 	return <-served // nil once the listener is closed
+}
+
+// NewFasthttpServer returns the fasthttp server the model runs, serving h:
+// its buffers, limits and timeouts from cfg (which must have its defaults).
+// The bare fasthttp server of `make bench-overhead` (internal/bare) runs the
+// same, so that the model's ratio to it is the cost of the model's own code
+// (routing, counters, threads, strict framing), not of the library settings
+// that protect it from slow clients. The model adds its error handler,
+// connection tracking and logger.
+func NewFasthttpServer(cfg servers.Config, h fasthttp.RequestHandler) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler: h,
+		Name:    "concbench",
+		// The model's own limit is MaxThreads; fasthttp's per-connection
+		// limit is left at its (high) default so it never answers 503 first.
+		Concurrency:    fasthttp.DefaultConcurrency,
+		ReadBufferSize: ReadBufferSize,
+		ReadTimeout:    cfg.HeadersTimeout,
+		IdleTimeout:    cfg.KeepAliveTimeout,
+		// Only a request with a body reads on after its header block, and
+		// moving the deadline is a timer change per request (~3 % of CPU
+		// on /plain at the peak, issue 15): a request without a body
+		// keeps the header's deadline, which nothing reads under.
+		HeaderReceived: func(hd *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			if n := hd.ContentLength(); n > 0 || n == -1 { // -1: chunked
+				return fasthttp.RequestConfig{ReadTimeout: cfg.RequestTimeout}
+			}
+			return fasthttp.RequestConfig{}
+		},
+		// fasthttp's default is 4 MiB, buffered per connection.
+		MaxRequestBodySize: servers.MaxBodyBytes,
+		CloseOnShutdown:    true,
+		// Answer after the full request is read, but never parse forms or
+		// keep bodies: no route reads one.
+		DisablePreParseMultipartForm: true,
+	}
 }
 
 // handle serves one request on its connection's goroutine, which holds a
