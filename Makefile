@@ -52,14 +52,14 @@ bench: build ## run the default plan (quick: every model × 8 scenarios, ~4-5 mi
 # its 95 % CI, and an A/A control row. Skipped (exit 0) without wrk.
 PAIRS ?= 30
 .PHONY: bench-overhead
-bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~8 min): make bench-overhead [PAIRS=30] [DURATION=1s]
+bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~7 min): make bench-overhead [PAIRS=30] [DURATION=1s]
 	PAIRS='$(PAIRS)' DURATION='$(if $(filter file,$(origin DURATION)),1s,$(DURATION))' GO='$(GO)' scripts/bench-overhead.sh
 
 # fidelity: the built-in fidelity plan, each Go model beside the real system it
 # stands for (Node.js, Apache httpd; scripts/install-references.sh installs
 # them, and a missing one is skipped, its comparisons "not measured"). Exit
 # code 3 (some cells invalid) is reported, not failed, as for bench.
-fidelity: build ## each Go model beside its real system (Node.js, Apache), heavy work calibrated per server; prints "fidelity: N of M comparisons match" (~10 min)
+fidelity: build ## each Go model beside its real system (Node.js, Apache), heavy work calibrated per server; prints "fidelity: N of M comparisons match" (~13 min)
 	@rc=0; $(BIN) run --plan fidelity --out $(RESULTS) $(BENCH_FLAGS) || rc=$$?; \
 	if [ $$rc -eq 3 ]; then exit 0; else exit $$rc; fi
 
