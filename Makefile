@@ -47,13 +47,15 @@ bench: build ## run the default plan (quick: every model × 8 scenarios, ~4-5 mi
 
 # bench-overhead: each model's /plain peak beside a bare hello server on its
 # library (gnet, fasthttp, net/http), wrk -t1 -c64, servers and wrk pinned to
-# one CPU each; both servers stay up and wrk loads them in turn, PAIRS pairs of
-# DURATION in ABBA order; prints per model the median of the pair ratios with
-# its 95 % CI, and an A/A control row. Skipped (exit 0) without wrk.
-PAIRS ?= 30
+# one CPU each; both servers up, wrk loads them in turn, PAIRS pairs of
+# DURATION in ABBA order per start, INSTANCES starts; prints per model the
+# median of the pair ratios with the range of the per-start medians, and an
+# A/A control row. Skipped (exit 0) without wrk.
+PAIRS ?= 6
+INSTANCES ?= 5
 .PHONY: bench-overhead
-bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~7 min): make bench-overhead [PAIRS=30] [DURATION=1s]
-	PAIRS='$(PAIRS)' DURATION='$(if $(filter file,$(origin DURATION)),1s,$(DURATION))' GO='$(GO)' scripts/bench-overhead.sh
+bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~7 min): make bench-overhead [INSTANCES=5] [PAIRS=6] [DURATION=1s]
+	PAIRS='$(PAIRS)' INSTANCES='$(INSTANCES)' DURATION='$(if $(filter file,$(origin DURATION)),1s,$(DURATION))' GO='$(GO)' scripts/bench-overhead.sh
 
 # fidelity: the built-in fidelity plan, each Go model beside the real system it
 # stands for (Node.js, Apache httpd; scripts/install-references.sh installs

@@ -10,13 +10,20 @@
 # and both stay up. wrk -t1 -c64 on CLIENT_CPU then loads them in turn, one
 # DURATION each, for PAIRS pairs in ABBA order (bare then model, model then
 # bare, ...): each pair's ratio (model ÷ bare) comes from two runs seconds
-# apart, on warm servers. The server not being measured is stopped
-# (SIGSTOP) meanwhile, so that its background work — a model's thread watch
-# and loop-delay probe tick every 10 ms — is charged to nobody but itself. The table gives the median of the PAIRS ratios and
-# its 95 % confidence interval (distribution-free: order statistics of the
-# binomial, as for any median), the median req/s of each side, and the same
-# ratio for requests per CPU-second the server used (user + system, its
-# children included), which CPU taken by other processes disturbs less.
+# apart, on warm servers. The server not being measured is stopped (SIGSTOP)
+# meanwhile, so that its background work — a model's thread watch and
+# loop-delay probe tick every 10 ms — is charged to nobody but itself.
+#
+# Each row starts its two servers INSTANCES times (in alternating order),
+# PAIRS pairs per start. The A/A control (below) showed that two copies of
+# one binary started side by side can differ by 8 % for as long as they run
+# (0.92, its pairs' 95 % interval 0.88–0.99: the processes, not the moment),
+# so one start per side would put that into a model's ratio. The table gives
+# the median of all INSTANCES × PAIRS pair ratios and the range of the
+# per-start medians (the instance effect, shown rather than hidden), the
+# median req/s of each side, and the same for requests per CPU-second the
+# server used (user + system, its children included), which CPU taken by
+# other processes disturbs less.
 #
 # Why pairs this short: on this project's VM the host steals CPU and slows it
 # in phases of seconds to minutes (a server's req/s moved ×4 between phases,
@@ -25,7 +32,7 @@
 # run, 5 s runs, 6 rounds) gave 0.84–0.94 for the same model on the same
 # commit. The first row is a control: a bare server (CONTROL's library)
 # against a second copy of itself (A/A), whose ratio should be 1 — how far it
-# is from 1, and its interval, is what the method can resolve on this machine
+# is from 1, and its range, is what the method can resolve on this machine
 # that day.
 #
 # Why a script and not a concbench mode: wrk is an outside program, the bare
@@ -34,8 +41,9 @@
 # reading wrk's summary line.
 #
 # Environment (the Makefile passes its variables of the same names):
-#   PAIRS=N           pairs per model (default 30; even, at least 6, so that
+#   PAIRS=N           pairs per start (default 6; even, at least 2, so that
 #                     ABBA puts each side first equally often)
+#   INSTANCES=N       starts of each row's two servers (default 5, at least 3)
 #   DURATION=1s       wrk's duration per run (whole seconds: wrk's grain)
 #   MODELS="..."      model:library pairs (default: every Go model, cluster
 #                     with --procs 1 since it has one CPU)
@@ -47,11 +55,13 @@
 # issue 15 sets; the exit status does not (this is a benchmark, not a gate).
 #
 # Exit status: 0 (also when wrk or taskset is missing: skipped, with the
-# reason); 1 when a server fails to start or wrk fails; 2 for a bad PAIRS.
+# reason); 1 when a server fails to start or wrk fails; 2 for a bad PAIRS
+# or INSTANCES.
 set -euo pipefail
 
 GO=${GO:-go}
-PAIRS=${PAIRS:-30}
+PAIRS=${PAIRS:-6}
+INSTANCES=${INSTANCES:-5}
 DURATION=${DURATION:-1s}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -64,11 +74,13 @@ for tool in wrk taskset; do
 		exit 0
 	fi
 done
-case $PAIRS in
-'' | *[!0-9]*) echo "bench-overhead: PAIRS must be a number, not \"$PAIRS\"" >&2; exit 2 ;;
-esac
-if [ "$PAIRS" -lt 6 ] || [ $((PAIRS % 2)) -ne 0 ]; then
-	echo "bench-overhead: PAIRS must be even and at least 6 (ABBA order; a median's 95 % interval needs 6)" >&2
+for v in "PAIRS=$PAIRS" "INSTANCES=$INSTANCES"; do
+	case ${v#*=} in
+	'' | *[!0-9]*) echo "bench-overhead: ${v%%=*} must be a number, not \"${v#*=}\"" >&2; exit 2 ;;
+	esac
+done
+if [ "$PAIRS" -lt 2 ] || [ $((PAIRS % 2)) -ne 0 ] || [ "$INSTANCES" -lt 3 ]; then
+	echo "bench-overhead: PAIRS must be even and at least 2 (ABBA order), INSTANCES at least 3" >&2
 	exit 2
 fi
 
@@ -185,7 +197,7 @@ rows=()
 [ -n "$CONTROL" ] && rows+=("A/A:$CONTROL")
 rows+=($MODELS)
 
-echo "bench-overhead: $PAIRS ABBA pairs of wrk -t1 -c64 -d$DURATION per row on CPU $CLIENT_CPU, servers on CPU $SERVER_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "bench-overhead: $INSTANCES starts × $PAIRS ABBA pairs of wrk -t1 -c64 -d$DURATION per row on CPU $CLIENT_CPU, servers on CPU $SERVER_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 : >"$work/samples"
 for row in "${rows[@]}"; do
 	model=${row%%:*}
@@ -194,88 +206,97 @@ for row in "${rows[@]}"; do
 	[ "$model" = cluster ] && extra=(--procs 1)
 	if [ "$model" = A/A ]; then
 		procs=1
-		start bare env GOMAXPROCS=1 bin/barehello -lib "$lib" -addr 127.0.0.1:0
-		bare_pid=$pid bare_addr=$addr
-		start model env GOMAXPROCS=1 bin/barehello -lib "$lib" -addr 127.0.0.1:0
 	else
 		procs_of "$model" "${extra[@]}"
-		start bare env GOMAXPROCS="$procs" bin/barehello -lib "$lib" -addr 127.0.0.1:0
-		bare_pid=$pid bare_addr=$addr
-		start model bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
 	fi
-	model_pid=$pid model_addr=$addr
-	# Warm-up, not measured: connections, the Date cache, page faults, heaps.
-	only "$bare_pid" "$model_pid"
-	run "$bare_addr" "$bare_pid" 2s >/dev/null
-	only "$model_pid" "$bare_pid"
-	run "$model_addr" "$model_pid" 2s >/dev/null
-	for i in $(seq "$PAIRS"); do
-		# Odd pairs run the bare server first, even ones the model (ABBA):
-		# whatever the machine does to the second run of a pair falls on
-		# both sides alike.
-		if [ $((i % 2)) -eq 1 ]; then
-			only "$bare_pid" "$model_pid"
-			b=$(run "$bare_addr" "$bare_pid" "$DURATION")
-			only "$model_pid" "$bare_pid"
-			m=$(run "$model_addr" "$model_pid" "$DURATION")
-		else
-			m=$(run "$model_addr" "$model_pid" "$DURATION")
-			only "$bare_pid" "$model_pid"
-			b=$(run "$bare_addr" "$bare_pid" "$DURATION")
-			only "$model_pid" "$bare_pid"
-		fi
-		echo "$model $lib $procs $m $b" >>"$work/samples"
+	for inst in $(seq "$INSTANCES"); do
+		# Odd starts start the bare server first, even ones the model.
+		for side in $( [ $((inst % 2)) -eq 1 ] && echo bare model || echo model bare); do
+			if [ "$side" = bare ] || [ "$model" = A/A ]; then
+				start "$side" env GOMAXPROCS="$procs" bin/barehello -lib "$lib" -addr 127.0.0.1:0
+			else
+				start "$side" bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
+			fi
+			if [ "$side" = bare ]; then bare_pid=$pid bare_addr=$addr; else model_pid=$pid model_addr=$addr; fi
+		done
+		# Warm-up, not measured: connections, the Date cache, page faults, heaps.
+		only "$bare_pid" "$model_pid"
+		run "$bare_addr" "$bare_pid" 2s >/dev/null
+		only "$model_pid" "$bare_pid"
+		run "$model_addr" "$model_pid" 2s >/dev/null
+		for i in $(seq "$PAIRS"); do
+			# Odd pairs run the bare server first, even ones the model
+			# (ABBA): whatever the machine does to the second run of a pair
+			# falls on both sides alike.
+			if [ $((i % 2)) -eq 1 ]; then
+				only "$bare_pid" "$model_pid"
+				b=$(run "$bare_addr" "$bare_pid" "$DURATION")
+				only "$model_pid" "$bare_pid"
+				m=$(run "$model_addr" "$model_pid" "$DURATION")
+			else
+				m=$(run "$model_addr" "$model_pid" "$DURATION")
+				only "$bare_pid" "$model_pid"
+				b=$(run "$bare_addr" "$bare_pid" "$DURATION")
+				only "$model_pid" "$bare_pid"
+			fi
+			echo "$model $lib $procs $inst $m $b" >>"$work/samples"
+		done
+		stop_all
 	done
-	stop_all
 	printf '  %-10s done (load average %s)\n' "$model" "$(cut -d' ' -f1 /proc/loadavg)" >&2
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# Each pair wrote "MODEL LIB PROCS  M_RATE M_N M_CPU M_STEAL M_TOTAL
+# Each pair wrote "MODEL LIB PROCS INSTANCE  M_RATE M_N M_CPU M_STEAL M_TOTAL
 # B_RATE B_N B_CPU B_STEAL B_TOTAL" (TOTAL: the server CPU's ticks).
-awk -v rows="${rows[*]}" -v load="$load_end" -v pairs="$PAIRS" -v dur="$DURATION" '
+awk -v rows="${rows[*]}" -v load="$load_end" -v pairs="$PAIRS" -v insts="$INSTANCES" -v dur="$DURATION" '
 function sort(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
 }
 function median(a, n) { sort(a, n); return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
-# ci sets lo and hi to the order statistics bounding the median with 95 %
-# confidence: ranks (n ∓ 1.96√n)/2 and 1 + that, rounded to the nearest
-# (the normal approximation of the binomial; 10th and 21st of 30, a 95.7 %
-# interval), clamped to 1..n; a must be sorted.
-function ci(a, n,    j, k) {
-	j = int((n - 1.96 * sqrt(n)) / 2 + 0.5); if (j < 1) j = 1
-	k = int(1 + (n + 1.96 * sqrt(n)) / 2 + 0.5); if (k > n) k = n
-	lo = a[j]; hi = a[k]
+# spread sets lo and hi to the smallest and largest per-start median of X
+# (R or E) for model m.
+function spread(X, m,    s, i, c, v, t) {
+	lo = ""; hi = ""
+	for (s = 1; s <= insts; s++) {
+		c = 0
+		for (i = 1; i <= n[m]; i++) if (I[m, i] == s) v[++c] = X[m, i]
+		if (c == 0) continue
+		t = median(v, c)
+		if (lo == "" || t < lo) lo = t
+		if (hi == "" || t > hi) hi = t
+	}
 }
-{ m = $1; n[m]++; lib[m] = $2; procs[m] = $3; k = n[m]
-  MR[m, k] = $4; BR[m, k] = $9; R[m, k] = ($9 > 0 ? $4 / $9 : 0)
-  ME = ($6 > 0 ? $5 / $6 : 0); BE = ($11 > 0 ? $10 / $11 : 0); E[m, k] = (BE > 0 ? ME / BE : 0)
-  steal[m] += $7 + $12; total[m] += $8 + $13 }
+{ m = $1; n[m]++; lib[m] = $2; procs[m] = $3; k = n[m]; I[m, k] = $4
+  MR[m, k] = $5; BR[m, k] = $10; R[m, k] = ($10 > 0 ? $5 / $10 : 0)
+  ME = ($7 > 0 ? $6 / $7 : 0); BE = ($12 > 0 ? $11 / $12 : 0); E[m, k] = (BE > 0 ? ME / BE : 0)
+  steal[m] += $8 + $13; total[m] += $9 + $14 }
 END {
 	nr = split(rows, order, " ")
-	printf "\n| model | req/s | bare library (GOMAXPROCS) | req/s | ratio | 95 %% CI | req/CPU-s ratio | 95 %% CI | steal |\n|---|---|---|---|---|---|---|---|---|\n"
+	printf "\n| model | req/s | bare library (GOMAXPROCS) | req/s | ratio | per-start medians | req/CPU-s ratio | per-start medians | steal |\n|---|---|---|---|---|---|---|---|---|\n"
 	worst = ""
 	for (r = 1; r <= nr; r++) {
 		split(order[r], mp, ":"); m = mp[1]
 		if (!(m in n)) continue
 		c = n[m]
 		for (i = 1; i <= c; i++) { mm[i] = MR[m, i]; bb[i] = BR[m, i]; rr[i] = R[m, i]; ee[i] = E[m, i] }
-		mmed = median(mm, c); bmed = median(bb, c)
-		rmed = median(rr, c); ci(rr, c); rlo = lo; rhi = hi
-		emed = median(ee, c); ci(ee, c); elo = lo; ehi = hi
+		mmed = median(mm, c); bmed = median(bb, c); rmed = median(rr, c); emed = median(ee, c)
+		spread(R, m); rlo = lo; rhi = hi
+		spread(E, m); elo = lo; ehi = hi
 		st = (total[m] > 0 ? 100 * steal[m] / total[m] : 0)
 		printf "| %s | %.1fk | %s (%s) | %.1fk | %.2f | %.2f–%.2f | %.2f | %.2f–%.2f | %.0f %% |\n", m, mmed/1000, lib[m], procs[m], bmed/1000, rmed, rlo, rhi, emed, elo, ehi, st
 		if (m != "A/A" && (worst == "" || rmed < wv)) { worst = m; wv = rmed }
 		if (m != "A/A" && rmed < 0.9) under = under " " m
 	}
-	printf "\nratio: the median of %d per-pair ratios (model ÷ bare), each pair two wrk runs of\n", pairs
-	printf "%s back to back against two warm servers, in ABBA order; 95 %% CI: the interval of\n", dur
-	printf "that median from order statistics. req/CPU-s: requests per CPU-second the server\n"
-	printf "used (user + system). steal: CPU the host took from the server CPU during the runs,\n"
-	printf "as a share of that CPU'"'"'s time (/proc/stat). A/A: a bare server against a second\n"
-	printf "copy of itself, the method'"'"'s own error. bare library (GOMAXPROCS): each bare server\n"
-	printf "runs its library as its model configures it, with its GOMAXPROCS (from its /stats).\n"
-	printf "The server not measured is stopped (SIGSTOP) during the other'"'"'s run.\n"
+	printf "\nratio: the median of %d pair ratios (model ÷ bare) per row, each pair two wrk runs of\n", insts * pairs
+	printf "%s back to back against two warm servers, in ABBA order, over %d starts of the two\n", dur, insts
+	printf "servers (%d pairs each); per-start medians: the lowest and highest of the %d starts'"'"'\n", pairs, insts
+	printf "medians, which is how far one start can be from another. req/CPU-s: requests per\n"
+	printf "CPU-second the server used (user + system). steal: CPU the host took from the server\n"
+	printf "CPU during the runs, as a share of that CPU'"'"'s time (/proc/stat). A/A: a bare server\n"
+	printf "against a second copy of itself, the method'"'"'s own error. bare library (GOMAXPROCS):\n"
+	printf "each bare server runs its library as its model configures it, with its GOMAXPROCS\n"
+	printf "(from its /stats). The server not measured is stopped (SIGSTOP) during the other'"'"'s run.\n"
 	printf "Load average at the end: %s\n", load
 	if (worst != "") printf "lowest model ratio: %s %.2f; every model at least 0.9: %s\n", worst, wv, (under == "" ? "yes" : "no (" substr(under, 2) ")")
 }' "$work/samples"
