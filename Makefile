@@ -54,7 +54,7 @@ bench: build ## run the default plan (quick: every model × 8 scenarios, ~4-5 mi
 PAIRS ?= 6
 INSTANCES ?= 5
 .PHONY: bench-overhead
-bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~7 min): make bench-overhead [INSTANCES=5] [PAIRS=6] [DURATION=1s]
+bench-overhead: ## each model's /plain peak ÷ its bare library's, with wrk (~9 min): make bench-overhead [INSTANCES=5] [PAIRS=6] [DURATION=1s]
 	PAIRS='$(PAIRS)' INSTANCES='$(INSTANCES)' DURATION='$(if $(filter file,$(origin DURATION)),1s,$(DURATION))' GO='$(GO)' scripts/bench-overhead.sh
 
 # fidelity: the built-in fidelity plan, each Go model beside the real system it
