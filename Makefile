@@ -15,8 +15,9 @@ BENCH_FLAGS ?=
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/concbench
+build: ## build bin/concbench and bin/concbench-serve (the servers alone, which runs use when it is there)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+	$(GO) build -o bin/concbench-serve ./cmd/concbench-serve
 
 vet: ## go vet every package
 	$(GO) vet ./...

@@ -14,10 +14,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/concbench/concbench/launch"
-	"github.com/concbench/concbench/profiling"
+	"github.com/concbench/concbench/servecmd"
 	"github.com/concbench/concbench/servers/cluster"
-	"github.com/concbench/concbench/servers/models"
 )
 
 // Exit codes. Each failure class has its own, so scripts and CI can tell them apart.
@@ -52,7 +50,7 @@ type command struct {
 
 // commands lists every subcommand; help prints them in this order.
 var commands = []command{
-	{"serve", "--model M [--addr 127.0.0.1:PORT] [flags]", "run one server model", cmdServe},
+	{"serve", servecmd.Args, "run one server model", cmdServe},
 	{"models", "", "list the server models", cmdModels},
 	{"calibrate", "[--budget 1s]", "print the cost of one unit of each workload on this machine", cmdCalibrate},
 	{"run", "[--plan FILE|NAME] [flags]", "run a benchmark plan (default: the quick plan) and write results/", cmdRun},
@@ -100,11 +98,7 @@ func Main(ctx context.Context, stdout, stderr io.Writer, args []string) int {
 	var err error
 	if cluster.IsChild() {
 		// A cluster supervisor started this process as one of its children.
-		if os.Getenv(profiling.RatesEnv) != "" { // set by `serve --profile-rates`
-			profiling.EnableRates()
-		}
-		applyProcs(models.Cluster, launch.Settings{})
-		err = cluster.ChildMain(ctx)
+		err = servecmd.Child(ctx)
 	} else {
 		err = Run(ctx, env, args)
 	}

@@ -86,7 +86,10 @@ func cmdProfile(ctx context.Context, env *Env, args []string) error {
 	case len(res.Run.Cells) != 1:
 		return fmt.Errorf("profile: the run measured %d cells, want 1 (%s)", len(res.Run.Cells), res.Dir)
 	}
-	bin, _ := os.Executable()
+	bin := res.Run.Env.ServerBinary // the binary the profile was taken of
+	if bin == "" {
+		bin, _ = os.Executable()
+	}
 	return printProfile(env.Stdout, res.Dir, bin, res.Run.Cells[0], *top)
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -12,6 +14,25 @@ import (
 
 // Subcommand is the concbench command that runs a server.
 const Subcommand = "serve"
+
+// ServeBinary is the name of the binary of the servers alone
+// (cmd/concbench-serve), which takes the same command lines as concbench
+// (Subcommand and its flags).
+const ServeBinary = "concbench-serve"
+
+// ServerBinary returns the executable to run servers with, for the concbench
+// executable exe: ServeBinary beside it when there is one (`make build`
+// builds both), else exe itself. A model run from the whole concbench binary
+// carries the harness's other packages' heap (servecmd's doc says what that
+// costs), so the servers' own binary is preferred; results.json records
+// which ran.
+func ServerBinary(exe string) string {
+	sib := filepath.Join(filepath.Dir(exe), ServeBinary)
+	if fi, err := os.Stat(sib); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return sib
+	}
+	return exe
+}
 
 // Command is a whole `concbench serve` command line.
 type Command struct {

@@ -2,6 +2,8 @@ package launch
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -197,5 +199,44 @@ func TestAnnounce(t *testing.T) {
 	var a Announced
 	if a.Scan("serving on 127.0.0.1:1") || a.Scan("") || a.Addr != "" {
 		t.Errorf("other lines were read as the announcement: %+v", a)
+	}
+}
+
+// TestServerBinary: concbench-serve beside the executable is preferred when
+// it is an executable file; otherwise the executable itself runs the servers.
+func TestServerBinary(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sib   os.FileMode // 0: no sibling
+		isDir bool
+		want  string // "sib" or "exe"
+	}{
+		{"executable sibling", 0o755, false, "sib"},
+		{"no sibling", 0, false, "exe"},
+		{"sibling not executable", 0o644, false, "exe"},
+		{"sibling a directory", 0, true, "exe"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			exe := filepath.Join(dir, "concbench")
+			sib := filepath.Join(dir, ServeBinary)
+			switch {
+			case tc.isDir:
+				if err := os.Mkdir(sib, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			case tc.sib != 0:
+				if err := os.WriteFile(sib, []byte("#!/bin/sh\n"), tc.sib); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := exe
+			if tc.want == "sib" {
+				want = sib
+			}
+			if got := ServerBinary(exe); got != want {
+				t.Fatalf("ServerBinary(%q) = %q, want %q", exe, got, want)
+			}
+		})
 	}
 }

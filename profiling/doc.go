@@ -21,5 +21,5 @@
 //
 // Mutex and block profiles cost, so a server records them only when asked:
 // NeedsRates tells the orchestrator to ask (`serve --profile-rates`), and
-// EnableRates is what the server then does.
+// servers.EnableProfileRates is what the server then does.
 package profiling

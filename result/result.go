@@ -106,6 +106,9 @@ type Environment struct {
 	Pinning Pinning `json:"pinning"`
 	// LoadgenGOMAXPROCS is the generator's; each cell records its server's.
 	LoadgenGOMAXPROCS int `json:"loadgen_gomaxprocs"`
+	// ServerBinary is the executable the Go models ran in: concbench-serve
+	// (the servers alone) or concbench itself (launch.ServerBinary).
+	ServerBinary string `json:"server_binary,omitempty"`
 	// CeilingRPS is the generator's measured ceiling against /plain when known
 	// (concbench ceiling); cells offered above GeneratorBoundFraction of it are flagged.
 	CeilingRPS float64 `json:"ceiling_rps,omitempty"`

@@ -28,7 +28,8 @@ type Host struct {
 	prog    *progress
 }
 
-// NewHost finds the binary (opts.Binary, default this executable), pins this
+// NewHost finds the binary (opts.Binary, default launch.ServerBinary of this
+// executable: concbench-serve beside it, else itself), pins this
 // process as opts.ServerCPUs and opts.LoadgenCPUs say and records the
 // environment with opts.Version and opts.Commit; it logs to opts.Log. Close
 // undoes the pinning. The other fields of opts are not read.
@@ -39,9 +40,10 @@ func NewHost(opts Options) (*Host, error) {
 		if err != nil {
 			return nil, fmt.Errorf("find the concbench executable: %w", err)
 		}
-		h.Bin = exe
+		h.Bin = launch.ServerBinary(exe)
 	}
 	h.Env = Environment(opts.Version, opts.Commit)
+	h.Env.ServerBinary = h.Bin
 	pin, restore, err := setupPinning(opts.ServerCPUs, opts.LoadgenCPUs)
 	if err != nil {
 		return nil, err

@@ -69,8 +69,9 @@ type Options struct {
 	// Plan is what to run, normalised (plan.Parse, plan.Builtin) and with any
 	// command-line overrides applied.
 	Plan plan.Plan
-	// Binary is the concbench executable started as `Binary serve ...` for each
-	// cell (default: this executable).
+	// Binary is the executable started as `Binary serve ...` for each cell
+	// (default: launch.ServerBinary of this executable, concbench-serve
+	// beside it when there is one).
 	Binary string
 	// OutDir is the parent of the run's results directory
 	// OutDir/<UTC timestamp>-<plan>/ (default DefaultOutDir).

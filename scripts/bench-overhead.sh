@@ -86,7 +86,7 @@ fi
 
 cd "$(dirname "$0")/.."
 mkdir -p bin
-"$GO" build -o bin/concbench .
+"$GO" build -o bin/concbench-serve ./cmd/concbench-serve
 "$GO" build -o bin/barehello ./internal/cmd/barehello
 
 work=$(mktemp -d)
@@ -170,7 +170,7 @@ run() {
 # Apache's, which costs a bare fasthttp as much (async preemption was 10 % of
 # its CPU profile at 8 Ps, none at 1).
 procs_of() {
-	start probe bin/concbench serve --model "$@" --addr 127.0.0.1:0
+	start probe bin/concbench-serve serve --model "$@" --addr 127.0.0.1:0
 	local body
 	exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}"
 	printf 'GET /stats HTTP/1.0\r\nHost: x\r\n\r\n' >&3
@@ -215,7 +215,7 @@ for row in "${rows[@]}"; do
 			if [ "$side" = bare ] || [ "$model" = A/A ]; then
 				start "$side" env GOMAXPROCS="$procs" bin/barehello -lib "$lib" -addr 127.0.0.1:0
 			else
-				start "$side" bin/concbench serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
+				start "$side" bin/concbench-serve serve --model "$model" --addr 127.0.0.1:0 "${extra[@]}"
 			fi
 			if [ "$side" = bare ]; then bare_pid=$pid bare_addr=$addr; else model_pid=$pid model_addr=$addr; fi
 		done

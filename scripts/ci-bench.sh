@@ -141,12 +141,18 @@ if [ "$base_rev" = "$head_rev" ]; then
 	say "note: both sides are the same commit (an A/A run: it measures the noise)"
 fi
 
-build() { # build SIDE COMMIT: worktree $tmp/SIDE, binary $tmp/concbench-SIDE
+# build SIDE COMMIT: worktree $tmp/SIDE, binaries in $tmp/bin-SIDE: concbench
+# and, when the commit has it, concbench-serve (the servers alone, which
+# concbench runs the models with when it is beside it: one directory per
+# side, so that each side's runs use its own).
+build() {
 	local side=$1 commit=$2 version
 	git worktree add --detach -q "$tmp/$side" "$commit" || return
 	worktrees+=("$tmp/$side")
 	version=$(git describe --always "$commit") || return
-	(cd "$tmp/$side" && "$GO" build -ldflags "-X $MODULE/cli.Version=$version" -o "$tmp/concbench-$side" .)
+	mkdir -p "$tmp/bin-$side"
+	(cd "$tmp/$side" && "$GO" build -ldflags "-X $MODULE/cli.Version=$version" -o "$tmp/bin-$side/concbench" . &&
+		if [ -d cmd/concbench-serve ]; then "$GO" build -o "$tmp/bin-$side/concbench-serve" ./cmd/concbench-serve; fi)
 }
 say "building head and base ..."
 build head "$head_rev" || die 1 "HEAD $(describe "$head_rev") does not build"
@@ -157,12 +163,12 @@ fi
 
 # Both sides run HEAD's short plan, so that a change to the plan itself cannot
 # read as a change of the servers. A base too old to read it runs its own.
-"$tmp/concbench-head" run --plan short --print-plan >"$tmp/plan.yaml" ||
+"$tmp/bin-head/concbench" run --plan short --print-plan >"$tmp/plan.yaml" ||
 	die 1 "HEAD's concbench has no short plan (concbench run --plan short --print-plan failed)"
-"$tmp/concbench-base" run --plan short --print-plan >/dev/null 2>&1 ||
+"$tmp/bin-base/concbench" run --plan short --print-plan >/dev/null 2>&1 ||
 	skip "the base $base_name = $(describe "$base_rev") has no 'concbench run --plan short' to compare with."
 base_plan=$tmp/plan.yaml
-if ! "$tmp/concbench-base" run --plan "$tmp/plan.yaml" --print-plan >/dev/null 2>"$tmp/plan-check.log"; then
+if ! "$tmp/bin-base/concbench" run --plan "$tmp/plan.yaml" --print-plan >/dev/null 2>"$tmp/plan-check.log"; then
 	say "warning: the base cannot read HEAD's short plan ($(head -1 "$tmp/plan-check.log")); it runs its own built-in short plan, so a difference may be the plan's"
 	base_plan=short
 fi
@@ -184,7 +190,7 @@ run_cell() { # run_cell SIDE ROUND MODEL
 	[ "$side" = base ] && plan=$base_plan
 	dir=$out/r$round/$side-$model
 	mkdir -p "$out/r$round"
-	(cd "$tmp/$side" && "$tmp/concbench-$side" run --plan "$plan" --models "$model" --reps 1 --out "$dir") >"$dir.log" 2>&1 </dev/null || rc=$?
+	(cd "$tmp/$side" && "$tmp/bin-$side/concbench" run --plan "$plan" --models "$model" --reps 1 --out "$dir") >"$dir.log" 2>&1 </dev/null || rc=$?
 	case $rc in
 	0) ;;
 	3) eval "invalid_$side=\$((invalid_$side + 1))" ;;
@@ -225,7 +231,7 @@ join() {
 }
 compare_runs() { # sets rc; the report goes to $out/compare.md, errors to $out/compare.err
 	rc=0
-	(cd "$out" && "$tmp/concbench-head" compare --format markdown "$(join "${dirs_base[@]}")" "$(join "${dirs_head[@]}")") \
+	(cd "$out" && "$tmp/bin-head/concbench" compare --format markdown "$(join "${dirs_base[@]}")" "$(join "${dirs_head[@]}")") \
 		>"$out/compare.md" 2>"$out/compare.err" || rc=$?
 }
 blind() { # some comparisons cannot detect anything: too many invalid cells

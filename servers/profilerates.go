@@ -1,4 +1,4 @@
-package profiling
+package servers
 
 import (
 	"os"
@@ -14,15 +14,15 @@ const (
 	BlockProfileRate = 10_000
 )
 
-// RatesEnv carries `serve --profile-rates` to the cluster's children, which
+// ProfileRatesEnv carries `serve --profile-rates` to the cluster's children, which
 // inherit the supervisor's environment: a process that finds it set calls
-// EnableRates before serving.
-const RatesEnv = "CONCBENCH_PROFILE_RATES"
+// EnableProfileRates before serving.
+const ProfileRatesEnv = "CONCBENCH_PROFILE_RATES"
 
-// EnableRates turns the mutex and block profiles on in this process and, by
-// setting RatesEnv, in the processes it starts.
-func EnableRates() {
+// EnableProfileRates turns the mutex and block profiles on in this process and, by
+// setting ProfileRatesEnv, in the processes it starts.
+func EnableProfileRates() {
 	runtime.SetMutexProfileFraction(MutexProfileFraction)
 	runtime.SetBlockProfileRate(BlockProfileRate)
-	_ = os.Setenv(RatesEnv, "1")
+	_ = os.Setenv(ProfileRatesEnv, "1")
 }
