@@ -1,11 +1,13 @@
 package launch
 
 import (
+	"debug/buildinfo"
 	"errors"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -26,12 +28,45 @@ const ServeBinary = "concbench-serve"
 // carries the harness's other packages' heap (servecmd's doc says what that
 // costs), so the servers' own binary is preferred; results.json records
 // which ran.
+//
+// A sibling built from another commit than exe (a concbench rebuilt alone
+// beside an old concbench-serve) is not used: both binaries' build
+// information (debug/buildinfo) must agree on the commit and on whether the
+// tree was modified, when both carry it.
 func ServerBinary(exe string) string {
 	sib := filepath.Join(filepath.Dir(exe), ServeBinary)
-	if fi, err := os.Stat(sib); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-		return sib
+	fi, err := os.Stat(sib)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return exe
 	}
-	return exe
+	a, errA := buildinfo.ReadFile(exe)
+	b, errB := buildinfo.ReadFile(sib)
+	if errA == nil && errB == nil && !sameCommit(a, b) {
+		return exe
+	}
+	return sib
+}
+
+// sameCommit reports whether a and b were built from the same commit, as
+// far as their VCS settings say: a setting one of them lacks is not held
+// against it.
+func sameCommit(a, b *debug.BuildInfo) bool {
+	for _, key := range []string{"vcs.revision", "vcs.modified"} {
+		va, vb := setting(a, key), setting(b, key)
+		if va != "" && vb != "" && va != vb {
+			return false
+		}
+	}
+	return true
+}
+
+func setting(bi *debug.BuildInfo, key string) string {
+	for _, s := range bi.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
 }
 
 // Command is a whole `concbench serve` command line.

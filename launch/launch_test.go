@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +239,30 @@ func TestServerBinary(t *testing.T) {
 				t.Fatalf("ServerBinary(%q) = %q, want %q", exe, got, want)
 			}
 		})
+	}
+}
+
+func TestSameCommit(t *testing.T) {
+	bi := func(kv ...string) *debug.BuildInfo {
+		b := &debug.BuildInfo{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			b.Settings = append(b.Settings, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		a, b *debug.BuildInfo
+		want bool
+	}{
+		{"same commit", bi("vcs.revision", "abc", "vcs.modified", "false"), bi("vcs.revision", "abc", "vcs.modified", "false"), true},
+		{"other commit", bi("vcs.revision", "abc"), bi("vcs.revision", "def"), false},
+		{"one modified", bi("vcs.revision", "abc", "vcs.modified", "true"), bi("vcs.revision", "abc", "vcs.modified", "false"), false},
+		{"one without VCS", bi("vcs.revision", "abc"), bi(), true},
+		{"neither", bi(), bi(), true},
+	} {
+		if got := sameCommit(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: sameCommit = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

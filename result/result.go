@@ -133,7 +133,8 @@ type Cell struct {
 	// Duration of the measured window; Warmup preceded it and is not counted.
 	DurationSec float64 `json:"duration_sec"`
 	WarmupSec   float64 `json:"warmup_sec"`
-	// ServerArgs is the exact `concbench serve` command line of the cell.
+	// ServerArgs is the exact `serve` command line of the cell, its program
+	// named "concbench-serve" or "concbench" (Environment.ServerBinary).
 	ServerArgs     []string `json:"server_args"`
 	MaxConnections int      `json:"max_connections"`
 

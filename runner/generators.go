@@ -63,7 +63,7 @@ func (r *cellRunner) attackShards(ctx context.Context, cfg loadgen.Config, spec 
 		if cfg.AllowRemote {
 			args = append(args, "--allow-remote")
 		}
-		cmd := exec.CommandContext(ctx, r.bin, args...)
+		cmd := exec.CommandContext(ctx, r.self, args...)
 		// Interrupted, a shard stops sending and saves what it measured.
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 		cmd.WaitDelay = 5 * time.Second

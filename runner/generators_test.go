@@ -4,10 +4,13 @@ import (
 	"context"
 	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/reports"
 )
 
@@ -30,6 +33,9 @@ func TestRunGenerators(t *testing.T) {
 		outcome[gens] = o
 	}
 	one, two := outcome[1].Run.Cells[0], outcome[2].Run.Cells[0]
+	if os.Getenv("CONCBENCH_BIN") == "" && filepath.Base(outcome[2].Run.Env.ServerBinary) != launch.ServeBinary {
+		t.Errorf("server binary %q; want %s, built beside concbench by TestMain", outcome[2].Run.Env.ServerBinary, launch.ServeBinary)
+	}
 
 	if got, want := slices.Sorted(maps.Keys(two.Files)), slices.Sorted(maps.Keys(one.Files)); !slices.Equal(got, want) {
 		t.Errorf("files of a 2-generator cell %v; want those of one generator %v", got, want)

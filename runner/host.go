@@ -18,8 +18,12 @@ import (
 // generator's ceiling measurement (package ceiling). Logf is safe for
 // concurrent use; the other methods are not.
 type Host struct {
-	// Bin is the executable started as `Bin serve ...`.
+	// Bin is the executable started as `Bin serve ...`: concbench-serve when
+	// it is beside concbench (launch.ServerBinary).
 	Bin string
+	// Self is the concbench executable, started as `Self attack ...` for the
+	// generator shards of --generators N (concbench-serve has no attack).
+	Self string
 	// Env describes the machine, the build and the pinning, with
 	// LoadgenGOMAXPROCS as pinned.
 	Env     result.Environment
@@ -28,20 +32,22 @@ type Host struct {
 	prog    *progress
 }
 
-// NewHost finds the binary (opts.Binary, default launch.ServerBinary of this
-// executable: concbench-serve beside it, else itself), pins this
+// NewHost finds the binaries (Self: opts.Binary, default this executable;
+// Bin: launch.ServerBinary of it, concbench-serve beside it, else itself),
+// pins this
 // process as opts.ServerCPUs and opts.LoadgenCPUs say and records the
 // environment with opts.Version and opts.Commit; it logs to opts.Log. Close
 // undoes the pinning. The other fields of opts are not read.
 func NewHost(opts Options) (*Host, error) {
-	h := &Host{Bin: opts.Binary, prog: newProgress(opts.Log, opts.Terminal)}
-	if h.Bin == "" {
+	h := &Host{Self: opts.Binary, prog: newProgress(opts.Log, opts.Terminal)}
+	if h.Self == "" {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("find the concbench executable: %w", err)
 		}
-		h.Bin = launch.ServerBinary(exe)
+		h.Self = exe
 	}
+	h.Bin = launch.ServerBinary(h.Self)
 	h.Env = Environment(opts.Version, opts.Commit)
 	h.Env.ServerBinary = h.Bin
 	pin, restore, err := setupPinning(opts.ServerCPUs, opts.LoadgenCPUs)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -22,7 +23,8 @@ import (
 // by the plan's command, and a running server the run attaches to.
 type launchSpec struct {
 	argv []string // the program and its arguments
-	// self: argv[0] is this concbench binary, recorded as "concbench".
+	// self: argv[0] is concbench or concbench-serve (Host.Bin), recorded by
+	// its name alone.
 	self bool
 	env  []string // KEY=VALUE, added to this process's environment
 	dir  string   // working directory ("": this process's)
@@ -124,14 +126,15 @@ func apacheLaunch(s launch.Settings) (launchSpec, error) {
 }
 
 // record is the command line results.json keeps for a cell's server: the
-// concbench binary as "concbench" (its path is the machine's, not the run's),
+// servers' binary by its name, "concbench-serve" or "concbench" (its path is
+// the machine's, not the run's; the two take the same command line),
 // other programs as started, an attached target as its URL.
 func record(ls launchSpec) []string {
 	switch {
 	case ls.attach:
 		return []string{"attached", "http://" + ls.addr}
 	case ls.self:
-		return append([]string{"concbench"}, ls.argv[1:]...)
+		return append([]string{filepath.Base(ls.argv[0])}, ls.argv[1:]...)
 	}
 	return slices.Clone(ls.argv)
 }

@@ -69,9 +69,10 @@ type Options struct {
 	// Plan is what to run, normalised (plan.Parse, plan.Builtin) and with any
 	// command-line overrides applied.
 	Plan plan.Plan
-	// Binary is the executable started as `Binary serve ...` for each cell
-	// (default: launch.ServerBinary of this executable, concbench-serve
-	// beside it when there is one).
+	// Binary is the concbench executable (default: this one). The servers
+	// are started with launch.ServerBinary of it — concbench-serve beside it
+	// when there is one, else Binary itself — as `BIN serve ...`, and
+	// --generators' shards with Binary, as `Binary attack ...`.
 	Binary string
 	// OutDir is the parent of the run's results directory
 	// OutDir/<UTC timestamp>-<plan>/ (default DefaultOutDir).
@@ -133,7 +134,8 @@ type Outcome struct {
 // cellRunner holds what every cell of a run shares.
 type cellRunner struct {
 	opts       Options
-	bin        string
+	bin        string // the servers' executable (Host.Bin)
+	self       string // concbench, for generator shards (Host.Self)
 	dir        string
 	serverCPUs string     // `serve --cpus`: the CPUs the server pins itself to
 	serverSet  cpuset.Set // CPUs the server starts on
@@ -171,7 +173,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if _, err := os.Stat(host.Bin); err != nil {
 		return nil, fmt.Errorf("server binary: %w", err)
 	}
-	r := &cellRunner{opts: opts, bin: host.Bin, serverCPUs: host.pin.serverCPUs, serverSet: host.pin.serverSet,
+	r := &cellRunner{opts: opts, bin: host.Bin, self: host.Self, serverCPUs: host.pin.serverCPUs, serverSet: host.pin.serverSet,
 		prog: host.prog, attack: opts.attack, ceilingRPS: opts.CeilingRPS, genCPUs: host.LoadgenCPUs(), calibrated: map[calKey]string{}}
 	if r.attack == nil {
 		r.attack = loadgen.Attack

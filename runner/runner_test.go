@@ -20,6 +20,7 @@ import (
 
 	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/cpuset"
+	"github.com/concbench/concbench/launch"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/reports"
@@ -46,11 +47,15 @@ func TestMain(m *testing.M) {
 			defer os.RemoveAll(dir)
 			binary = filepath.Join(dir, "concbench")
 			// The servers are measured, not tested here: no race detector.
-			cmd := exec.Command("go", "build", "-o", binary, "github.com/concbench/concbench")
-			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-			if err := cmd.Run(); err != nil {
-				fmt.Fprintln(os.Stderr, "build concbench:", err)
-				return 1
+			// concbench-serve beside it, as make build leaves them: the
+			// models run in it, the generator shards in concbench.
+			for _, b := range [][2]string{{binary, "github.com/concbench/concbench"}, {filepath.Join(dir, launch.ServeBinary), "github.com/concbench/concbench/cmd/concbench-serve"}} {
+				cmd := exec.Command("go", "build", "-o", b[0], b[1])
+				cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+				if err := cmd.Run(); err != nil {
+					fmt.Fprintln(os.Stderr, "build", b[1]+":", err)
+					return 1
+				}
 			}
 		}
 		return m.Run()

@@ -34,6 +34,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) int {
 	switch {
 	case cluster.IsChild():
 		err = servecmd.Child(ctx)
+	case len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
+		err = servecmd.Run(ctx, stdout, stderr, []string{"-h"})
 	case len(args) == 0 || args[0] != launch.Subcommand:
 		err = &servecmd.UsageError{Err: fmt.Errorf("usage: concbench-serve %s %s", launch.Subcommand, servecmd.Args)}
 	default:

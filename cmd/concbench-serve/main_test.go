@@ -62,6 +62,7 @@ func TestBadCommandLines(t *testing.T) {
 		{"unknown model", []string{"serve", "--model", "nope"}, 2, `unknown model "nope"`},
 		{"unknown flag", []string{"serve", "--nope"}, 2, "flag provided but not defined"},
 		{"help", []string{"serve", "-h"}, 0, ""},
+		{"help alone", []string{"--help"}, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr strings.Builder
