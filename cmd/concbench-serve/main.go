@@ -41,17 +41,14 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) int {
 	default:
 		err = servecmd.Run(ctx, stdout, stderr, args[1:])
 	}
-	var ue *servecmd.UsageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "concbench: %s\n", firstLine(err.Error()))
-		return 2
-	default:
-		fmt.Fprintf(stderr, "concbench: %s\n", firstLine(err.Error()))
-		return 1
 	}
+	fmt.Fprintf(stderr, "concbench: %s\n", firstLine(err.Error()))
+	if ue := (*servecmd.UsageError)(nil); errors.As(err, &ue) {
+		return 2
+	}
+	return 1
 }
 
 func firstLine(s string) string {

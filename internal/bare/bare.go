@@ -4,10 +4,12 @@
 // (Server, Content-Type, Content-Length, Date) and body, keep-alive. They are
 // the "bare library" rows of `make bench-overhead`: what a model could reach
 // if the harness cost nothing, so that the ratio model ÷ bare is the harness's
-// own cost. Each runs its library as its model configures it — the same
-// engine options (gnet), buffers, limits and timeouts (fasthttp, net/http:
-// the models' own constructors, with the default settings) — since those are
-// the library's costs of serving safely, not the harness's. They are not
+// own cost. Each runs its library as its model configures it — eventloop's
+// engine options (gnet: one loop, its OS thread locked, SO_REUSEPORT; not the
+// ticker, logger or balancing that serve the model's own checks), the
+// buffers, limits and timeouts of fasthttp and net/http (the models' own
+// constructors, with the default settings) — since those are the library's
+// costs of serving safely, not the harness's. They are not
 // models: no route table, no /stats, no strict framing, no counters, and the
 // catalog does not list them.
 package bare
