@@ -136,6 +136,13 @@ func (r *Report) WriteHTML(w io.Writer, dir string) error {
 			v.Env = append(v.Env, kv{"GOMAXPROCS of " + m, why})
 		}
 	}
+	if env.ServerBinary != "" {
+		what := "the servers alone (cmd/concbench-serve)"
+		if filepath.Base(env.ServerBinary) != launch.ServeBinary {
+			what = "the whole concbench binary (no concbench-serve beside it)"
+		}
+		v.Env = append(v.Env, kv{"Go models ran in", filepath.Base(env.ServerBinary) + ": " + what})
+	}
 	if env.CeilingRPS > 0 {
 		v.Env = append(v.Env, kv{"generator ceiling", units.Rate(env.CeilingRPS) + " (against /plain)"})
 	}

@@ -345,6 +345,30 @@ func TestGeneratorMemoryNote(t *testing.T) {
 	}
 }
 
+// TestServerBinaryShown: the report's environment says which binary the Go
+// models ran in, and nothing when the run did not record it.
+func TestServerBinaryShown(t *testing.T) {
+	for _, tc := range []struct{ bin, want string }{
+		{"/x/concbench-serve", "concbench-serve: the servers alone (cmd/concbench-serve)"},
+		{"/x/concbench", "concbench: the whole concbench binary (no concbench-serve beside it)"},
+		{"", ""},
+	} {
+		run := causeRun(func(*result.Cell) {})
+		run.Env.ServerBinary = tc.bin
+		r, err := Build(run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page strings.Builder
+		if err := r.WriteHTML(&page, t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Count(page.String(), "Go models ran in"); (tc.want == "") != (got == 0) || (tc.want != "" && !strings.Contains(page.String(), tc.want)) {
+			t.Errorf("server binary %q: row shown %d times, want %q", tc.bin, got, tc.want)
+		}
+	}
+}
+
 // TestLowerBoundAndTooFew: a percentile at or above a censored request's
 // lower bound is shown as "≥", and one read from too few values (n <
 // 10/(1−q)) as "n = 25: too few", in the table and not drawn in the charts.
