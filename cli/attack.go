@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -42,7 +40,7 @@ func cmdAttack(ctx context.Context, env *Env, args []string) error {
 	duration := fs.Duration("duration", 0, "measured window (default: the plan's)")
 	warmup := fs.Duration("warmup", -1, "warmup, not counted (default: the plan's)")
 	maxConns := fs.Int("max-connections", 0, "this shard's connection pool (default: the scenario's divided by N, rounded up, so the server sees as many connections as from one generator)")
-	seed := fs.Int64("seed", 0, "mix `seed` of shard 0; shard i uses seed+i (default: from the cell's ID)")
+	seed := fs.Int64("seed", 0, "mix `seed` of shard 0; shard i uses seed+i (default: from the scenario, rate and repetition, as run does: every model gets the same sequence)")
 	ceilingRPS := fs.Float64("ceiling", 0, "one generator's ceiling in `req/s` against this target: a shard offered above 70% of it is invalid")
 	emit := fs.Bool("emit", false, "also print the results directory on stdout as one framed line (see concbench k8s collect)")
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -83,7 +81,7 @@ func cmdAttack(ctx context.Context, env *Env, args []string) error {
 		cfg.MaxConnections = (a.sc.MaxConnections + a.sh.Count - 1) / a.sh.Count
 	}
 	if cfg.Seed == 0 {
-		cfg.Seed = cellSeed(a.id)
+		cfg.Seed = loadgen.MixSeed(a.sc.Name, a.rate, a.rep)
 	}
 	cfg.Seed += int64(a.sh.Index)
 	if err := a.sh.Apply(&cfg); err != nil {
@@ -218,9 +216,3 @@ func parseShard(s string) (loadgen.Shard, error) {
 	return sh, nil
 }
 
-// cellSeed derives a cell's mix seed from its ID, as run does.
-func cellSeed(id string) int64 {
-	h := fnv.New64a()
-	_, _ = io.WriteString(h, id)
-	return int64(h.Sum64() >> 1)
-}

@@ -418,3 +418,21 @@ func TestMicrosClamped(t *testing.T) {
 		}
 	}
 }
+
+// TestMixSeed: a cell's seed is the same for every model of a repetition (the
+// models are sent the same sequence) and differs between repetitions,
+// scenarios and rates.
+func TestMixSeed(t *testing.T) {
+	base := MixSeed("cpu-mix", 200, 1)
+	if base != MixSeed("cpu-mix", 200, 1) {
+		t.Fatal("MixSeed is not deterministic")
+	}
+	if base < 0 {
+		t.Errorf("MixSeed = %d, want ≥ 0", base)
+	}
+	for _, other := range []int64{MixSeed("cpu-mix", 200, 2), MixSeed("redos", 200, 1), MixSeed("cpu-mix", 400, 1), MixSeed("cpu-mix", 200.5, 1)} {
+		if other == base {
+			t.Errorf("two cells share the seed %d", base)
+		}
+	}
+}

@@ -436,12 +436,16 @@ type Resources struct {
 	MeanPSSBytes int64 `json:"mean_pss_bytes,omitempty"`
 
 	// IdleRSSBytes and IdleThreads are the server's first reading of the
-	// cell, once it answered its health check and before any request of
-	// the cell (warmup included): what the runtime costs before load (V8's
-	// heap, Apache's pre-created threads). 0 when not read (files written
-	// before they existed).
-	IdleRSSBytes int64 `json:"idle_rss_bytes,omitempty"`
-	IdleThreads  int   `json:"idle_threads,omitempty"`
+	// cell, once it answered its health check and went quiet (two 100 ms
+	// steps in a row with at most one tick of CPU, RSS within 1 MiB and
+	// the same threads; IdleWaitSec is how long that took, at most 5 s),
+	// before any request of the cell (warmup included): what the runtime
+	// costs before load (V8's heap, node-pool's booted workers, Apache's
+	// pre-created threads). 0 when not read (files written before they
+	// existed).
+	IdleRSSBytes int64   `json:"idle_rss_bytes,omitempty"`
+	IdleThreads  int     `json:"idle_threads,omitempty"`
+	IdleWaitSec  float64 `json:"idle_wait_sec,omitempty"`
 }
 
 // Generator is the load generator's process (the concbench run process:

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -93,7 +91,12 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 		}
 		return invalid(result.CauseServer, "server did not start: %v", err), nil
 	}
-	smp := startSampler(srv)
+	var idleWait time.Duration
+	idleQuiet := true
+	if srv.pid > 0 && !srv.spec.attach {
+		idleWait, idleQuiet = settleIdle(ctx, func() (treeReading, bool) { return readTree(srv.pid) }, idleStep, idleMaxWait)
+	}
+	smp := startSampler(srv) // its first reading is the idle one
 	first, _ := smp.statsNow(ctx) // baseline: restarts, pids
 
 	cfg := loadgen.Config{
@@ -107,7 +110,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 		Timeout:        p.Timeout.D(),
 		// MaxRequests: loadgen's default bounds the attack in count as well
 		// as in time (the schedule plus a margin).
-		Seed:        seed(cell.ID),
+		Seed:        loadgen.MixSeed(spec.sc.Name, spec.rate, spec.rep),
 		OutDir:      r.dir,
 		CellID:      cell.ID,
 		Progress:    r.prog.update,
@@ -219,6 +222,9 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 
 	// What the server did.
 	cell.Resources = smp.resources(ws, we, cell.Requests)
+	if cell.Resources.IdleRSSBytes > 0 {
+		cell.Resources.IdleWaitSec = idleWait.Seconds()
+	}
 	smp.joinTimeline(cell.Timeline, ws)
 	cell.Generator = gm.window(ws, we)
 	if len(shards) == 0 { // a merged cell's health is per shard (cell.Shards)
@@ -264,6 +270,9 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	}
 	v.Reasons = append(v.Reasons, profNotes...) // notes: the measurements stand
 	v.Reasons = append(v.Reasons, smp.spoolNotes()...)
+	if !idleQuiet && ctx.Err() == nil {
+		v.Reasons = append(v.Reasons, fmt.Sprintf("the server was still busy %s after its health check (CPU, RSS or threads moving): its idle reading, and so RSS and thread growth, may count part of its start", units.Duration(idleWait)))
+	}
 	for _, pid := range pids {
 		if !srv.spec.attach && procstat.Alive(pid) {
 			v.Reasons = append(v.Reasons, fmt.Sprintf("server process %d is still running after the stop", pid))
@@ -320,13 +329,6 @@ func relTo(dir, path string) string {
 		return rel
 	}
 	return path
-}
-
-// seed derives a cell's generator seed from its ID: runs are repeatable.
-func seed(id string) int64 {
-	h := fnv.New64a()
-	_, _ = io.WriteString(h, id)
-	return int64(h.Sum64() >> 1)
 }
 
 func mergePIDs(a, b []int) []int {
