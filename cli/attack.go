@@ -215,4 +215,3 @@ func parseShard(s string) (loadgen.Shard, error) {
 	}
 	return sh, nil
 }
-

@@ -96,7 +96,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	if srv.pid > 0 && !srv.spec.attach {
 		idleWait, idleQuiet = settleIdle(ctx, func() (treeReading, bool) { return readTree(srv.pid) }, idleStep, idleMaxWait)
 	}
-	smp := startSampler(srv) // its first reading is the idle one
+	smp := startSampler(srv)      // its first reading is the idle one
 	first, _ := smp.statsNow(ctx) // baseline: restarts, pids
 
 	cfg := loadgen.Config{
