@@ -78,9 +78,8 @@ func (s *mixSeq) next() int {
 // a repetition is sent the same sequence of classes (common random numbers).
 // With one heavy request per 50 at a random place in each block, how often
 // two heavy requests come within 100 ms of each other changes from seed to
-// seed, and with it a blocked server's cheap p99: seeded per model, the
-// fidelity comparison of eventloop and node-loop in cpu-mix read ×2.4 in one
-// run and within ×2 in the next.
+// seed, and with it a blocked server's cheap p99: seeded per model, a
+// comparison of two servers mixed that spread into theirs.
 func MixSeed(scenario string, rate float64, rep int) int64 {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s.r%g.%d", scenario, rate, rep)

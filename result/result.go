@@ -446,6 +446,13 @@ type Resources struct {
 	IdleRSSBytes int64   `json:"idle_rss_bytes,omitempty"`
 	IdleThreads  int     `json:"idle_threads,omitempty"`
 	IdleWaitSec  float64 `json:"idle_wait_sec,omitempty"`
+
+	// ServerStealPct is the share (%) of the server CPUs' time over the
+	// window that the hypervisor gave to something else (/proc/stat steal
+	// of the CPUs the server was pinned to): the server's latencies then
+	// measure the host as well. Absent when not read (an attached target,
+	// files written before it existed).
+	ServerStealPct *float64 `json:"server_steal_pct,omitempty"`
 }
 
 // Generator is the load generator's process (the concbench run process:

@@ -270,6 +270,9 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	}
 	v.Reasons = append(v.Reasons, profNotes...) // notes: the measurements stand
 	v.Reasons = append(v.Reasons, smp.spoolNotes()...)
+	if st := cell.Resources.ServerStealPct; st != nil && *st >= 100*loadgen.StealNoticeable {
+		v.Reasons = append(v.Reasons, fmt.Sprintf("the hypervisor took %.1f%% of the server's CPU(s) %s during the window (/proc/stat steal): its latencies and CPU figures measure a busy host as well", *st, srv.cpus))
+	}
 	if !idleQuiet && ctx.Err() == nil {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("the server was still busy %s after its health check (CPU, RSS or threads moving): its idle reading, and so RSS and thread growth, may count part of its start", units.Duration(idleWait)))
 	}
@@ -364,6 +367,9 @@ func cellLine(label string, c result.Cell) string {
 			fmt.Fprintf(&b, " (PSS %s)", units.Bytes(float64(c.Resources.PeakPSSBytes)))
 		}
 		fmt.Fprintf(&b, ", %d threads", c.Resources.PeakThreads)
+		if st := c.Resources.ServerStealPct; st != nil && *st >= 100*loadgen.StealNoticeable {
+			fmt.Fprintf(&b, ", host steal %.1f%% of its CPU", *st)
+		}
 	}
 	switch {
 	case !c.Validity.Valid:

@@ -30,7 +30,7 @@ func TestSamplerSpool(t *testing.T) {
 	for i := range n {
 		at := t0.Add(time.Duration(i) * SampleEvery)
 		s.mu.Lock()
-		s.keep(&procSample{at: at, cpu: map[int]float64{7: float64(i)}, rss: int64(i), threads: 3}, nil)
+		s.keep(&procSample{at: at, cpu: map[int]float64{7: float64(i)}, rss: int64(i), threads: 3, stealTicks: int64(i), totalTicks: int64(3 * i)}, nil)
 		s.mu.Unlock()
 		snap := &stats.Snapshot{Model: "goroutine", PIDs: []int{7, i}, Completed: map[string]uint64{"plain": uint64(i)},
 			LoopDelay: &stats.HistSummary{Count: int64(i), HDR: "HISTFAAAA"}}
@@ -58,7 +58,7 @@ func TestSamplerSpool(t *testing.T) {
 		t.Fatalf("read back %d /proc and %d /stats readings; want %d each", len(s.procs), len(s.stats), n)
 	}
 	for i, p := range s.procs {
-		if !p.at.Equal(t0.Add(time.Duration(i)*SampleEvery)) || p.cpu[7] != float64(i) || p.rss != int64(i) || p.threads != 3 {
+		if !p.at.Equal(t0.Add(time.Duration(i)*SampleEvery)) || p.cpu[7] != float64(i) || p.rss != int64(i) || p.threads != 3 || p.stealTicks != int64(i) || p.totalTicks != int64(3*i) {
 			t.Fatalf("procs[%d] = %+v", i, p)
 		}
 	}

@@ -28,6 +28,9 @@ type procSample struct {
 	vol     int64
 	invol   int64
 	ctx     bool // vol and invol were read (see ctxInterval)
+	// stealTicks and totalTicks are /proc/stat's steal and total time of
+	// the server's CPUs, summed (0 and 0: not read).
+	stealTicks, totalTicks int64
 }
 
 // statsSample is one /stats reading: asked for at at, answered at replied.
@@ -192,6 +195,14 @@ func (s *sampler) sampleProcs(context.Context) {
 		}
 	}
 	ps := procSample{at: time.Now(), cpu: make(map[int]float64, len(pids))}
+	if len(s.srv.cpus) > 0 {
+		if ts, err := procstat.ReadCPUTimes(); err == nil {
+			for _, c := range s.srv.cpus {
+				ps.stealTicks += ts[c].Steal
+				ps.totalTicks += ts[c].Total
+			}
+		}
+	}
 	ps.ctx = s.threads <= 64 || ps.at.Sub(s.ctxAt) >= ctxInterval(s.threads)
 	readPSS := ps.at.Sub(s.pssAt) >= pssEvery(s.pssCost)
 	var pssCost time.Duration
@@ -356,6 +367,10 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 	r.CPUSeconds = rate * end.Sub(start).Seconds()
 	if requests > 0 {
 		r.CPUPer1kReqMs = r.CPUSeconds * 1e3 / (float64(requests) / 1e3)
+	}
+	if a.totalTicks > 0 && b.totalTicks > a.totalTicks {
+		pct := math.Round(1000*float64(max(b.stealTicks-a.stealTicks, 0))/float64(b.totalTicks-a.totalTicks)) / 10
+		r.ServerStealPct = &pct
 	}
 	// Context switches were read at some samples only (ctxInterval): take
 	// the readings bracketing the window and scale their difference to it.

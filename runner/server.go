@@ -41,9 +41,10 @@ const (
 // methods are not safe for concurrent use, except exited.
 type server struct {
 	spec launchSpec
-	cmd  *exec.Cmd // nil when attached
-	pid  int       // 0: unknown (attached without --target-pid)
-	addr string    // host:port it listens on
+	cmd  *exec.Cmd  // nil when attached
+	pid  int        // 0: unknown (attached without --target-pid)
+	cpus cpuset.Set // the CPUs it was started on (nil when attached)
+	addr string     // host:port it listens on
 	// pprofAddr is where it serves net/http/pprof, when it announced it
 	// (launch.PprofPrefix) before its listening line.
 	pprofAddr string
@@ -113,7 +114,7 @@ func (s *server) start(ctx context.Context, cpus cpuset.Set) error {
 	if err := cpuset.StartOn(cmd, cpus); err != nil {
 		return fmt.Errorf("start %s: %w", spec.argv[0], err)
 	}
-	s.cmd, s.pid = cmd, cmd.Process.Pid
+	s.cmd, s.pid, s.cpus = cmd, cmd.Process.Pid, cpus
 	addrc := make(chan launch.Announced, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)

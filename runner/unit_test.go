@@ -140,7 +140,8 @@ func TestResources(t *testing.T) {
 	// Two processes; the second is born mid-window (a restarted cluster child).
 	for i := 0; i <= 8; i++ {
 		ps := procSample{at: t0.Add(time.Duration(i) * 250 * time.Millisecond), cpu: map[int]float64{1: 0.1 * float64(i)},
-			rss: int64(10+i) << 20, threads: 5 + i%2, vol: int64(100 * i), invol: int64(10 * i), ctx: true}
+			rss: int64(10+i) << 20, threads: 5 + i%2, vol: int64(100 * i), invol: int64(10 * i), ctx: true,
+			stealTicks: int64(2 * i), totalTicks: int64(1000 + 25*i)}
 		if i >= 4 {
 			ps.cpu[2] = 0.05 * float64(i-3)
 		}
@@ -154,6 +155,10 @@ func TestResources(t *testing.T) {
 	if r.PeakRSSBytes != 18<<20 || r.PeakThreads != 6 || r.VoluntaryCtx != 800 || r.InvolCtx != 80 {
 		t.Errorf("resources = %+v", r)
 	}
+	// The host stole 2 of every 25 ticks of the server's CPU.
+	if r.ServerStealPct == nil || *r.ServerStealPct != 8 {
+		t.Errorf("server steal = %v; want 8 %%", r.ServerStealPct)
+	}
 	// Context switches read at two samples only (a server with many
 	// threads: ctxInterval), 1 s apart inside the 2 s window: their
 	// difference is scaled to the window.
@@ -165,9 +170,12 @@ func TestResources(t *testing.T) {
 	}
 	for i := range s.procs {
 		s.procs[i].ctx = i == 3
+		s.procs[i].stealTicks, s.procs[i].totalTicks = 0, 0
 	}
 	if r := s.resources(t0, t0.Add(2*time.Second), 1000); r.VoluntaryCtx != 0 || r.InvolCtx != 0 {
 		t.Errorf("one reading of context switches: %d, %d; want none", r.VoluntaryCtx, r.InvolCtx)
+	} else if r.ServerStealPct != nil {
+		t.Errorf("server steal not read, yet = %v", *r.ServerStealPct)
 	}
 	if ctxInterval(10) != SampleEvery || ctxInterval(1100) != 1100*time.Millisecond {
 		t.Errorf("ctxInterval(10) = %s, ctxInterval(1100) = %s; want %s, 1.1s", ctxInterval(10), ctxInterval(1100), SampleEvery)
