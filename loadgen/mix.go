@@ -76,10 +76,12 @@ func (s *mixSeq) next() int {
 // MixSeed is the mix seed of a plan's cell (Config.Seed): it depends on the
 // scenario, the rate and the repetition, not on the model, so every model of
 // a repetition is sent the same sequence of classes (common random numbers).
-// With one heavy request per 50 at a random place in each block, how often
-// two heavy requests come within 100 ms of each other changes from seed to
-// seed, and with it a blocked server's cheap p99: seeded per model, a
-// comparison of two servers mixed that spread into theirs.
+// A heavy class lands at a random place in each block, so how often two heavy
+// requests come close together changes from seed to seed, and with it a
+// blocked server's cheap p99 (in the fidelity plan's cpu-mix, one hash of
+// 100 ms per 50 requests at 200 req/s: two within 100 ms make the victims
+// wait for both); seeded per model, a comparison of two servers mixed that
+// spread into theirs.
 func MixSeed(scenario string, rate float64, rep int) int64 {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s.r%g.%d", scenario, rate, rep)

@@ -10,10 +10,12 @@ import (
 // The idle reading of a cell (result.Resources.IdleRSSBytes) is taken once
 // the server has gone quiet after its start, not as soon as it answers its
 // health check: a server may answer while it is still starting. Node's pool
-// answers while its four worker_threads boot (each a V8 isolate of ~15 MiB),
-// and a reading then counted their start as growth under load: node-pool's
-// RSS "grew" by +28 MiB in the block scenario, where a settled server grows
-// by ~8 MiB (2 cores, server on one CPU).
+// answers while its four worker_threads boot (node-pool idles at ~82 MiB to
+// node-loop's ~46 MiB: ~9 MiB a worker), and a reading then counted their
+// start as growth under load: node-pool's RSS "grew" by +28 MiB in the block
+// scenario, where a quiet server grows by ~9 MiB (2 cores, server on one
+// CPU). node-pool goes quiet 0.4–0.5 s after its health check, the other
+// servers at the first chance (0.2 s).
 const (
 	// idleStep is the time between two readings of the settling server.
 	// CPU time comes in ticks of 10 ms (procstat.ClockTicks), so a step of
@@ -62,14 +64,24 @@ func readTree(pid int) (treeReading, bool) {
 	return t, n > 0
 }
 
+// idleOutcome is how the wait for a quiet server ended.
+type idleOutcome int
+
+const (
+	idleQuiet      idleOutcome = iota // quiet: the next reading is the idle one
+	idleBusy                          // still busy after the longest wait
+	idleUnreadable                    // its processes could not be read (gone?)
+	idleCancelled                     // the run was interrupted
+)
+
 // settleIdle waits until read gives idleQuietSteps quiet steps in a row, or
-// idleMaxWait has passed, or ctx is done. It returns how long it waited and
-// whether the server was quiet.
-func settleIdle(ctx context.Context, read func() (treeReading, bool), step time.Duration, maxWait time.Duration) (time.Duration, bool) {
+// maxWait has passed, or ctx is done, and says how long it waited and why it
+// stopped.
+func settleIdle(ctx context.Context, read func() (treeReading, bool), step, maxWait time.Duration) (time.Duration, idleOutcome) {
 	start := time.Now()
 	prev, ok := read()
 	if !ok {
-		return 0, false
+		return 0, idleUnreadable
 	}
 	t := time.NewTicker(step)
 	defer t.Stop()
@@ -77,12 +89,17 @@ func settleIdle(ctx context.Context, read func() (treeReading, bool), step time.
 	for {
 		select {
 		case <-ctx.Done():
-			return time.Since(start), false
+			return time.Since(start), idleCancelled
 		case <-t.C:
+		}
+		// select picks at random when both are ready: a cancel that came
+		// with a tick must not cost another reading.
+		if ctx.Err() != nil {
+			return time.Since(start), idleCancelled
 		}
 		cur, ok := read()
 		if !ok {
-			return time.Since(start), false
+			return time.Since(start), idleUnreadable
 		}
 		if quiet(prev, cur) {
 			run++
@@ -91,10 +108,10 @@ func settleIdle(ctx context.Context, read func() (treeReading, bool), step time.
 		}
 		prev = cur
 		if run >= idleQuietSteps {
-			return time.Since(start), true
+			return time.Since(start), idleQuiet
 		}
 		if time.Since(start) >= maxWait {
-			return time.Since(start), false
+			return time.Since(start), idleBusy
 		}
 	}
 }

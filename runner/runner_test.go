@@ -154,6 +154,15 @@ func checkCell(t *testing.T, dir string, c result.Cell, mustBeInvalid bool) {
 	if r.Samples < 2 || r.PeakRSSBytes <= 0 || r.PeakThreads <= 0 || r.CPUSeconds < 0 || r.MeanCPUPct < 0 {
 		t.Errorf("%s: resources %+v", c.ID, r)
 	}
+	// The idle reading came after at least the two quiet steps, and the
+	// server's CPUs were read for the host's steal (on 2 CPUs or more it is
+	// pinned to one of its own).
+	if r.IdleRSSBytes <= 0 || r.IdleWaitSec < (idleQuietSteps*idleStep).Seconds() {
+		t.Errorf("%s: idle RSS %d after %gs", c.ID, r.IdleRSSBytes, r.IdleWaitSec)
+	}
+	if avail, _ := cpuset.Available(); len(avail) >= 2 && (r.ServerStealPct == nil || *r.ServerStealPct < 0 || *r.ServerStealPct > 100) {
+		t.Errorf("%s: server steal %v, want 0–100 %%", c.ID, r.ServerStealPct)
+	}
 	e, _ := catalog.Lookup(c.Model)
 	goModel := e.Kind == catalog.GoModel
 	if c.Server.Model != c.Model || goModel && c.Server.GOMAXPROCS < 1 || len(c.Server.PIDs) == 0 {

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -28,9 +29,11 @@ type procSample struct {
 	vol     int64
 	invol   int64
 	ctx     bool // vol and invol were read (see ctxInterval)
-	// stealTicks and totalTicks are /proc/stat's steal and total time of
-	// the server's CPUs, summed (0 and 0: not read).
-	stealTicks, totalTicks int64
+	// cpuTimes are /proc/stat's times of the server's CPUs (nil: not read),
+	// for the host's steal over the window (procstat.StealShare). The file
+	// is one read of a few hundred bytes a CPU, ~20 µs here: cheap beside
+	// the per-process files read at every sample.
+	cpuTimes map[int]procstat.CPUTimes
 }
 
 // statsSample is one /stats reading: asked for at at, answered at replied.
@@ -197,9 +200,11 @@ func (s *sampler) sampleProcs(context.Context) {
 	ps := procSample{at: time.Now(), cpu: make(map[int]float64, len(pids))}
 	if len(s.srv.cpus) > 0 {
 		if ts, err := procstat.ReadCPUTimes(); err == nil {
+			ps.cpuTimes = make(map[int]procstat.CPUTimes, len(s.srv.cpus))
 			for _, c := range s.srv.cpus {
-				ps.stealTicks += ts[c].Steal
-				ps.totalTicks += ts[c].Total
+				if t, ok := ts[c]; ok {
+					ps.cpuTimes[c] = t
+				}
 			}
 		}
 	}
@@ -368,8 +373,9 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 	if requests > 0 {
 		r.CPUPer1kReqMs = r.CPUSeconds * 1e3 / (float64(requests) / 1e3)
 	}
-	if a.totalTicks > 0 && b.totalTicks > a.totalTicks {
-		pct := math.Round(1000*float64(max(b.stealTicks-a.stealTicks, 0))/float64(b.totalTicks-a.totalTicks)) / 10
+	if len(a.cpuTimes) > 0 && len(b.cpuTimes) > 0 {
+		cpus := slices.Sorted(maps.Keys(b.cpuTimes))
+		pct := math.Round(1000*procstat.StealShare(a.cpuTimes, b.cpuTimes, cpus)) / 10
 		r.ServerStealPct = &pct
 	}
 	// Context switches were read at some samples only (ctxInterval): take

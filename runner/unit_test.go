@@ -10,6 +10,7 @@ import (
 
 	"github.com/concbench/concbench/loadgen"
 	"github.com/concbench/concbench/plan"
+	"github.com/concbench/concbench/procstat"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/servers"
 	"github.com/concbench/concbench/stats"
@@ -141,7 +142,7 @@ func TestResources(t *testing.T) {
 	for i := 0; i <= 8; i++ {
 		ps := procSample{at: t0.Add(time.Duration(i) * 250 * time.Millisecond), cpu: map[int]float64{1: 0.1 * float64(i)},
 			rss: int64(10+i) << 20, threads: 5 + i%2, vol: int64(100 * i), invol: int64(10 * i), ctx: true,
-			stealTicks: int64(2 * i), totalTicks: int64(1000 + 25*i)}
+			cpuTimes: map[int]procstat.CPUTimes{1: {Steal: int64(2 * i), Total: int64(1000 + 25*i)}}}
 		if i >= 4 {
 			ps.cpu[2] = 0.05 * float64(i-3)
 		}
@@ -170,7 +171,7 @@ func TestResources(t *testing.T) {
 	}
 	for i := range s.procs {
 		s.procs[i].ctx = i == 3
-		s.procs[i].stealTicks, s.procs[i].totalTicks = 0, 0
+		s.procs[i].cpuTimes = nil
 	}
 	if r := s.resources(t0, t0.Add(2*time.Second), 1000); r.VoluntaryCtx != 0 || r.InvolCtx != 0 {
 		t.Errorf("one reading of context switches: %d, %d; want none", r.VoluntaryCtx, r.InvolCtx)
