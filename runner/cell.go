@@ -139,7 +139,7 @@ func (r *cellRunner) runCell(ctx context.Context, spec cellSpec, label string) (
 	}
 	// Hard bound on the attack, whatever the generator does.
 	attackCtx, cancel := context.WithTimeout(ctx, warmup+dur+p.Timeout.D()+30*time.Second)
-	smp.attacking(time.Now())
+	smp.attacking(time.Now(), warmup, dur)
 	gm := startGenMem()
 	var res *loadgen.Result
 	var shards []result.Shard

@@ -28,7 +28,7 @@ type procSample struct {
 	threads int
 	vol     int64
 	invol   int64
-	ctx     bool // vol and invol were read (see ctxInterval)
+	ctx     bool // vol and invol were read (see ctxDue)
 	// cpuTimes are /proc/stat's times of the server's CPUs (nil: not read),
 	// for the host's steal over the window (procstat.StealShare). The file
 	// is one read of a few hundred bytes a CPU, ~20 µs here: cheap beside
@@ -72,13 +72,17 @@ type sampler struct {
 	pssCost time.Duration // how long it took
 
 	attackAt time.Time // when the cell's first request was due (see attacking)
+	// winStart and winEnd bound the measured window (zero until attacking).
+	winStart, winEnd time.Time
 }
 
-// attacking records that the cell's requests start now: readings taken
-// before are the server's idle figures.
-func (s *sampler) attacking(at time.Time) {
+// attacking records that the cell's requests start now, with a warmup
+// before the measured window of dur: readings taken before are the server's
+// idle figures.
+func (s *sampler) attacking(at time.Time, warmup, dur time.Duration) {
 	s.mu.Lock()
 	s.attackAt = at
+	s.winStart, s.winEnd = at.Add(warmup), at.Add(warmup+dur)
 	s.mu.Unlock()
 }
 
@@ -92,14 +96,29 @@ func pssEvery(cost time.Duration) time.Duration {
 	return max(SampleEvery, 200*cost)
 }
 
-// ctxInterval is how long the sampler waits between two readings of a
-// server's context switches, which costs one /proc file per thread (about
-// 20 µs each here): every sample up to 64 threads, then 1 ms per thread, so
-// that the reading takes at most ~2 % of the generator's CPU — at 1,100
-// threads, reading them every 250 ms took a third of it and stalled the
-// generator (dispatch lag p99 ~30 ms in thread io-wait).
-func ctxInterval(threads int) time.Duration {
-	return max(SampleEvery, time.Duration(threads)*time.Millisecond)
+// ctxDue says whether the reading at now also reads the server's context
+// switches, which costs one /proc file per thread in the generator's process
+// (~30 µs each here: a pass over Apache's 259 threads took 7–11 ms). Read
+// during the window, every 250 ms, the passes delayed the generator's sends:
+// against Apache, dispatch lag p99 was 3.6–5.5 ms with them and 0.2–1.7 ms
+// without, and Apache's cheap p99 6–7 ms against 1.3–3.5 ms. Only the window's
+// total is reported, so they are read at its edges only: before the attack
+// (the idle reading), at the last reading before the window (in the warmup,
+// whose timing is not measured), and at the first one after it. s.mu is not
+// held.
+func (s *sampler) ctxDue(now time.Time) bool {
+	s.mu.Lock()
+	ws, we := s.winStart, s.winEnd
+	s.mu.Unlock()
+	switch {
+	case ws.IsZero():
+		return s.ctxAt.IsZero()
+	case now.Before(ws):
+		return !now.Add(SampleEvery).Before(ws)
+	case now.After(we):
+		return !s.ctxAt.After(we)
+	}
+	return false
 }
 
 func startSampler(srv *server) *sampler {
@@ -208,7 +227,7 @@ func (s *sampler) sampleProcs(context.Context) {
 			}
 		}
 	}
-	ps.ctx = s.threads <= 64 || ps.at.Sub(s.ctxAt) >= ctxInterval(s.threads)
+	ps.ctx = s.ctxDue(ps.at)
 	readPSS := ps.at.Sub(s.pssAt) >= pssEvery(s.pssCost)
 	var pssCost time.Duration
 	for _, pid := range pids {
@@ -326,6 +345,30 @@ func bracket[T any](xs []T, at func(T) time.Time, start, end time.Time) (first, 
 	return first, last
 }
 
+// enclose returns the indexes of the samples enclosing [start, end]: the last
+// one at or before start (else the first), and the first one at or after end
+// (else the last). Both are -1 when xs is empty.
+func enclose[T any](xs []T, at func(T) time.Time, start, end time.Time) (first, last int) {
+	first, last = -1, -1
+	for i, x := range xs {
+		t := at(x)
+		if !t.After(start) {
+			first = i
+		}
+		if last < 0 && !t.Before(end) {
+			last = i
+		}
+	}
+	if len(xs) > 0 {
+		first = max(first, 0)
+		if last < 0 {
+			last = len(xs) - 1
+		}
+		last = max(last, first)
+	}
+	return first, last
+}
+
 // resources summarises the /proc samples of the window [start, end] for a
 // cell that answered requests.
 func (s *sampler) resources(start, end time.Time, requests int64) result.Resources {
@@ -378,15 +421,15 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 		pct := math.Round(1000*procstat.StealShare(a.cpuTimes, b.cpuTimes, cpus)) / 10
 		r.ServerStealPct = &pct
 	}
-	// Context switches were read at some samples only (ctxInterval): take
-	// the readings bracketing the window and scale their difference to it.
+	// Context switches were read at the window's edges only (ctxDue): take
+	// the readings that enclose it and scale their difference to it.
 	var withCtx []procSample
 	for _, p := range s.procs {
 		if p.ctx {
 			withCtx = append(withCtx, p)
 		}
 	}
-	if c0, c1 := bracket(withCtx, func(p procSample) time.Time { return p.at }, start, end); c0 >= 0 && c1 > c0 {
+	if c0, c1 := enclose(withCtx, func(p procSample) time.Time { return p.at }, start, end); c0 >= 0 && c1 > c0 {
 		ca, cb := withCtx[c0], withCtx[c1]
 		scale := end.Sub(start).Seconds() / cb.at.Sub(ca.at).Seconds()
 		r.VoluntaryCtx = int64(math.Round(float64(max(cb.vol-ca.vol, 0)) * scale))

@@ -160,31 +160,71 @@ func TestResources(t *testing.T) {
 	if r.ServerStealPct == nil || *r.ServerStealPct != 8 {
 		t.Errorf("server steal = %v; want 8 %%", r.ServerStealPct)
 	}
-	// Context switches read at two samples only (a server with many
-	// threads: ctxInterval), 1 s apart inside the 2 s window: their
-	// difference is scaled to the window.
-	for i := range s.procs {
-		s.procs[i].ctx = i == 2 || i == 6
+	// Context switches are read at the window's edges only (ctxDue): the
+	// readings enclosing the window, even when one lies outside it, give
+	// its total, scaled to it.
+	for _, tc := range []struct {
+		name       string
+		read       []int // the samples (0.25 s apart) with context switches
+		start, end time.Duration
+		vol, invol int64
+	}{
+		{"at the window's edges", []int{0, 8}, 0, 2 * time.Second, 800, 80},
+		{"inside the window", []int{2, 6}, 0, 2 * time.Second, 800, 80},
+		{"before and after the window", []int{1, 7}, 500 * time.Millisecond, 1500 * time.Millisecond, 400, 40},
+		{"one reading", []int{3}, 0, 2 * time.Second, 0, 0},
+	} {
+		for i := range s.procs {
+			s.procs[i].ctx = slices.Contains(tc.read, i)
+		}
+		if r := s.resources(t0.Add(tc.start), t0.Add(tc.end), 1000); r.VoluntaryCtx != tc.vol || r.InvolCtx != tc.invol {
+			t.Errorf("context switches %s: voluntary %d, involuntary %d; want %d, %d", tc.name, r.VoluntaryCtx, r.InvolCtx, tc.vol, tc.invol)
+		}
 	}
-	if r := s.resources(t0, t0.Add(2*time.Second), 1000); r.VoluntaryCtx != 800 || r.InvolCtx != 80 {
-		t.Errorf("context switches read at 0.5 s and 1.5 s: voluntary %d, involuntary %d; want 800, 80 (scaled to the window)", r.VoluntaryCtx, r.InvolCtx)
-	}
 	for i := range s.procs {
-		s.procs[i].ctx = i == 3
 		s.procs[i].cpuTimes = nil
 	}
-	if r := s.resources(t0, t0.Add(2*time.Second), 1000); r.VoluntaryCtx != 0 || r.InvolCtx != 0 {
-		t.Errorf("one reading of context switches: %d, %d; want none", r.VoluntaryCtx, r.InvolCtx)
-	} else if r.ServerStealPct != nil {
+	if r := s.resources(t0, t0.Add(2*time.Second), 1000); r.ServerStealPct != nil {
 		t.Errorf("server steal not read, yet = %v", *r.ServerStealPct)
-	}
-	if ctxInterval(10) != SampleEvery || ctxInterval(1100) != 1100*time.Millisecond {
-		t.Errorf("ctxInterval(10) = %s, ctxInterval(1100) = %s; want %s, 1.1s", ctxInterval(10), ctxInterval(1100), SampleEvery)
 	}
 	tl := []result.Second{{T: 0}, {T: 1}}
 	s.joinTimeline(tl, t0)
 	if !near(tl[0].CPUPct, 40+5) || tl[1].RSSBytes != 18<<20 || tl[1].Threads != 6 {
 		t.Errorf("timeline = %+v", tl)
+	}
+}
+
+// TestCtxDue: the per-thread context switches are read at the window's edges
+// and never inside it.
+func TestCtxDue(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := &sampler{}
+	if !s.ctxDue(t0) {
+		t.Error("the idle reading does not read context switches")
+	}
+	s.ctxAt = t0
+	if s.ctxDue(t0.Add(SampleEvery)) {
+		t.Error("a second reading before the attack reads context switches")
+	}
+	s.attacking(t0.Add(time.Second), time.Second, 3*time.Second) // window [2 s, 5 s]
+	for _, tc := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{1100 * time.Millisecond, false}, // warmup, another reading follows before the window
+		{1800 * time.Millisecond, true},  // the last reading before the window
+		{2 * time.Second, false},         // the window's first instant
+		{3500 * time.Millisecond, false},
+		{5 * time.Second, false},
+		{5100 * time.Millisecond, true}, // the first after it
+	} {
+		if got := s.ctxDue(t0.Add(tc.at)); got != tc.want {
+			t.Errorf("ctxDue at %s = %v; want %v", tc.at, got, tc.want)
+		}
+	}
+	s.ctxAt = t0.Add(5100 * time.Millisecond)
+	if s.ctxDue(t0.Add(5350 * time.Millisecond)) {
+		t.Error("a second reading after the window reads context switches")
 	}
 }
 
