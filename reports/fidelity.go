@@ -447,7 +447,11 @@ func calibrationText(c result.Calibration) string {
 	if c.MeasuredMs > 0 {
 		took = "took " + units.Ms(c.MeasuredMs)
 	}
-	s := fmt.Sprintf("%s %s/%s: %s %s (goal %s)", c.Model, c.Scenario, c.Class, c.Used, took, units.Ms(c.GoalMs))
+	goal := units.Ms(c.GoalMs)
+	if c.GoalFrom != "" {
+		goal += ", " + c.GoalFrom + "'s measured time"
+	}
+	s := fmt.Sprintf("%s %s/%s: %s %s (goal %s)", c.Model, c.Scenario, c.Class, c.Used, took, goal)
 	if c.Note != "" {
 		s += "; " + c.Note
 	}

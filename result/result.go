@@ -59,6 +59,12 @@ type Calibration struct {
 	Used   string  `json:"used"`
 	Param  string  `json:"param"`
 	GoalMs float64 `json:"goal_ms"`
+	// GoalFrom names the Go model whose measured time was this reference's
+	// goal (the plan's goal was the model's): a pair's heavy requests are
+	// sized to each other, not each to the plan's goal. A backtracking
+	// regex steps by ×2, so each alone can land up to ×1.4 either side of
+	// the goal, and a pair ×2 apart. "" when the goal is the plan's.
+	GoalFrom string `json:"goal_from,omitempty"`
 	// MeasuredMs is the median time of one request at Used on the model's
 	// server, idle and warmed up, timed by the runner over loopback (so
 	// service time); Samples how many requests it is the median of.

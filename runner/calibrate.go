@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concbench/concbench/catalog"
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/result"
 	"github.com/concbench/concbench/units"
@@ -50,20 +51,19 @@ type calKey struct{ model, scenario, class string }
 // target its cells send. A server that does not start or a request that fails
 // leaves the plan's target, with a note. It returns an error only when ctx
 // was cancelled.
+//
+// A reference server (catalog.Reference) whose Go model is in the plan is
+// calibrated after it, to the time the model's request measured rather than
+// to the plan's goal, so that the pair's heavy requests last about the same.
+// A backtracking regex steps by ×2, so on its own each server lands up to
+// ×1.4 either side of the goal: cluster's n = 19 measured 72 ms and
+// node-cluster's n = 24 135 ms, and their heavy p50 in the cells were ×2
+// apart.
 func (r *cellRunner) calibrate(ctx context.Context, p plan.Plan) ([]result.Calibration, error) {
 	var out []result.Calibration
-	for _, m := range p.Models {
-		var want []calWant
-		for _, sc := range p.Scenarios {
-			if !sc.RunsModel(m) {
-				continue
-			}
-			for _, c := range sc.Mix {
-				if c.Calibrate > 0 {
-					want = append(want, calWant{sc.Name, c})
-				}
-			}
-		}
+	measured := map[calKey]float64{}
+	for _, m := range calibrationOrder(p.Models) {
+		want := calWants(p, m, measured)
 		if len(want) == 0 {
 			continue
 		}
@@ -72,9 +72,16 @@ func (r *cellRunner) calibrate(ctx context.Context, p plan.Plan) ([]result.Calib
 			return out, err
 		}
 		for _, c := range cals {
+			goal := units.Ms(c.GoalMs)
+			if c.GoalFrom != "" {
+				goal += ", " + c.GoalFrom + "'s"
+			}
 			r.prog.logf("calibrated %s %s/%s: %s → %s (goal %s)%s", c.Model, c.Scenario, c.Class, c.Used,
-				units.Ms(c.MeasuredMs), units.Ms(c.GoalMs), noteSuffix(c.Note))
+				units.Ms(c.MeasuredMs), goal, noteSuffix(c.Note))
 			r.calibrated[calKey{c.Model, c.Scenario, c.Class}] = c.Used
+			if c.MeasuredMs > 0 && c.Note == "" {
+				measured[calKey{c.Model, c.Scenario, c.Class}] = c.MeasuredMs
+			}
 		}
 		out = append(out, cals...)
 	}
@@ -83,7 +90,49 @@ func (r *cellRunner) calibrate(ctx context.Context, p plan.Plan) ([]result.Calib
 
 type calWant struct {
 	scenario string
-	class    plan.Class
+	class    plan.Class // its Calibrate is the goal
+	goalFrom string     // the Go model whose measured time is the goal, or ""
+}
+
+// calWants lists the classes of p to calibrate on model m. A reference's goal
+// is its Go model's measured time when measured holds it.
+func calWants(p plan.Plan, m string, measured map[calKey]float64) []calWant {
+	beside := ""
+	if e, ok := catalog.Lookup(m); ok && e.Kind == catalog.Reference {
+		beside = e.Beside
+	}
+	var want []calWant
+	for _, sc := range p.Scenarios {
+		if !sc.RunsModel(m) {
+			continue
+		}
+		for _, c := range sc.Mix {
+			if c.Calibrate <= 0 {
+				continue
+			}
+			w := calWant{scenario: sc.Name, class: c}
+			if got, ok := measured[calKey{beside, sc.Name, c.Name}]; beside != "" && ok {
+				w.class.Calibrate = plan.Duration(time.Duration(got * float64(time.Millisecond)))
+				w.goalFrom = beside
+			}
+			want = append(want, w)
+		}
+	}
+	return want
+}
+
+// calibrationOrder puts the plan's references after the other models, so that
+// a reference's Go model is calibrated first.
+func calibrationOrder(models []string) []string {
+	var first, refs []string
+	for _, m := range models {
+		if e, ok := catalog.Lookup(m); ok && e.Kind == catalog.Reference {
+			refs = append(refs, m)
+		} else {
+			first = append(first, m)
+		}
+	}
+	return append(first, refs...)
 }
 
 // calibrateModel starts model's server once and calibrates every class of
@@ -93,7 +142,7 @@ func (r *cellRunner) calibrateModel(ctx context.Context, model string, want []ca
 		var out []result.Calibration
 		for _, w := range want {
 			out = append(out, result.Calibration{Model: model, Scenario: w.scenario, Class: w.class.Name,
-				Target: w.class.Target, Used: w.class.Target, GoalMs: ms(w.class.Calibrate.D()), Note: note})
+				Target: w.class.Target, Used: w.class.Target, GoalMs: ms(w.class.Calibrate.D()), GoalFrom: w.goalFrom, Note: note})
 		}
 		return out
 	}
@@ -124,7 +173,7 @@ func (r *cellRunner) calibrateModel(ctx context.Context, model string, want []ca
 			}
 			done[key] = c
 		}
-		c.Model, c.Scenario, c.Class = model, w.scenario, w.class.Name
+		c.Model, c.Scenario, c.Class, c.GoalFrom = model, w.scenario, w.class.Name, w.goalFrom
 		out = append(out, c)
 	}
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,5 +187,42 @@ scenarios:
 	}
 	if want := "goroutine.mix.r50.1 thread.mix.r50.1 goroutine.only-goroutine.r50.1"; strings.Join(ids, " ") != want {
 		t.Errorf("cells %v; want %s", ids, want)
+	}
+}
+
+// TestCalWantsPaired: references are calibrated after the Go models, each to
+// the time its own model measured; a model, or a reference whose model was
+// not measured, keeps the plan's goal.
+func TestCalWantsPaired(t *testing.T) {
+	src := `name: pair
+models: [node-cluster, cluster, node-loop, apache-worker]
+scenarios:
+  - name: redos
+    mix:
+      - {name: plain, target: /plain, weight: 49}
+      - {name: backtrack, target: "/regex?n=20&engine=backtrack", weight: 1, heavy: true, calibrate: 100ms}
+    rates: [200]
+`
+	p, err := plan.Parse([]byte(src), "pair")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := calibrationOrder(p.Models), []string{"cluster", "node-cluster", "node-loop", "apache-worker"}; !slices.Equal(got, want) {
+		t.Errorf("calibration order %v; want %v", got, want)
+	}
+	measured := map[calKey]float64{{"cluster", "redos", "backtrack"}: 72.5}
+	for _, tc := range []struct {
+		model    string
+		goal     time.Duration
+		goalFrom string
+	}{
+		{"cluster", 100 * time.Millisecond, ""},
+		{"node-cluster", 72500 * time.Microsecond, "cluster"},
+		{"node-loop", 100 * time.Millisecond, ""}, // eventloop not measured
+	} {
+		w := calWants(p, tc.model, measured)
+		if len(w) != 1 || w[0].class.Name != "backtrack" || w[0].class.Calibrate.D() != tc.goal || w[0].goalFrom != tc.goalFrom {
+			t.Errorf("%s: wants %+v; want backtrack to %s from %q", tc.model, w, tc.goal, tc.goalFrom)
+		}
 	}
 }
