@@ -50,8 +50,17 @@ func testServer(t *testing.T) string {
 // generator-bound: on a shared machine other processes can stall it, which it
 // rightly reports, and these tests want a clean run. reset, when set, runs
 // before each attempt.
+//
+// When every attempt was generator-bound while the hypervisor stole a
+// noticeable share of the machine's CPUs (StealNoticeable), the test is
+// skipped, not failed: the generator's verdict was right, and the host, not
+// the code, decided it (a fresh clone's make test once saw 15–28 % stolen
+// over all three attempts). An attempt that failed on a quiet host still
+// fails the test.
 func attack(t *testing.T, cfg Config, reset func()) *Result {
 	t.Helper()
+	const attempts = 3
+	stolen := 0
 	for i := 1; ; i++ {
 		if reset != nil {
 			reset()
@@ -60,7 +69,16 @@ func attack(t *testing.T, cfg Config, reset func()) *Result {
 		if err != nil {
 			t.Fatalf("Attack: %v", err)
 		}
-		if res.Validity.Valid || i == 3 {
+		if res.Validity.Valid {
+			return res
+		}
+		if res.Validity.Transient && res.Generator.StealShare >= StealNoticeable {
+			stolen++
+		}
+		if i == attempts {
+			if stolen == attempts {
+				t.Skipf("all %d attempts were generator-bound while the host stole CPU (last: %.1f%%): %q", attempts, 100*res.Generator.StealShare, res.Validity.Reasons)
+			}
 			return res
 		}
 		t.Logf("attempt %d was generator-bound (busy machine?): %q", i, res.Validity.Reasons)
