@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 
 	"golang.org/x/term"
@@ -111,7 +110,7 @@ func Main(ctx context.Context, stdout, stderr io.Writer, args []string) int {
 		code = ee.code
 	}
 	if !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stderr, "concbench: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "concbench: %s\n", servecmd.OneLine(err.Error()))
 	} else {
 		code = ExitOK
 	}
@@ -178,14 +177,6 @@ func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
 		return usageError("%s: unexpected argument %q (run 'concbench help %s')", fs.Name(), fs.Arg(maxArgs), fs.Name())
 	}
 	return nil
-}
-
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i] + " ..."
-	}
-	return s
 }
 
 func cmdVersion(_ context.Context, env *Env, args []string) error {

@@ -447,11 +447,7 @@ func calibrationText(c result.Calibration) string {
 	if c.MeasuredMs > 0 {
 		took = "took " + units.Ms(c.MeasuredMs)
 	}
-	goal := units.Ms(c.GoalMs)
-	if c.GoalFrom != "" {
-		goal += ", " + c.GoalFrom + "'s measured time"
-	}
-	s := fmt.Sprintf("%s %s/%s: %s %s (goal %s)", c.Model, c.Scenario, c.Class, c.Used, took, goal)
+	s := fmt.Sprintf("%s %s/%s: %s %s (goal %s)", c.Model, c.Scenario, c.Class, c.Used, took, c.GoalText())
 	if c.Note != "" {
 		s += "; " + c.Note
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/concbench/concbench/plan"
 	"github.com/concbench/concbench/stats"
+	"github.com/concbench/concbench/units"
 )
 
 // SchemaVersion is the version of results.json this package writes. Readers
@@ -72,6 +73,16 @@ type Calibration struct {
 	Samples    int     `json:"samples"`
 	// Note says why Used is not at the goal (a bound, a failed request), or "".
 	Note string `json:"note,omitempty"`
+}
+
+// GoalText is the goal as the log and the report show it: "100 ms", or
+// "72.5 ms, cluster's measured time".
+func (c Calibration) GoalText() string {
+	goal := units.Ms(c.GoalMs)
+	if c.GoalFrom != "" {
+		goal += ", " + c.GoalFrom + "'s measured time"
+	}
+	return goal
 }
 
 // CalibrationFor returns the calibration of model's class in scenario, or nil.

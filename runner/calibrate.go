@@ -72,12 +72,8 @@ func (r *cellRunner) calibrate(ctx context.Context, p plan.Plan) ([]result.Calib
 			return out, err
 		}
 		for _, c := range cals {
-			goal := units.Ms(c.GoalMs)
-			if c.GoalFrom != "" {
-				goal += ", " + c.GoalFrom + "'s"
-			}
 			r.prog.logf("calibrated %s %s/%s: %s → %s (goal %s)%s", c.Model, c.Scenario, c.Class, c.Used,
-				units.Ms(c.MeasuredMs), goal, noteSuffix(c.Note))
+				units.Ms(c.MeasuredMs), c.GoalText(), noteSuffix(c.Note))
 			r.calibrated[calKey{c.Model, c.Scenario, c.Class}] = c.Used
 			if c.MeasuredMs > 0 && c.Note == "" {
 				measured[calKey{c.Model, c.Scenario, c.Class}] = c.MeasuredMs

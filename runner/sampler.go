@@ -67,7 +67,6 @@ type sampler struct {
 	pidsAt time.Time     // when the reading of pids was asked for
 
 	ctxAt   time.Time     // the last reading of context switches (sampleProcs only)
-	threads int           // the server's threads at the last reading (sampleProcs only)
 	pssAt   time.Time     // the last reading of PSS (sampleProcs only)
 	pssCost time.Duration // how long it took
 
@@ -254,7 +253,6 @@ func (s *sampler) sampleProcs(context.Context) {
 	if len(ps.cpu) == 0 {
 		return
 	}
-	s.threads = ps.threads
 	if ps.ctx {
 		s.ctxAt = ps.at
 	}
@@ -349,22 +347,11 @@ func bracket[T any](xs []T, at func(T) time.Time, start, end time.Time) (first, 
 // one at or before start (else the first), and the first one at or after end
 // (else the last). Both are -1 when xs is empty.
 func enclose[T any](xs []T, at func(T) time.Time, start, end time.Time) (first, last int) {
-	first, last = -1, -1
-	for i, x := range xs {
-		t := at(x)
-		if !t.After(start) {
-			first = i
-		}
-		if last < 0 && !t.Before(end) {
-			last = i
-		}
-	}
-	if len(xs) > 0 {
-		first = max(first, 0)
-		if last < 0 {
-			last = len(xs) - 1
-		}
-		last = max(last, first)
+	first, last = bracket(xs, at, start, end)
+	// bracket's last is the last sample at or before end: the one after it,
+	// if any, is the first at or after end.
+	if last >= 0 && at(xs[last]).Before(end) && last+1 < len(xs) {
+		last++
 	}
 	return first, last
 }

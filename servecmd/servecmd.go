@@ -47,6 +47,17 @@ func usageError(format string, args ...any) error {
 	return &UsageError{fmt.Errorf(format, args...)}
 }
 
+// OneLine is an error message as both binaries (concbench and
+// concbench-serve) print it on stderr: its first line, and " ..." when it
+// had more.
+func OneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " ..."
+	}
+	return s
+}
+
 // Run serves the model of the command line args (the flags after `serve`)
 // until ctx is done, announcing its address on stdout (launch.Announce); -v
 // logs to stderr. -h prints the flags on stdout and returns flag.ErrHelp.

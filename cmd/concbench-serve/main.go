@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/concbench/concbench/launch"
@@ -44,17 +43,9 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintf(stderr, "concbench: %s\n", firstLine(err.Error()))
+	fmt.Fprintf(stderr, "concbench: %s\n", servecmd.OneLine(err.Error()))
 	if ue := (*servecmd.UsageError)(nil); errors.As(err, &ue) {
 		return 2
 	}
 	return 1
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i] + " ..."
-	}
-	return s
 }
