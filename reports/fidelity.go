@@ -111,7 +111,7 @@ func (f *Fidelity) Line() string {
 // FidelityRules states the tolerances in one sentence.
 func FidelityRules() string {
 	return fmt.Sprintf("A figure matches when cheap p99 and heavy p50 are within ×%s (or both under %s), the diagnosis is the same "+
-		"(blocked: cheap p99 ≥ %s of heavy p50), the growth of RSS and of threads under load (peak minus idle) is within ×%s (or both under %s and %d threads), and errors within ×%s (or both under %s); "+
+		"(blocked: cheap p99 ≥ %s of heavy p50), the growth of RSS and of threads under load (peak minus the idle reading, taken once the started server had gone quiet: resources.idle_wait_sec) is within ×%s (or both under %s and %d threads), and errors within ×%s (or both under %s); "+
 		"ratio = reference ÷ Go model.",
 		units.Num(FidelityLatencyFactor), floorMs(), units.Share(BlockedVictimShare),
 		units.Num(FidelityResourceFactor), units.MiB(FidelityRSSFloor), FidelityThreadFloor, units.Num(FidelityErrorFactor), floorPct())
