@@ -32,7 +32,8 @@ func (f *fakeCost) measure(target string) (time.Duration, error) {
 	}
 	f.calls = append(f.calls, v)
 	if f.double {
-		return f.base << v, nil
+		reps, _ := strconv.Atoi(param(target, "reps"))
+		return f.base << v * time.Duration(max(reps, 1)), nil
 	}
 	return time.Duration(v) * f.perOne, nil
 }
@@ -94,6 +95,48 @@ func TestSearchDoubling(t *testing.T) {
 		}
 		if v, _ := strconv.Atoi(param(got.target, "n")); v != tt.want {
 			t.Errorf("%s: searchDoubling chose %s (%s) after %v; want n=%d", tt.name, got.target, got.took, f.calls, tt.want)
+		}
+	}
+}
+
+// TestSearchReps: a doubling search that lands more than calTolerance from
+// the goal is refined with reps of a smaller n, and one within it is kept.
+func TestSearchReps(t *testing.T) {
+	tests := []struct {
+		name    string
+		base    time.Duration
+		want    string
+		refined bool
+	}{
+		// 70 ms at n=18, 140 ms at 19: n=19 is closest; 19-4=15 takes
+		// 8.75 ms, and 11 of them 96 ms.
+		{"between two n", 70 * time.Millisecond >> 18, "/regex?n=15&engine=backtrack&reps=11", true},
+		// 60 ms at n=20, 120 ms at 21 (closest by ratio): 21-4=17 takes
+		// 7.5 ms, 13 of them 97.5 ms.
+		{"above the goal", 60 * time.Millisecond >> 20, "/regex?n=17&engine=backtrack&reps=13", true},
+		// 100 ms at n=20 exactly: nothing to refine.
+		{"on the goal", 100 * time.Millisecond >> 20, "/regex?n=20&engine=backtrack", false},
+	}
+	for _, tt := range tests {
+		f := &fakeCost{param: "n", base: tt.base, double: true}
+		goal := 100 * time.Millisecond
+		got, err := searchDoubling("/regex?n=20&engine=backtrack", "n", 14, workloads.MaxUnboundedBacktrackN, goal, f.measure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if refined := !within(got.took, goal, calTolerance); refined != tt.refined {
+			t.Fatalf("%s: doubling search chose %s (%s); refine = %v, want %v", tt.name, got.target, got.took, refined, tt.refined)
+		}
+		if tt.refined {
+			if got, err = searchReps(got, goal, f.measure); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got.target != tt.want || !within(got.took, goal, calTolerance) {
+			t.Errorf("%s: calibrated to %s (%s) after %v; want %s, within ×%v of %s", tt.name, got.target, got.took, f.calls, tt.want, calTolerance, goal)
+		}
+		if _, err := workloads.Parse("GET", "/regex", strings.TrimPrefix(got.target, "/regex?")); err != nil {
+			t.Errorf("%s: %s is refused by the route table: %s", tt.name, got.target, err.Msg)
 		}
 	}
 }

@@ -89,9 +89,12 @@ func RunCPU(req Request) Response {
 	return CPUDone(&h)
 }
 
-// RunRegex matches on the calling goroutine.
+// RunRegex matches on the calling goroutine, req.Reps times in a row.
 func RunRegex(req Request) Response {
 	ok, err := MatchRegex(req.Engine, req.N, req.Timeout)
+	for i := 1; i < req.Reps && err == nil; i++ {
+		ok, err = MatchRegex(req.Engine, req.N, req.Timeout)
+	}
 	return RegexDone(req, ok, err)
 }
 

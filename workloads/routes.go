@@ -74,6 +74,8 @@ const (
 	MaxIters   = 100_000_000
 	MaxRegexN  = 64
 	MaxTimeout = 60000
+	// MaxRegexReps bounds reps, the matches one /regex request runs in a row.
+	MaxRegexReps = 1000
 	// MaxUnboundedBacktrackN is the largest n a backtracking match may take without
 	// timeout_ms: each extra character doubles the time (n=24 took 1.7 s and
 	// n=26 7 s on our 2-core test machine), so n=40 would take days.
@@ -97,6 +99,10 @@ type Request struct {
 	N       int
 	Engine  Engine
 	Timeout time.Duration // 0: unbounded
+	// Reps is how many times the match runs in a row on the same thread (0
+	// when not given: once): the fine knob of calibration, where n steps the
+	// time by ×2. Only without Timeout, which bounds one match.
+	Reps int
 }
 
 // Error is a request the route table refuses. Msg is one line, without a newline.
@@ -228,6 +234,19 @@ func parseRegex(q *query, req *Request) *Error {
 	if req.Engine == EngineBacktrack && req.Timeout == 0 && n > MaxUnboundedBacktrackN {
 		return badRequest("parameter n: backtrack with n > %d needs timeout_ms (time doubles per character)", MaxUnboundedBacktrackN)
 	}
+	reps, err := q.intParam("reps", false, 1, MaxRegexReps)
+	if err != nil {
+		return err
+	}
+	if reps > 1 && req.Timeout > 0 {
+		return badRequest("parameter reps: not with timeout_ms (the timeout bounds one match)")
+	}
+	// reps may not make a request cost more than the longest single match
+	// allowed without a timeout.
+	if req.Engine == EngineBacktrack && reps > 1 && n <= MaxUnboundedBacktrackN && reps > 1<<(MaxUnboundedBacktrackN-n) {
+		return badRequest("parameter reps: %d matches of n=%d cost more than one of n=%d (at most %d)", reps, n, MaxUnboundedBacktrackN, 1<<(MaxUnboundedBacktrackN-n))
+	}
+	req.Reps = reps
 	return nil
 }
 

@@ -73,6 +73,10 @@ var parseTests = []parseTest{
 	ok("GET", "/regex", "n=64&engine=backtrack&timeout_ms=60000", Request{Route: RouteRegex, N: 64, Engine: EngineBacktrack, Timeout: time.Minute}),
 	ok("GET", "/regex", "n=64&engine=re2", Request{Route: RouteRegex, N: 64, Engine: EngineRE2}),
 	ok("GET", "/regex", "engine=re2&n=20&timeout_ms=1", Request{Route: RouteRegex, N: 20, Engine: EngineRE2, Timeout: time.Millisecond}),
+	ok("GET", "/regex", "n=20&engine=backtrack&reps=64", Request{Route: RouteRegex, N: 20, Engine: EngineBacktrack, Reps: 64}),
+	ok("GET", "/regex", "n=0&engine=backtrack&reps=1000", Request{Route: RouteRegex, Engine: EngineBacktrack, Reps: 1000}),
+	ok("GET", "/regex", "n=64&engine=re2&reps=1000", Request{Route: RouteRegex, N: 64, Engine: EngineRE2, Reps: 1000}),
+	ok("GET", "/regex", "n=30&engine=backtrack&timeout_ms=5&reps=1", Request{Route: RouteRegex, N: 30, Engine: EngineBacktrack, Timeout: 5 * time.Millisecond, Reps: 1}),
 
 	// Missing parameters.
 	bad("/io", "", "missing parameter ms"),
@@ -181,6 +185,12 @@ var parseTests = []parseTest{
 	// An unbounded backtracking match must stay short.
 	bad("/regex", "n=27&engine=backtrack", msgUnboundedBackN),
 	bad("/regex", "n=64&engine=backtrack", msgUnboundedBackN),
+	bad("/regex", "n=5&engine=re2&reps=0", outOfRange("reps", 0, 1, MaxRegexReps)),
+	bad("/regex", "n=5&engine=re2&reps=1001", outOfRange("reps", 1001, 1, MaxRegexReps)),
+	bad("/regex", "n=5&engine=re2&timeout_ms=1&reps=2", "parameter reps: not with timeout_ms (the timeout bounds one match)"),
+	bad("/regex", "n=40&engine=backtrack&timeout_ms=1&reps=2", "parameter reps: not with timeout_ms (the timeout bounds one match)"),
+	bad("/regex", "n=26&engine=backtrack&reps=2", "parameter reps: 2 matches of n=26 cost more than one of n=26 (at most 1)"),
+	bad("/regex", "n=20&engine=backtrack&reps=65", "parameter reps: 65 matches of n=20 cost more than one of n=26 (at most 64)"),
 
 	// Unknown paths, whatever the method.
 	fail("GET", "/", "", 404, `not found: no route "/"`),
@@ -309,6 +319,9 @@ func canonicalQuery(req Request) string {
 		if req.Timeout != 0 {
 			q = append(q, "timeout_ms="+strconv.Itoa(int(req.Timeout/time.Millisecond)))
 		}
+		if req.Reps != 0 {
+			q = append(q, "reps="+strconv.Itoa(req.Reps))
+		}
 	}
 	return strings.Join(q, "&")
 }
@@ -350,7 +363,16 @@ func checkBounds(req Request) string {
 		if req.Engine == EngineBacktrack && req.Timeout == 0 && req.N > MaxUnboundedBacktrackN {
 			return "unbounded backtracking with N > MaxUnboundedBacktrackN"
 		}
-		rest.N, rest.Engine, rest.Timeout = 0, EngineBacktrack, 0
+		if req.Reps < 0 || req.Reps > MaxRegexReps {
+			return "Reps out of [0, MaxRegexReps]"
+		}
+		if req.Reps > 1 && req.Timeout != 0 {
+			return "Reps with a Timeout"
+		}
+		if req.Engine == EngineBacktrack && req.Reps > 1 && req.Reps<<req.N > 1<<MaxUnboundedBacktrackN {
+			return "Reps matches cost more than one of MaxUnboundedBacktrackN"
+		}
+		rest.N, rest.Engine, rest.Timeout, rest.Reps = 0, EngineBacktrack, 0, 0
 	default:
 		return "unknown Route"
 	}

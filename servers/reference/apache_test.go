@@ -222,6 +222,8 @@ func TestApacheSameAnswers(t *testing.T) {
 		"/cpu?iters=5&defer=tick", "/cpu?iters=5&chunk=2&defer=", "/cpu?iters=3&chunk=1&defer=loop&x=1",
 		"/regex?n=65&engine=re2", "/regex?n=26&engine=backtrack&timeout_ms=0", "/regex?n=27&engine=backtrack",
 		"/regex?engine=backtrack", "/regex?n=5&engine=pcre", "/regex?n=5&engine=re2&timeout_ms=60001",
+		"/regex?n=5&engine=re2&reps=x", "/regex?n=27&engine=backtrack&timeout_ms=5&reps=0", "/regex?n=25&engine=backtrack&reps=3",
+		"/regex?n=3&engine=backtrack&reps=1000", "/regex?n=3&engine=backtrack&reps=1001",
 		"/plain?a=1&b=2&c=3&d=4", "/plain?a=1&a=1", "/plain?%C3%A9=1", "/plain?%FF%FE=1", "/plain?%0A=1",
 		"/plain?" + strings.Repeat("k", 40) + "=1", "/plain?k=" + strings.Repeat("%E2%82%AC", 20),
 		"/io?ms=1&mode=" + strings.Repeat("%E2%82%AC", 9), "/io?ms=1&mode=%22%5C%07%7F",

@@ -55,6 +55,7 @@ func Cases() []Case {
 		ok("regex/backtrack", "/regex?n=10&engine=backtrack", "no match\n"),
 		ok("regex/backtrack bounded", "/regex?n=10&engine=backtrack&timeout_ms=60000", "no match\n"),
 		ok("regex/re2", "/regex?n=10&engine=re2", "no match\n"),
+		ok("regex/reps", "/regex?n=10&engine=backtrack&reps=3", "no match\n"),
 
 		bad("missing/ms", "/io", "missing parameter ms"),
 		bad("missing/engine", "/regex?n=5", "missing parameter engine (backtrack or re2)"),
@@ -67,6 +68,9 @@ func Cases() []Case {
 		bad("unparsable/escape", "/io?ms=%zz", `malformed query: bad escape in "ms=%zz"`),
 		bad("unparsable/defer", "/cpu?iters=10&chunk=5&defer=now", `parameter defer: want tick or loop, got "now"`),
 		bad("unbounded backtrack", "/regex?n=30&engine=backtrack", "parameter n: backtrack with n > 26 needs timeout_ms (time doubles per character)"),
+		bad("out of range/reps", "/regex?n=5&engine=re2&reps=0", "parameter reps: 0 out of range [1, 1000]"),
+		bad("reps with timeout", "/regex?n=5&engine=backtrack&timeout_ms=50&reps=2", "parameter reps: not with timeout_ms (the timeout bounds one match)"),
+		bad("reps beyond n=26", "/regex?n=20&engine=backtrack&reps=65", "parameter reps: 65 matches of n=20 cost more than one of n=26 (at most 64)"),
 
 		{Name: "unknown path", Method: "GET", Target: "/nope", Status: 404, Body: "not found: no route \"/nope\"\n", Header: text},
 		{Name: "unknown path/trailing slash", Method: "GET", Target: "/plain/", Status: 404, Body: "not found: no route \"/plain/\"\n", Header: text},

@@ -24,6 +24,7 @@ local MAX_ITERS = 100000000
 local MAX_REGEX_N = 64
 local MAX_TIMEOUT = 60000
 local MAX_UNBOUNDED_BACKTRACK_N = 26
+local MAX_REGEX_REPS = 1000
 local MAX_PARAMS = 4
 
 -- Route indexes, in workloads.Route order.
@@ -270,6 +271,17 @@ local function parseRegex(q, req)
 	if engine == "backtrack" and ms == 0 and n > MAX_UNBOUNDED_BACKTRACK_N then
 		return bad("parameter n: backtrack with n > %d needs timeout_ms (time doubles per character)", MAX_UNBOUNDED_BACKTRACK_N)
 	end
+	local reps
+	reps, err = intParam(q, "reps", false, 1, MAX_REGEX_REPS)
+	if err then return nil, err end
+	if reps > 1 and ms > 0 then
+		return bad("parameter reps: not with timeout_ms (the timeout bounds one match)")
+	end
+	local most = 1 << (MAX_UNBOUNDED_BACKTRACK_N - n)
+	if engine == "backtrack" and reps > 1 and reps > most then
+		return bad("parameter reps: %d matches of n=%d cost more than one of n=%d (at most %d)", reps, n, MAX_UNBOUNDED_BACKTRACK_N, most)
+	end
+	req.reps = reps
 	return req
 end
 
@@ -409,7 +421,12 @@ local function regexAnswer(r, req)
 	if req.timeout_ms > 0 then
 		return 501, "regex: timeout_ms is not available in apache-worker (PCRE2 bounds a match by steps, not time)\n"
 	end
-	local matched = r:expr("'" .. string.rep("a", req.n) .. "!' =~ /^(a+)+$/")
+	-- reps matches in a row, at least one (workloads.RunRegex).
+	local expr = "'" .. string.rep("a", req.n) .. "!' =~ /^(a+)+$/"
+	local matched = r:expr(expr)
+	for _ = 2, req.reps do
+		matched = r:expr(expr)
+	end
 	if matched then
 		return 200, "match\n"
 	end

@@ -59,6 +59,7 @@ const MAX_ITERS = 100000000;
 const MAX_REGEX_N = 64;
 const MAX_TIMEOUT = 60000;
 const MAX_UNBOUNDED_BACKTRACK_N = 26;
+const MAX_REGEX_REPS = 1000;
 const MAX_PARAMS = 4;
 const MAX_BODY = 1 << 20; // httpwire's limit on a (skipped) request body
 const TEXT_PLAIN = 'text/plain; charset=utf-8';
@@ -133,8 +134,14 @@ try {
 
 const regexInput = (n) => 'a'.repeat(n) + '!';
 
-function matchRegex(engine, n) {
-  return (engine === 're2' ? LINEAR : BACKTRACK).test(regexInput(n));
+// matchRegex runs the match reps times in a row (workloads.RunRegex), at
+// least once.
+function matchRegex(engine, n, reps) {
+  const re = engine === 're2' ? LINEAR : BACKTRACK;
+  const input = regexInput(n);
+  let matched = re.test(input);
+  for (let i = 1; i < reps; i++) matched = re.test(input);
+  return matched;
 }
 
 const regexBody = (matched) => (matched ? 'match\n' : 'no match\n');
@@ -288,7 +295,7 @@ function parseRequest(method, path, rawQuery) {
   if (method !== 'GET') return new RouteError(405, 'method not allowed: ' + quote(method, 16) + ' (only GET)', 'GET');
   const q = parseQuery(rawQuery);
   if (q instanceof RouteError) return q;
-  const req = { route, waitMs: 0, block: false, iters: 0, chunk: 0, defer: '', n: 0, engine: '', timeoutMs: 0 };
+  const req = { route, waitMs: 0, block: false, iters: 0, chunk: 0, defer: '', n: 0, engine: '', timeoutMs: 0, reps: 0 };
   const err = route === 'io' ? parseIO(q, req) : route === 'cpu' ? parseCPU(q, req) : route === 'regex' ? parseRegex(q, req) : null;
   if (err) return err;
   for (const p of q) {
@@ -378,6 +385,13 @@ function parseRegex(q, req) {
   if (engine === 'backtrack' && ms === 0 && n > MAX_UNBOUNDED_BACKTRACK_N) {
     return badRequest(`parameter n: backtrack with n > ${MAX_UNBOUNDED_BACKTRACK_N} needs timeout_ms (time doubles per character)`);
   }
+  const reps = intParam(q, 'reps', false, 1, MAX_REGEX_REPS);
+  if (reps instanceof RouteError) return reps;
+  if (reps > 1 && ms > 0) return badRequest('parameter reps: not with timeout_ms (the timeout bounds one match)');
+  if (engine === 'backtrack' && reps > 1 && reps > 2 ** (MAX_UNBOUNDED_BACKTRACK_N - n)) {
+    return badRequest(`parameter reps: ${reps} matches of n=${n} cost more than one of n=${MAX_UNBOUNDED_BACKTRACK_N} (at most ${2 ** (MAX_UNBOUNDED_BACKTRACK_N - n)})`);
+  }
+  req.reps = reps;
   return null;
 }
 
@@ -397,7 +411,7 @@ function workerMain() {
         runCPU(job.req, (body) => parentPort.postMessage({ id: job.id, body }));
         return;
       }
-      const matched = matchRegex(job.req.engine, job.req.n);
+      const matched = matchRegex(job.req.engine, job.req.n, job.req.reps);
       if (sab) {
         // The watchdog: the main thread is blocked in Atomics.wait.
         Atomics.store(sab, 1, matched ? 1 : 0);
@@ -909,7 +923,7 @@ function serveHTTP(opts, model, pool, onListening) {
       else ok(regexBody(matched));
       return;
     }
-    ok(regexBody(matchRegex(r.engine, r.n)));
+    ok(regexBody(matchRegex(r.engine, r.n, r.reps)));
   }
 
   // 8 KiB of header like httpwire (Node's default is 16 KiB).
