@@ -75,6 +75,13 @@ func Alive(pid int) bool {
 // reads one file per thread, yielding the CPU to other goroutines every 32:
 // callers sample it less often for a process with many threads.
 func CtxSwitches(pid int) (vol, invol int64) {
+	return CtxSwitchesByTask(pid, nil)
+}
+
+// CtxSwitchesByTask is CtxSwitches that also records each thread's switches
+// (voluntary and not) in byTask, by thread id, when byTask is not nil: a
+// thread whose count rose between two readings ran between them.
+func CtxSwitchesByTask(pid int, byTask map[int]int64) (vol, invol int64) {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
@@ -88,6 +95,7 @@ func CtxSwitches(pid int) (vol, invol int64) {
 		if err != nil {
 			continue
 		}
+		var both int64
 		for line := range bytes.Lines(b) {
 			k, v, ok := bytes.Cut(line, []byte(":"))
 			if !ok {
@@ -97,10 +105,15 @@ func CtxSwitches(pid int) (vol, invol int64) {
 			case "voluntary_ctxt_switches":
 				n, _ := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 				vol += n
+				both += n
 			case "nonvoluntary_ctxt_switches":
 				n, _ := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 				invol += n
+				both += n
 			}
+		}
+		if tid, err := strconv.Atoi(t.Name()); err == nil && byTask != nil {
+			byTask[tid] = both
 		}
 	}
 	return vol, invol

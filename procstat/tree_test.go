@@ -5,9 +5,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestTreeAndAlive starts a child and finds it under this process; once it is
@@ -69,6 +71,52 @@ func TestCtxSwitches(t *testing.T) {
 	}
 	if vol, invol := CtxSwitches(1 << 30); vol != 0 || invol != 0 {
 		t.Errorf("CtxSwitches(no such pid) = %d, %d; want 0, 0", vol, invol)
+	}
+}
+
+// TestCtxSwitchesByTask: a thread that blocks between two readings shows a
+// rise in its own count; a thread parked throughout shows none.
+func TestCtxSwitchesByTask(t *testing.T) {
+	tid := func(park <-chan struct{}, work func()) (int, chan struct{}) {
+		got, done := make(chan int), make(chan struct{})
+		go func() {
+			runtime.LockOSThread() // the goroutine keeps its thread: the thread's count is its own
+			defer runtime.UnlockOSThread()
+			got <- syscall.Gettid()
+			<-park
+			work()
+			close(done)
+		}()
+		return <-got, done
+	}
+	parked, never := make(chan struct{}), make(chan struct{})
+	idle, _ := tid(never, func() {})
+	defer close(never)
+	busy, done := tid(parked, func() {
+		for range 5 {
+			time.Sleep(time.Millisecond) // each sleep blocks the thread: a voluntary switch
+		}
+	})
+	time.Sleep(20 * time.Millisecond) // let the idle thread settle into its wait
+	a, b := map[int]int64{}, map[int]int64{}
+	vol, invol := CtxSwitchesByTask(os.Getpid(), a)
+	var sum int64
+	for _, n := range a {
+		sum += n
+	}
+	_, hasIdle := a[idle]
+	_, hasBusy := a[busy]
+	if sum != vol+invol || !hasIdle || !hasBusy {
+		t.Fatalf("CtxSwitchesByTask(self) = %d, %d, by task %v (sum %d); want the per-thread counts summing to the totals, both test threads in them", vol, invol, a, sum)
+	}
+	close(parked)
+	<-done
+	CtxSwitchesByTask(os.Getpid(), b)
+	if b[busy] <= a[busy] {
+		t.Errorf("the thread that slept 5 times went from %d to %d switches; want a rise", a[busy], b[busy])
+	}
+	if b[idle] != a[idle] {
+		t.Errorf("the parked thread went from %d to %d switches; want none", a[idle], b[idle])
 	}
 }
 

@@ -306,13 +306,16 @@ type Group struct {
 	// first request; RSSGrowth and ThreadGrowth the peak above them (NaN
 	// when the idle figures were not read).
 	IdleRSS, IdleThreads, RSSGrowth, ThreadGrowth Stat
-	CPUPer1k                                      Stat
-	Victim, Heavy                                 Percentiles
-	VictimNames, HeavyNames                       []string
-	Classes                                       []ClassFigures
-	Loop                                          *LoopFigures
-	Pool                                          *PoolFigures
-	GOMAXPROCS                                    int
+	// ActiveThreads: the threads that ran over the window
+	// (result.Resources.ActiveThreads).
+	ActiveThreads           Stat
+	CPUPer1k                Stat
+	Victim, Heavy           Percentiles
+	VictimNames, HeavyNames []string
+	Classes                 []ClassFigures
+	Loop                    *LoopFigures
+	Pool                    *PoolFigures
+	GOMAXPROCS              int
 	// NotSampled is set when no used repetition sampled the server's
 	// processes (an attached target without its pid): RSS, threads and CPU
 	// are unknown, not zero.
@@ -474,6 +477,7 @@ func newGroup(model, scenario string, rate float64, cells []*result.Cell) *Group
 		}
 		return float64(max(c.Resources.PeakThreads-c.Resources.IdleThreads, 0))
 	})
+	g.ActiveThreads = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.Resources.ActiveThreads)) })
 	g.PeakInFlight = statBy(used, func(c *result.Cell) float64 { return positive(float64(c.PeakInFlight)) })
 	g.CPUPer1k = statBy(used, func(c *result.Cell) float64 { return positive(c.Resources.CPUPer1kReqMs) })
 

@@ -19,6 +19,7 @@ type fidelityFigures struct {
 	threads                      int
 	errRate                      float64 // all 5xx
 	generatorBound               bool
+	active                       int // threads that ran over the window
 }
 
 // fidelityRun is a synthetic run of the fidelity plan's shape: three pairs,
@@ -40,19 +41,19 @@ func fidelityRun() *result.Run {
 		},
 	}
 	figs := map[[2]string]fidelityFigures{
-		{"eventloop", "cpu-mix"}:       {cheapP99: 96, heavyP50: 101, heavyP99: 190, rssMiB: 12, threads: 6},
-		{"node-loop", "cpu-mix"}:       {cheapP99: 88, heavyP50: 99, heavyP99: 170, rssMiB: 58, threads: 7},
-		{"offload", "cpu-mix"}:         {cheapP99: 37.9, heavyP50: 130, heavyP99: 260, rssMiB: 14, threads: 9},
-		{"node-pool", "cpu-mix"}:       {cheapP99: 4.1, heavyP50: 104, heavyP99: 150, rssMiB: 70, threads: 12},
-		{"thread", "cpu-mix"}:          {cheapP99: 3.2, heavyP50: 100, heavyP99: 120, rssMiB: 13, threads: 11},
-		{"eventloop", "io-wait"}:       {cheapP99: 102, rssMiB: 15, threads: 6},
-		{"node-loop", "io-wait"}:       {cheapP99: 104, rssMiB: 66, threads: 7},
-		{"offload", "io-wait"}:         {cheapP99: 103, rssMiB: 16, threads: 9},
-		{"node-pool", "io-wait"}:       {cheapP99: 180, rssMiB: 71, threads: 12, generatorBound: true},
-		{"thread", "io-wait"}:          {cheapP99: 101, rssMiB: 80, threads: 212},
-		{"offload", "pool-saturation"}: {cheapP99: 41, heavyP50: 1400, heavyP99: 1700, rssMiB: 15, threads: 9, errRate: 0.31},
-		{"node-pool", "pool-saturation"}: {cheapP99: 3.5, heavyP50: 1500, heavyP99: 1650, rssMiB: 72, threads: 12,
-			errRate: 0.29},
+		{"eventloop", "cpu-mix"}:       {cheapP99: 96, heavyP50: 101, heavyP99: 190, rssMiB: 12, threads: 6, active: 4},
+		{"node-loop", "cpu-mix"}:       {cheapP99: 88, heavyP50: 99, heavyP99: 170, rssMiB: 58, threads: 7, active: 5},
+		{"offload", "cpu-mix"}:         {cheapP99: 37.9, heavyP50: 130, heavyP99: 260, rssMiB: 14, threads: 9, active: 8},
+		{"node-pool", "cpu-mix"}:       {cheapP99: 4.1, heavyP50: 104, heavyP99: 150, rssMiB: 70, threads: 12, active: 8},
+		{"thread", "cpu-mix"}:          {cheapP99: 3.2, heavyP50: 100, heavyP99: 120, rssMiB: 13, threads: 11, active: 8},
+		{"eventloop", "io-wait"}:       {cheapP99: 102, rssMiB: 15, threads: 6, active: 5},
+		{"node-loop", "io-wait"}:       {cheapP99: 104, rssMiB: 66, threads: 7, active: 5},
+		{"offload", "io-wait"}:         {cheapP99: 103, rssMiB: 16, threads: 9, active: 8},
+		{"node-pool", "io-wait"}:       {cheapP99: 180, rssMiB: 71, threads: 12, generatorBound: true, active: 5},
+		{"thread", "io-wait"}:          {cheapP99: 101, rssMiB: 80, threads: 212, active: 210},
+		{"offload", "pool-saturation"}: {cheapP99: 41, heavyP50: 1400, heavyP99: 1700, rssMiB: 15, threads: 9, errRate: 0.31, active: 9},
+		{"node-pool", "pool-saturation"}: {cheapP99: 3.5, heavyP50: 1500, heavyP99: 1650, rssMiB: 72, threads: 32,
+			errRate: 0.29, active: 30},
 	}
 	run := &result.Run{
 		Plan: p, Started: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC), Finished: time.Date(2026, 12, 3, 9, 10, 0, 0, time.UTC),
@@ -108,7 +109,7 @@ func fidelityRun() *result.Run {
 					idle = 48
 				}
 				c.Resources = result.Resources{Samples: 8, PeakRSSBytes: int64(f.rssMiB * slow * (1 << 20)), PeakThreads: f.threads,
-					IdleRSSBytes: int64(idle * (1 << 20)), IdleThreads: min(f.threads, 12)}
+					IdleRSSBytes: int64(idle * (1 << 20)), IdleThreads: min(f.threads, 12), ActiveThreads: f.active}
 				if f.generatorBound {
 					c.Validity.Invalidate(result.CauseGenerator, "generator-bound: the generator stalled 40 ms or more for 1% of the window")
 				}
@@ -182,13 +183,14 @@ func TestFidelityVerdicts(t *testing.T) {
 		{"eventloop ↔ node-loop", "cpu-mix", FigurePeakRSS, Matches},   // peaks 12 vs 58 MiB, growths 2 vs 10
 		{"eventloop ↔ node-loop", "io-wait", FigurePeakRSS, Differs},   // growths 5 vs 18 MiB
 		{"thread ↔ apache-worker", "io-wait", FigurePeakRSS, NotMeasured},
-		{"offload ↔ node-pool", "cpu-mix", FigurePeakThread, Matches},   // neither grew
-		{"offload ↔ node-pool", "cpu-mix", FigureCheapP99, Differs},     // 37.9 vs 4.1 ms
-		{"offload ↔ node-pool", "cpu-mix", FigureDiagnosis, Matches},    // neither blocked by the rule
-		{"offload ↔ node-pool", "io-wait", FigureCheapP99, NotMeasured}, // node-pool generator-bound
+		{"offload ↔ node-pool", "cpu-mix", FigureThreads, Matches},         // 11 and 8 ran: both under the floor
+		{"offload ↔ node-pool", "pool-saturation", FigureThreads, Differs}, // 12 vs 30 ran
+		{"offload ↔ node-pool", "cpu-mix", FigureCheapP99, Differs},        // 37.9 vs 4.1 ms
+		{"offload ↔ node-pool", "cpu-mix", FigureDiagnosis, Matches},       // neither blocked by the rule
+		{"offload ↔ node-pool", "io-wait", FigureCheapP99, NotMeasured},    // node-pool generator-bound
 		{"offload ↔ node-pool", "pool-saturation", FigureErrors, Matches},
 		{"thread ↔ apache-worker", "cpu-mix", FigureCheapP99, NotMeasured}, // not installed: never matches
-		{"thread ↔ apache-worker", "io-wait", FigurePeakThread, NotMeasured},
+		{"thread ↔ apache-worker", "io-wait", FigureThreads, NotMeasured},
 	}
 	for _, tt := range tests {
 		var got []string

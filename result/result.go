@@ -464,6 +464,16 @@ type Resources struct {
 	IdleThreads  int     `json:"idle_threads,omitempty"`
 	IdleWaitSec  float64 `json:"idle_wait_sec,omitempty"`
 
+	// ActiveThreads counts the server's threads that ran over the window:
+	// those whose context switches rose between the two readings that
+	// enclose it (the last of the warmup and the first after it, per-thread
+	// /proc files read there only), a thread started in between included.
+	// A thread-per-request server uses a thread per request in flight,
+	// whether it made it on demand (thread) or at start (Apache's worker
+	// MPM keeps 256 waiting, and those never given a request do not run).
+	// 0 when not read.
+	ActiveThreads int `json:"active_threads,omitempty"`
+
 	// ServerStealPct is the share (%) of the server CPUs' time over the
 	// window that the hypervisor gave to something else (/proc/stat steal
 	// of the CPUs the server was pinned to): the server's latencies then

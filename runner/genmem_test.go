@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -31,7 +32,8 @@ func TestSamplerSpool(t *testing.T) {
 	for i := range n {
 		at := t0.Add(time.Duration(i) * SampleEvery)
 		s.mu.Lock()
-		s.keep(&procSample{at: at, cpu: map[int]float64{7: float64(i)}, rss: int64(i), threads: 3, cpuTimes: map[int]procstat.CPUTimes{1: {Steal: int64(i), Total: int64(3 * i)}}}, nil)
+		s.keep(&procSample{at: at, cpu: map[int]float64{7: float64(i)}, rss: int64(i), threads: 3, tasks: map[int]int64{7: int64(i), 8: 2},
+			cpuTimes: map[int]procstat.CPUTimes{1: {Steal: int64(i), Total: int64(3 * i)}}}, nil)
 		s.mu.Unlock()
 		snap := &stats.Snapshot{Model: "goroutine", PIDs: []int{7, i}, Completed: map[string]uint64{"plain": uint64(i)},
 			LoopDelay: &stats.HistSummary{Count: int64(i), HDR: "HISTFAAAA"}}
@@ -59,7 +61,8 @@ func TestSamplerSpool(t *testing.T) {
 		t.Fatalf("read back %d /proc and %d /stats readings; want %d each", len(s.procs), len(s.stats), n)
 	}
 	for i, p := range s.procs {
-		if !p.at.Equal(t0.Add(time.Duration(i)*SampleEvery)) || p.cpu[7] != float64(i) || p.rss != int64(i) || p.threads != 3 || p.cpuTimes[1] != (procstat.CPUTimes{Steal: int64(i), Total: int64(3 * i)}) {
+		if !p.at.Equal(t0.Add(time.Duration(i)*SampleEvery)) || p.cpu[7] != float64(i) || p.rss != int64(i) || p.threads != 3 || p.cpuTimes[1] != (procstat.CPUTimes{Steal: int64(i), Total: int64(3 * i)}) ||
+			!maps.Equal(p.tasks, map[int]int64{7: int64(i), 8: 2}) {
 			t.Fatalf("procs[%d] = %+v", i, p)
 		}
 	}

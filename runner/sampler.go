@@ -29,6 +29,9 @@ type procSample struct {
 	vol     int64
 	invol   int64
 	ctx     bool // vol and invol were read (see ctxDue)
+	// tasks holds each thread's context switches, by thread id, when ctx:
+	// the threads whose count rose between two readings ran between them.
+	tasks map[int]int64
 	// cpuTimes are /proc/stat's times of the server's CPUs (nil: not read),
 	// for the host's steal over the window (procstat.StealShare). The file
 	// is one read of a few hundred bytes a CPU, ~20 µs here: cheap beside
@@ -245,7 +248,10 @@ func (s *sampler) sampleProcs(context.Context) {
 		}
 		ps.threads += r.Threads
 		if ps.ctx {
-			vol, invol := procstat.CtxSwitches(pid)
+			if ps.tasks == nil {
+				ps.tasks = map[int]int64{}
+			}
+			vol, invol := procstat.CtxSwitchesByTask(pid, ps.tasks)
 			ps.vol += vol
 			ps.invol += invol
 		}
@@ -421,6 +427,7 @@ func (s *sampler) resources(start, end time.Time, requests int64) result.Resourc
 		scale := end.Sub(start).Seconds() / cb.at.Sub(ca.at).Seconds()
 		r.VoluntaryCtx = int64(math.Round(float64(max(cb.vol-ca.vol, 0)) * scale))
 		r.InvolCtx = int64(math.Round(float64(max(cb.invol-ca.invol, 0)) * scale))
+		r.ActiveThreads = ranBetween(ca.tasks, cb.tasks)
 	}
 	return r
 }
@@ -539,4 +546,17 @@ func (s *sampler) pidsSeen() []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// ranBetween counts the threads of b whose context switches rose since a (a
+// thread not in a started in between): the threads that ran between the two
+// readings, where a thread created at start and never given work has not.
+func ranBetween(a, b map[int]int64) int {
+	n := 0
+	for tid, sw := range b {
+		if sw > a[tid] {
+			n++
+		}
+	}
+	return n
 }

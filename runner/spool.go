@@ -40,6 +40,7 @@ type spoolProc struct {
 	Vol     int64           `json:"vol"`
 	Invol   int64           `json:"invol"`
 	Ctx     bool            `json:"ctx"`
+	Tasks   map[int]int64   `json:"tasks,omitempty"`
 	// CPUTimes: the server CPUs' /proc/stat times (procSample.cpuTimes).
 	CPUTimes map[int]procstat.CPUTimes `json:"cpu_times,omitempty"`
 }
@@ -69,7 +70,7 @@ func newSpool() (*spool, error) {
 func (sp *spool) write(p *procSample, x *statsSample) error {
 	var rec spoolRecord
 	if p != nil {
-		rec.Proc = &spoolProc{At: p.at, CPU: p.cpu, RSS: p.rss, PSS: p.pss, Threads: p.threads, Vol: p.vol, Invol: p.invol, Ctx: p.ctx, CPUTimes: p.cpuTimes}
+		rec.Proc = &spoolProc{At: p.at, CPU: p.cpu, RSS: p.rss, PSS: p.pss, Threads: p.threads, Vol: p.vol, Invol: p.invol, Ctx: p.ctx, Tasks: p.tasks, CPUTimes: p.cpuTimes}
 	}
 	if x != nil {
 		rec.Stats = &spoolStats{At: x.at, Replied: x.replied, Snap: x.snap}
@@ -111,7 +112,7 @@ func (sp *spool) readBack(proc func(procSample), stats func(statsSample)) error 
 			return errors.Join(flushErr, err)
 		}
 		if p := rec.Proc; p != nil {
-			proc(procSample{at: p.At, cpu: p.CPU, rss: p.RSS, pss: p.PSS, threads: p.Threads, vol: p.Vol, invol: p.Invol, ctx: p.Ctx, cpuTimes: p.CPUTimes})
+			proc(procSample{at: p.At, cpu: p.CPU, rss: p.RSS, pss: p.PSS, threads: p.Threads, vol: p.Vol, invol: p.Invol, ctx: p.Ctx, tasks: p.Tasks, cpuTimes: p.CPUTimes})
 		}
 		if x := rec.Stats; x != nil && x.Snap != nil {
 			stats(statsSample{at: x.At, replied: x.Replied, snap: x.Snap})

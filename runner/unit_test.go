@@ -146,6 +146,11 @@ func TestResources(t *testing.T) {
 		if i >= 4 {
 			ps.cpu[2] = 0.05 * float64(i-3)
 		}
+		// Thread 1 runs throughout, 2 stays parked, 3 starts at 1 s.
+		ps.tasks = map[int]int64{1: int64(i), 2: 3}
+		if i >= 4 {
+			ps.tasks[3] = int64(i - 3)
+		}
 		s.procs = append(s.procs, ps)
 	}
 	r := s.resources(t0, t0.Add(2*time.Second), 1000)
@@ -168,17 +173,19 @@ func TestResources(t *testing.T) {
 		read       []int // the samples (0.25 s apart) with context switches
 		start, end time.Duration
 		vol, invol int64
+		ran        int
 	}{
-		{"at the window's edges", []int{0, 8}, 0, 2 * time.Second, 800, 80},
-		{"inside the window", []int{2, 6}, 0, 2 * time.Second, 800, 80},
-		{"before and after the window", []int{1, 7}, 500 * time.Millisecond, 1500 * time.Millisecond, 400, 40},
-		{"one reading", []int{3}, 0, 2 * time.Second, 0, 0},
+		{"at the window's edges", []int{0, 8}, 0, 2 * time.Second, 800, 80, 2},
+		{"inside the window", []int{2, 6}, 0, 2 * time.Second, 800, 80, 2},
+		{"before and after the window", []int{1, 7}, 500 * time.Millisecond, 1500 * time.Millisecond, 400, 40, 2},
+		{"before thread 3 started", []int{0, 3}, 0, 500 * time.Millisecond, 200, 20, 1},
+		{"one reading", []int{3}, 0, 2 * time.Second, 0, 0, 0},
 	} {
 		for i := range s.procs {
 			s.procs[i].ctx = slices.Contains(tc.read, i)
 		}
-		if r := s.resources(t0.Add(tc.start), t0.Add(tc.end), 1000); r.VoluntaryCtx != tc.vol || r.InvolCtx != tc.invol {
-			t.Errorf("context switches %s: voluntary %d, involuntary %d; want %d, %d", tc.name, r.VoluntaryCtx, r.InvolCtx, tc.vol, tc.invol)
+		if r := s.resources(t0.Add(tc.start), t0.Add(tc.end), 1000); r.VoluntaryCtx != tc.vol || r.InvolCtx != tc.invol || r.ActiveThreads != tc.ran {
+			t.Errorf("context switches %s: voluntary %d, involuntary %d, threads ran %d; want %d, %d, %d", tc.name, r.VoluntaryCtx, r.InvolCtx, r.ActiveThreads, tc.vol, tc.invol, tc.ran)
 		}
 	}
 	for i := range s.procs {
@@ -191,6 +198,29 @@ func TestResources(t *testing.T) {
 	s.joinTimeline(tl, t0)
 	if !near(tl[0].CPUPct, 40+5) || tl[1].RSSBytes != 18<<20 || tl[1].Threads != 6 {
 		t.Errorf("timeline = %+v", tl)
+	}
+}
+
+// TestRanBetween counts the threads whose context switches rose between two
+// readings: not one that existed and stayed parked (Apache's spare worker
+// threads), and one started in between that switched.
+func TestRanBetween(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b map[int]int64
+		want int
+	}{
+		{"none read", nil, nil, 0},
+		{"parked throughout", map[int]int64{1: 5, 2: 7}, map[int]int64{1: 5, 2: 7}, 0},
+		{"one ran", map[int]int64{1: 5, 2: 7}, map[int]int64{1: 9, 2: 7}, 1},
+		{"started in between", map[int]int64{1: 5}, map[int]int64{1: 5, 3: 2}, 1},
+		{"started, never switched", map[int]int64{1: 5}, map[int]int64{1: 5, 3: 0}, 0},
+		{"exited in between", map[int]int64{1: 5, 2: 7}, map[int]int64{1: 6}, 1},
+	}
+	for _, tt := range tests {
+		if got := ranBetween(tt.a, tt.b); got != tt.want {
+			t.Errorf("%s: ranBetween = %d; want %d", tt.name, got, tt.want)
+		}
 	}
 }
 
