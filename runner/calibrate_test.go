@@ -141,6 +141,39 @@ func TestSearchReps(t *testing.T) {
 	}
 }
 
+// TestConfirm: the search stopped on lucky samples (85,481 rounds "in 105
+// ms" on a server whose rounds cost 2.3 µs: 197 ms); the final measurement
+// finds it out and scales once. A target the final measurement confirms is
+// kept, and so is one without a linear parameter.
+func TestConfirm(t *testing.T) {
+	goal := 100 * time.Millisecond
+	cpu := &fakeCost{param: "iters", perOne: 2300 * time.Nanosecond}
+	mk := itersTarget("/cpu?iters=300000&chunk=1000&defer=tick", workloads.Request{Iters: 300000, Chunk: 1000})
+	rescale := func(p calPoint) string { return mk(proportional(p, "iters", goal, workloads.MaxIters)) }
+	got, err := confirm(calPoint{mk(85481), 105 * time.Millisecond}, goal, rescale, cpu.measure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 85,481 × 100 / 196.6 = 43,478 rounds: 100 ms.
+	if want := mk(43478); got.target != want || !within(got.took, goal, calTolerance) {
+		t.Errorf("confirm = %s (%s) after %v; want %s, within ×%v of %s", got.target, got.took, cpu.calls, want, calTolerance, goal)
+	}
+	if len(cpu.calls) != 2 {
+		t.Errorf("confirm measured %v; want the chosen target, then the rescaled one", cpu.calls)
+	}
+
+	cpu.calls = nil
+	if got, _ := confirm(calPoint{mk(43478), 90 * time.Millisecond}, goal, rescale, cpu.measure); got.target != mk(43478) || len(cpu.calls) != 1 {
+		t.Errorf("confirm of a target on the goal = %s after %v; want it kept, measured once", got.target, cpu.calls)
+	}
+
+	// A doubling n alone cannot be scaled: measured again, kept as is.
+	re := &fakeCost{param: "n", base: 70 * time.Millisecond >> 18, double: true}
+	if got, _ := confirm(calPoint{"/regex?n=19&engine=backtrack", 100 * time.Millisecond}, goal, nil, re.measure); got.target != "/regex?n=19&engine=backtrack" || got.took != re.base<<19 {
+		t.Errorf("confirm of n=19 without reps = %s (%s); want it kept, with its final measurement (140ms)", got.target, got.took)
+	}
+}
+
 func TestWithParam(t *testing.T) {
 	tests := []struct {
 		in, p string
