@@ -64,12 +64,12 @@ const (
 
 // The figures a pair is compared on, in the order rows show them.
 const (
-	FigureCheapP99   = "cheap p99"
-	FigureHeavyP50   = "heavy p50"
-	FigureDiagnosis  = "diagnosis"
-	FigurePeakRSS    = "RSS growth"
-	FigureThreads    = "threads that ran"
-	FigureErrors     = "errors"
+	FigureCheapP99  = "cheap p99"
+	FigureHeavyP50  = "heavy p50"
+	FigureDiagnosis = "diagnosis"
+	FigurePeakRSS   = "RSS growth"
+	FigureThreads   = "threads that ran"
+	FigureErrors    = "errors"
 )
 
 // The verdicts of a fidelity comparison.
