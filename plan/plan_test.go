@@ -169,6 +169,7 @@ func TestParseBad(t *testing.T) {
 		{"slo class", base + "slos:\n  - {expr: \"p99 < 1s\", class: io}\n", `plan q: slos[0].class: no class "io" in the matching scenarios`},
 		{"calibrate a sleep", strings.Replace(base, "target: /plain, weight: 99", "target: \"/io?ms=5\", weight: 99, calibrate: 100ms", 1), `plan q: scenarios[0].mix[0].calibrate: only a /cpu or a backtracking /regex class can be calibrated (it scales iters or n), not "/io?ms=5"`},
 		{"calibrate too long", strings.Replace(base, "heavy: true", "heavy: true, calibrate: 1m", 1), "plan q: scenarios[0].mix[1].calibrate: 1m0s out of range [1ms, 2s]"},
+		{"calibrate a regex with reps", strings.Replace(base, "target: /plain, weight: 99", "target: \"/regex?n=18&engine=backtrack&reps=4\", weight: 99, calibrate: 100ms", 1), `plan q: scenarios[0].mix[0].calibrate: a calibrated /regex sets its own reps: leave reps out of "/regex?n=18&engine=backtrack&reps=4"`},
 		{"scenario model", strings.Replace(base, "rates: [100]", "rates: [100]\n    models: [nodejs]", 1), `plan q: scenarios[0].models[0]: unknown model "nodejs" (one of ` + known + ")"},
 	}
 	for _, tt := range tests {

@@ -276,6 +276,8 @@ func checkCalibrate(c *Class) error {
 	req, _ := workloads.Parse("GET", path, query) // checked before
 	switch {
 	case req.Route == workloads.RouteCPU:
+	case req.Route == workloads.RouteRegex && req.Engine == workloads.EngineBacktrack && req.Reps > 1:
+		return fmt.Errorf("a calibrated /regex sets its own reps: leave reps out of %q", c.Target)
 	case req.Route == workloads.RouteRegex && req.Engine == workloads.EngineBacktrack:
 	default:
 		return fmt.Errorf("only a /cpu or a backtracking /regex class can be calibrated (it scales iters or n), not %q", c.Target)

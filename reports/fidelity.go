@@ -93,8 +93,9 @@ type Fidelity struct {
 	Pairs []string
 	Rows  []FidelityRow
 	// Matched counts the rows that match; NotMeasured those that could not
-	// be compared (a reference not installed, a cell generator-bound).
-	Matched, NotMeasured int
+	// be compared (a reference not installed, a cell generator-bound);
+	// ByFloor the matches a floor alone decided (FidelityRow.ByFloor).
+	Matched, NotMeasured, ByFloor int
 	// Calibrations are the run's (result.Run.Calibrations), for the table
 	// of what each server was sent.
 	Calibrations []result.Calibration
@@ -109,14 +110,25 @@ type FidelityRow struct {
 	// Verdict is Matches, Differs or NotMeasured; Reason says why (for
 	// Differs and NotMeasured) or how (for Matches, when not obvious).
 	Verdict, Reason string
+	// ByFloor is set on a match decided by a floor alone: both figures
+	// under it, their ratio beyond the factor (node-pool's RSS +24 MiB
+	// against offload's +5.6 MiB, both under 32 MiB).
+	ByFloor bool
 }
 
 // Line is the last line of a run's stdout: "fidelity: N of M comparisons
 // match", with how many could not be measured.
 func (f *Fidelity) Line() string {
 	s := fmt.Sprintf("fidelity: %d of %d comparisons match", f.Matched, len(f.Rows))
+	var notes []string
+	if f.ByFloor > 0 {
+		notes = append(notes, fmt.Sprintf("%d of them by a floor alone: both under it, more than the factor apart", f.ByFloor))
+	}
 	if f.NotMeasured > 0 {
-		s += fmt.Sprintf(" (%d not measured)", f.NotMeasured)
+		notes = append(notes, fmt.Sprintf("%d not measured", f.NotMeasured))
+	}
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, "; ") + ")"
 	}
 	return s
 }
@@ -181,7 +193,7 @@ func (r *Report) buildFidelity() *Fidelity {
 						if rows[i].Verdict != Matches && rows[i].Reason != "" {
 							asMeasured += ", " + rows[i].Reason
 						}
-						rows[i].Verdict, rows[i].Reason = NotMeasured, why+" (as measured: "+asMeasured+")"
+						rows[i].Verdict, rows[i].Reason, rows[i].ByFloor = NotMeasured, why+" (as measured: "+asMeasured+")", false
 					}
 					f.add(rows...)
 				default:
@@ -201,6 +213,9 @@ func (f *Fidelity) add(rows ...FidelityRow) {
 		switch row.Verdict {
 		case Matches:
 			f.Matched++
+			if row.ByFloor {
+				f.ByFloor++
+			}
 		case NotMeasured:
 			f.NotMeasured++
 		}
@@ -281,6 +296,7 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 		case a.Med < FidelityLatencyFloorMs && b.Med < FidelityLatencyFloorMs:
 			x.Ratio = ratioText(b.Med, a.Med)
 			x.Verdict, x.Reason = Matches, "both under "+floorMs()
+			x.ByFloor = !withinFactor(a.Med, b.Med, FidelityLatencyFactor)
 		default:
 			x.Ratio = ratioText(b.Med, a.Med)
 			x.Verdict, x.Reason = factorVerdict(a.Med, b.Med, FidelityLatencyFactor, g.Model, gr.Model)
@@ -326,6 +342,7 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 		case a.Med < floor && b.Med < floor:
 			x.Ratio = ratioText(b.Med, a.Med)
 			x.Verdict, x.Reason = Matches, "both grew under "+format(floor)
+			x.ByFloor = !withinFactor(a.Med, b.Med, FidelityResourceFactor)
 		default:
 			x.Ratio = ratioText(b.Med, a.Med)
 			x.Verdict, x.Reason = factorVerdict(a.Med, b.Med, FidelityResourceFactor, g.Model, gr.Model)
@@ -342,10 +359,11 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 	t.ModelValue, t.RefValue = showThreads(g.ActiveThreads, g.PeakThreads, g.IdleThreads), showThreads(gr.ActiveThreads, gr.PeakThreads, gr.IdleThreads)
 	switch a, b := g.ActiveThreads, gr.ActiveThreads; {
 	case !a.OK() || !b.OK():
-		t.Verdict, t.Reason = NotMeasured, "threads' context switches not read around the window for "+missing(g.Model, boolGroup(!a.OK()), gr.Model, boolGroup(!b.OK()))
+		t.Verdict, t.Reason = NotMeasured, "threads that ran not recorded (not sampled, or a results file from before resources.active_threads) for "+missing(g.Model, boolGroup(!a.OK()), gr.Model, boolGroup(!b.OK()))
 	case a.Med < FidelityThreadFloor && b.Med < FidelityThreadFloor:
 		t.Ratio = ratioText(b.Med, a.Med)
 		t.Verdict, t.Reason = Matches, "both under "+threads(FidelityThreadFloor)
+		t.ByFloor = !withinFactor(a.Med, b.Med, FidelityResourceFactor)
 	default:
 		t.Ratio = ratioText(b.Med, a.Med)
 		t.Verdict, t.Reason = factorVerdict(a.Med, b.Med, FidelityResourceFactor, g.Model, gr.Model)
@@ -360,6 +378,7 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 		x.Verdict, x.Reason = NotMeasured, "no request counted"
 	case a.Med < FidelityErrorFloor && b.Med < FidelityErrorFloor:
 		x.Verdict, x.Reason = Matches, "both under "+floorPct()
+		x.ByFloor = !withinFactor(a.Med, b.Med, FidelityErrorFactor)
 		if a.Med > 0 {
 			x.Ratio = ratioText(b.Med, a.Med)
 		}
@@ -535,4 +554,13 @@ func (r *Report) writeFidelityMarkdown(w io.Writer) {
 			fmt.Fprintf(w, "- %s\n", mdEscape(calibrationText(c)))
 		}
 	}
+}
+
+// withinFactor reports whether a and b are within f of each other, either
+// way (0 and 0 are).
+func withinFactor(a, b, f float64) bool {
+	if a == b {
+		return true
+	}
+	return b <= a*f && a <= b*f
 }

@@ -42,7 +42,7 @@ func fidelityRun() *result.Run {
 	}
 	figs := map[[2]string]fidelityFigures{
 		{"eventloop", "cpu-mix"}:       {cheapP99: 96, heavyP50: 101, heavyP99: 190, rssMiB: 12, threads: 6, active: 4},
-		{"node-loop", "cpu-mix"}:       {cheapP99: 88, heavyP50: 99, heavyP99: 170, rssMiB: 58, threads: 7, active: 5},
+		{"node-loop", "cpu-mix"}:       {cheapP99: 88, heavyP50: 99, heavyP99: 170, rssMiB: 58, threads: 14, active: 13},
 		{"offload", "cpu-mix"}:         {cheapP99: 37.9, heavyP50: 130, heavyP99: 260, rssMiB: 14, threads: 9, active: 8},
 		{"node-pool", "cpu-mix"}:       {cheapP99: 4.1, heavyP50: 104, heavyP99: 150, rssMiB: 70, threads: 12, active: 8},
 		{"thread", "cpu-mix"}:          {cheapP99: 3.2, heavyP50: 100, heavyP99: 120, rssMiB: 13, threads: 11, active: 8},
@@ -168,6 +168,35 @@ func TestFidelityGolden(t *testing.T) {
 	golden(t, "fidelity-report.html.golden", []byte(section(page.String(), "\n<style>\ntr.differs", "\n<h2 id=\"charts\">")))
 }
 
+// TestFidelityByFloor: a match only a floor decided is marked and counted in
+// the last line; one within the factor is not.
+func TestFidelityByFloor(t *testing.T) {
+	r, err := Build(fidelityRun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := r.Fidelity
+	byFloor := map[string]bool{}
+	n := 0
+	for _, x := range f.Rows {
+		if x.Figure == FigureThreads && x.Scenario == "cpu-mix" {
+			byFloor[x.Pair] = x.ByFloor
+		}
+		if x.ByFloor {
+			n++
+			if x.Verdict != Matches {
+				t.Errorf("%s %s %s: by floor, yet %s", x.Pair, x.Scenario, x.Figure, x.Verdict)
+			}
+		}
+	}
+	if !byFloor["eventloop ↔ node-loop"] || byFloor["offload ↔ node-pool"] {
+		t.Errorf("threads that ran in cpu-mix by floor = %v; want eventloop ↔ node-loop (4 vs 13) only, not offload ↔ node-pool (8 vs 8)", byFloor)
+	}
+	if want := fmt.Sprintf("(%d of them by a floor alone", n); f.ByFloor != n || !strings.Contains(f.Line(), want) {
+		t.Errorf("ByFloor = %d, Line = %q; want %d, and %q in it", f.ByFloor, f.Line(), n, want)
+	}
+}
+
 // TestFidelityVerdicts pins the verdicts that carry the section's meaning.
 func TestFidelityVerdicts(t *testing.T) {
 	r, err := Build(fidelityRun())
@@ -183,8 +212,9 @@ func TestFidelityVerdicts(t *testing.T) {
 		{"eventloop ↔ node-loop", "cpu-mix", FigurePeakRSS, Matches},   // peaks 12 vs 58 MiB, growths 2 vs 10
 		{"eventloop ↔ node-loop", "io-wait", FigurePeakRSS, Differs},   // growths 5 vs 38 MiB
 		{"thread ↔ apache-worker", "io-wait", FigurePeakRSS, NotMeasured},
-		{"offload ↔ node-pool", "cpu-mix", FigureThreads, Matches},         // 11 and 8 ran: both under the floor
-		{"offload ↔ node-pool", "pool-saturation", FigureThreads, Differs}, // 12 vs 30 ran
+		{"offload ↔ node-pool", "cpu-mix", FigureThreads, Matches},         // 8 and 8 ran
+		{"eventloop ↔ node-loop", "cpu-mix", FigureThreads, Matches},       // 4 vs 13 ran: both under the floor
+		{"offload ↔ node-pool", "pool-saturation", FigureThreads, Differs}, // 9 vs 30 ran
 		{"offload ↔ node-pool", "cpu-mix", FigureCheapP99, Differs},        // 37.9 vs 4.1 ms
 		{"offload ↔ node-pool", "cpu-mix", FigureDiagnosis, Matches},       // neither blocked by the rule
 		{"offload ↔ node-pool", "io-wait", FigureCheapP99, NotMeasured},    // node-pool generator-bound
@@ -220,7 +250,7 @@ func TestFidelityVerdicts(t *testing.T) {
 			notMeasured++
 		}
 	}
-	want := fmt.Sprintf("fidelity: %d of %d comparisons match (%d not measured)", matched, len(f.Rows), notMeasured)
+	want := fmt.Sprintf("fidelity: %d of %d comparisons match (%d of them by a floor alone: both under it, more than the factor apart; %d not measured)", matched, len(f.Rows), f.ByFloor, notMeasured)
 	if f.Line() != want || matched != f.Matched {
 		t.Errorf("Line() = %q (Matched %d); want %q", f.Line(), f.Matched, want)
 	}

@@ -55,7 +55,8 @@ type Calibration struct {
 	Scenario string `json:"scenario"`
 	Class    string `json:"class"`
 	// Target is the class's target as the plan wrote it; Used is what the
-	// model's cells sent instead. Param is the parameter scaled (iters, n).
+	// model's cells sent instead. Param is the parameter scaled (iters, n, or
+	// "n, reps").
 	Target string  `json:"target"`
 	Used   string  `json:"used"`
 	Param  string  `json:"param"`

@@ -218,7 +218,6 @@ func calibrateClass(ctx context.Context, base string, class plan.Class) result.C
 		}
 		best, err = searchDoubling(class.Target, "n", min(req.N, calProbeN), hi, goal, measure)
 		if err == nil && req.Timeout == 0 && best.took > 0 && !within(best.took, goal, calTolerance) {
-			c.Param = "n, reps"
 			best, err = searchReps(best, goal, measure)
 		}
 		if param(best.target, "reps") != "" {
@@ -230,13 +229,20 @@ func calibrateClass(ctx context.Context, base string, class plan.Class) result.C
 	default:
 		err = fmt.Errorf("calibration: %s cannot be scaled", class.Target)
 	}
+	samples := calSamples
 	if err == nil && best.target != "" {
 		best, err = confirm(best, goal, rescale, func(target string) (time.Duration, error) {
 			return measureTarget(ctx, client, base+target, calFinalSamples)
 		})
+		if err == nil {
+			samples = calFinalSamples
+		}
 	}
 	if best.target != "" {
-		c.Used, c.MeasuredMs, c.Samples = best.target, ms(best.took), calFinalSamples
+		c.Used, c.MeasuredMs, c.Samples = best.target, ms(best.took), samples
+		if param(best.target, "reps") != "" {
+			c.Param = "n, reps"
+		}
 	}
 	switch {
 	case err != nil:
