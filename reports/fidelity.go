@@ -293,13 +293,8 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 			x.Verdict, x.Reason = NotMeasured, "no answer of this class in "+missing(g.Model, boolGroup(!a.OK()), gr.Model, boolGroup(!b.OK()))
 		case a.Few || b.Few:
 			x.Verdict, x.Reason = NotMeasured, "too few answers for this quantile in "+missing(g.Model, boolGroup(a.Few), gr.Model, boolGroup(b.Few))
-		case a.Med < FidelityLatencyFloorMs && b.Med < FidelityLatencyFloorMs:
-			x.Ratio = ratioText(b.Med, a.Med)
-			x.Verdict, x.Reason = Matches, "both under "+floorMs()
-			x.ByFloor = !withinFactor(a.Med, b.Med, FidelityLatencyFactor)
 		default:
-			x.Ratio = ratioText(b.Med, a.Med)
-			x.Verdict, x.Reason = factorVerdict(a.Med, b.Med, FidelityLatencyFactor, g.Model, gr.Model)
+			x.judge(a.Med, b.Med, FidelityLatencyFloorMs, FidelityLatencyFactor, "both under "+floorMs())
 		}
 		rows = append(rows, x)
 	}
@@ -325,31 +320,22 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 		}
 		rows = append(rows, x)
 	}
-	// resource compares growths a and b (of g and gr), showing each as
-	// "+growth (peak P)": RSS.
-	resource := func(fig string, a, b, peakA, peakB Stat, floor float64, format func(float64) string) {
-		x := row(fig)
-		show := func(grow, peak Stat) string {
-			if !grow.OK() {
-				return statWith(peak, format) + " peak, idle not read"
-			}
-			return "+" + statWith(grow, format) + " (peak " + statWith(peak, format) + ")"
+	// RSS growth, shown as "+growth (peak P)".
+	mib := func(v float64) string { return units.MiB(v) }
+	m := row(FigurePeakRSS)
+	showRSS := func(grow, peak Stat) string {
+		if !grow.OK() {
+			return statWith(peak, mib) + " peak, idle not read"
 		}
-		x.ModelValue, x.RefValue = show(a, peakA), show(b, peakB)
-		switch {
-		case !a.OK() || !b.OK():
-			x.Verdict, x.Reason = NotMeasured, "idle or peak not sampled for "+missing(g.Model, boolGroup(!a.OK()), gr.Model, boolGroup(!b.OK()))
-		case a.Med < floor && b.Med < floor:
-			x.Ratio = ratioText(b.Med, a.Med)
-			x.Verdict, x.Reason = Matches, "both grew under "+format(floor)
-			x.ByFloor = !withinFactor(a.Med, b.Med, FidelityResourceFactor)
-		default:
-			x.Ratio = ratioText(b.Med, a.Med)
-			x.Verdict, x.Reason = factorVerdict(a.Med, b.Med, FidelityResourceFactor, g.Model, gr.Model)
-		}
-		rows = append(rows, x)
+		return "+" + statWith(grow, mib) + " (peak " + statWith(peak, mib) + ")"
 	}
-	resource(FigurePeakRSS, g.RSSGrowth, gr.RSSGrowth, g.PeakRSS, gr.PeakRSS, FidelityRSSFloor, func(v float64) string { return units.MiB(v) })
+	m.ModelValue, m.RefValue = showRSS(g.RSSGrowth, g.PeakRSS), showRSS(gr.RSSGrowth, gr.PeakRSS)
+	if a, b := g.RSSGrowth, gr.RSSGrowth; !a.OK() || !b.OK() {
+		m.Verdict, m.Reason = NotMeasured, "idle or peak not sampled for "+missing(g.Model, boolGroup(!a.OK()), gr.Model, boolGroup(!b.OK()))
+	} else {
+		m.judge(a.Med, b.Med, FidelityRSSFloor, FidelityResourceFactor, "both grew under "+mib(FidelityRSSFloor))
+	}
+	rows = append(rows, m)
 	// The threads that ran, shown as "ran (peak P, idle I)".
 	threads := func(v float64) string { return units.Num(math.Round(v)) }
 	t := row(FigureThreads)
@@ -357,16 +343,10 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 		return statWith(ran, threads) + " (peak " + statWith(peak, threads) + ", idle " + statWith(idle, threads) + ")"
 	}
 	t.ModelValue, t.RefValue = showThreads(g.ActiveThreads, g.PeakThreads, g.IdleThreads), showThreads(gr.ActiveThreads, gr.PeakThreads, gr.IdleThreads)
-	switch a, b := g.ActiveThreads, gr.ActiveThreads; {
-	case !a.OK() || !b.OK():
+	if a, b := g.ActiveThreads, gr.ActiveThreads; !a.OK() || !b.OK() {
 		t.Verdict, t.Reason = NotMeasured, "threads that ran not recorded (not sampled, or a results file from before resources.active_threads) for "+missing(g.Model, boolGroup(!a.OK()), gr.Model, boolGroup(!b.OK()))
-	case a.Med < FidelityThreadFloor && b.Med < FidelityThreadFloor:
-		t.Ratio = ratioText(b.Med, a.Med)
-		t.Verdict, t.Reason = Matches, "both under "+threads(FidelityThreadFloor)
-		t.ByFloor = !withinFactor(a.Med, b.Med, FidelityResourceFactor)
-	default:
-		t.Ratio = ratioText(b.Med, a.Med)
-		t.Verdict, t.Reason = factorVerdict(a.Med, b.Med, FidelityResourceFactor, g.Model, gr.Model)
+	} else {
+		t.judge(a.Med, b.Med, FidelityThreadFloor, FidelityResourceFactor, "both under "+threads(FidelityThreadFloor))
 	}
 	rows = append(rows, t)
 
@@ -376,17 +356,11 @@ func compareGroups(pair, scenario string, g, gr *Group) []FidelityRow {
 	switch {
 	case !a.OK() || !b.OK():
 		x.Verdict, x.Reason = NotMeasured, "no request counted"
-	case a.Med < FidelityErrorFloor && b.Med < FidelityErrorFloor:
-		x.Verdict, x.Reason = Matches, "both under "+floorPct()
-		x.ByFloor = !withinFactor(a.Med, b.Med, FidelityErrorFactor)
-		if a.Med > 0 {
-			x.Ratio = ratioText(b.Med, a.Med)
-		}
 	default:
-		if a.Med > 0 {
-			x.Ratio = ratioText(b.Med, a.Med)
+		x.judge(a.Med, b.Med, FidelityErrorFloor, FidelityErrorFactor, "both under "+floorPct())
+		if a.Med <= 0 {
+			x.Ratio = "–" // no ratio to nothing
 		}
-		x.Verdict, x.Reason = factorVerdict(a.Med, b.Med, FidelityErrorFactor, g.Model, gr.Model)
 	}
 	rows = append(rows, x)
 	return rows
@@ -407,6 +381,19 @@ func factorVerdict(a, b, f float64, model, ref string) (string, string) {
 		return Differs, fmt.Sprintf("%s's is more than ×%s %s's", model, units.Num(f), ref)
 	}
 	return Matches, "within ×" + units.Num(f)
+}
+
+// judge sets x's ratio and verdict for a and b, both measured: they match
+// when both are under floor (under says so; ByFloor when the factor alone
+// would not have matched them), else when within factor either way.
+func (x *FidelityRow) judge(a, b, floor, factor float64, under string) {
+	x.Ratio = ratioText(b, a)
+	verdict, reason := factorVerdict(a, b, factor, x.Model, x.Reference)
+	if a < floor && b < floor {
+		x.Verdict, x.Reason, x.ByFloor = Matches, under, verdict != Matches
+		return
+	}
+	x.Verdict, x.Reason = verdict, reason
 }
 
 // blocked applies the diagnosis rule to a group; why is "" when it cannot.
@@ -554,13 +541,4 @@ func (r *Report) writeFidelityMarkdown(w io.Writer) {
 			fmt.Fprintf(w, "- %s\n", mdEscape(calibrationText(c)))
 		}
 	}
-}
-
-// withinFactor reports whether a and b are within f of each other, either
-// way (0 and 0 are).
-func withinFactor(a, b, f float64) bool {
-	if a == b {
-		return true
-	}
-	return b <= a*f && a <= b*f
 }

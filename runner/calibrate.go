@@ -293,7 +293,7 @@ func searchLinear(mk func(int) string, start, hi int, goal time.Duration, measur
 		}
 		next := v * 10
 		if took >= goal/10 {
-			next = int(math.Round(float64(v) * float64(goal) / float64(max(took, time.Microsecond))))
+			next = scaleTo(v, took, goal)
 		}
 		next = min(max(next, 1), hi)
 		if next == v {
@@ -368,7 +368,12 @@ func maxReps(n int) int {
 // [1, hi].
 func proportional(p calPoint, name string, goal time.Duration, hi int) int {
 	v, _ := strconv.Atoi(param(p.target, name))
-	return min(max(int(math.Round(float64(v)*float64(goal)/float64(max(p.took, time.Microsecond)))), 1), hi)
+	return min(max(scaleTo(v, p.took, goal), 1), hi)
+}
+
+// scaleTo returns v, a linear parameter that took took, scaled to take goal.
+func scaleTo(v int, took, goal time.Duration) int {
+	return int(math.Round(float64(v) * float64(goal) / float64(max(took, time.Microsecond))))
 }
 
 // confirm measures the target a search chose again, with calFinalSamples,
